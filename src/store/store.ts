@@ -1,0 +1,209 @@
+/**
+ * The store interface: everything the rest of the product may ask of the database.
+ *
+ * All SQL lives behind this interface (src/store/sqlite/...). Methods are async so that a
+ * PostgreSQL implementation can slot in later; every method that writes more than one row is
+ * one transaction inside the implementation, so callers never hold a transaction open.
+ */
+import type {
+  Agent,
+  AgentAnnotation,
+  AgentEvent,
+  AgentLabel,
+  AgentTarget,
+  CommitInfo,
+  DeploymentObject,
+  Generator,
+  Stack,
+  StackAnnotation,
+  StackLabel,
+  SyncError,
+  SyncState,
+  Uuid,
+} from './records.js';
+
+/** Who owns a label/annotation: labels and annotations of stacks and agents share one shape. */
+export type OwnerKind = 'stack' | 'agent';
+
+export interface Label {
+  id: Uuid;
+  owner_id: Uuid;
+  label: string;
+}
+export interface Annotation {
+  id: Uuid;
+  owner_id: Uuid;
+  key: string;
+  value: string;
+}
+
+/** A live stack of one generator, with what the syncer needs to compare against a commit. */
+export interface SyncedStack {
+  id: Uuid;
+  name: string;
+  /** Stack directory relative to the sync root ('' = the root). */
+  path: string;
+  description: string | null;
+  labels: string[];
+  annotations: Record<string, string>;
+  /** Checksum of the latest non-deleted, non-marker object, null when it has none yet. */
+  latest_checksum: string | null;
+}
+
+/** The desired state of one stack after a commit. */
+export interface StackUpsert {
+  /** Existing stack id, or undefined to create a new stack row. */
+  id?: Uuid;
+  name: string;
+  path: string;
+  description: string | null;
+  labels: string[];
+  annotations: Record<string, string>;
+  /** New content: a deployment object is inserted when present. */
+  content?: { yaml: string; checksum: string };
+}
+
+/** Everything one commit changes, applied atomically together with the cursor. */
+export interface CommitPlan {
+  generatorId: Uuid;
+  commit: CommitInfo;
+  /** The cursor this plan was computed from; applyCommit refuses (CursorMovedError) if it moved. */
+  expectedCursor: string | null;
+  upserts: StackUpsert[];
+  /** Stack ids to soft-delete (the trigger inserts the deletion markers). */
+  deletes: Uuid[];
+  /** Replace the recorded errors of these stack paths; an empty list clears them. */
+  errors: { stack_path: string; errors: Omit<SyncError, 'generator_id' | 'created_at'>[] }[];
+}
+
+export interface CommitResult {
+  created: { stack_id: Uuid; name: string; object_id: Uuid; sequence_id: number }[];
+  updated: { stack_id: Uuid; name: string }[];
+  deleted: { stack_id: Uuid; name: string; marker_id: Uuid; sequence_id: number }[];
+}
+
+/** A stack as admins see it. */
+export interface StackDetail extends Stack {
+  path: string | null;
+  labels: string[];
+  annotations: Record<string, string>;
+  latest_object: { id: Uuid; sequence_id: number; yaml_checksum: string; is_deletion_marker: boolean; submitted_at: string } | null;
+  commit: CommitInfo | null;
+}
+
+/** A deployment object with the commit it came from (admin views). */
+export interface ObjectWithCommit extends DeploymentObject {
+  commit: CommitInfo | null;
+}
+
+export type Principal =
+  | { role: 'admin' }
+  | { role: 'agent'; agent: Agent }
+  | { role: 'generator'; generator: Generator };
+
+export interface TargetStateEntry {
+  id: Uuid;
+  sequence_id: number;
+}
+
+export interface EventQuery {
+  agentId?: Uuid;
+  deploymentObjectId?: Uuid;
+  limit?: number;
+}
+
+/** Thrown for a unique-constraint violation (mapped to HTTP 409). */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+/** Thrown when a referenced row does not exist (mapped to HTTP 404). */
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+/** Thrown by applyCommit when another writer advanced the cursor first. */
+export class CursorMovedError extends Error {
+  override name = 'CursorMovedError';
+}
+
+export interface Store {
+  /** Schema version after migrations. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+
+  // --- generators and sync -------------------------------------------------------------------
+  /** The generator row for a repository, created on first use (one per repository). */
+  ensureGenerator(name: string, description: string | null): Promise<Generator>;
+  listGenerators(): Promise<Generator[]>;
+  getSyncState(generatorId: Uuid): Promise<SyncState | null>;
+  /** Create or update repo/branch/root of the sync state (cursor untouched). */
+  saveSyncTarget(generatorId: Uuid, target: { repo: string; branch: string; root: string }): Promise<SyncState>;
+  /** Record a failure to sync at all (null clears it); sets last_sync_at only on success paths. */
+  setSyncFailure(generatorId: Uuid, message: string | null): Promise<void>;
+  listSyncStates(): Promise<SyncState[]>;
+  listSyncedStacks(generatorId: Uuid): Promise<SyncedStack[]>;
+  /** Apply one commit: stacks, objects, provenance, errors and the cursor, in one transaction. */
+  applyCommit(plan: CommitPlan): Promise<CommitResult>;
+  listSyncErrors(generatorId?: Uuid): Promise<SyncError[]>;
+
+  // --- auth ----------------------------------------------------------------------------------
+  /** Resolve a PAK hash (hex SHA-256) to who holds it; deleted agents resolve to null. */
+  findPrincipal(pakHash: string): Promise<Principal | null>;
+  /** Replace the admin PAK hash. */
+  setAdminPakHash(pakHash: string): Promise<void>;
+  hasAdminPak(): Promise<boolean>;
+
+  // --- agents --------------------------------------------------------------------------------
+  createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent>;
+  getAgent(id: Uuid, opts?: { includeDeleted?: boolean }): Promise<Agent | null>;
+  listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]>;
+  updateAgent(id: Uuid, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent>;
+  setAgentPakHash(id: Uuid, pakHash: string): Promise<Agent>;
+  recordHeartbeat(id: Uuid): Promise<void>;
+  softDeleteAgent(id: Uuid): Promise<void>;
+
+  // --- labels, annotations, targets (one shape for stacks and agents) ------------------------
+  listLabels(kind: OwnerKind, ownerId: Uuid): Promise<Label[]>;
+  addLabel(kind: OwnerKind, ownerId: Uuid, label: string): Promise<Label>;
+  removeLabel(kind: OwnerKind, ownerId: Uuid, label: string): Promise<boolean>;
+  listAnnotations(kind: OwnerKind, ownerId: Uuid): Promise<Annotation[]>;
+  /** Insert or replace the value of one key. */
+  setAnnotation(kind: OwnerKind, ownerId: Uuid, key: string, value: string): Promise<Annotation>;
+  removeAnnotation(kind: OwnerKind, ownerId: Uuid, key: string): Promise<boolean>;
+  listTargets(agentId: Uuid): Promise<AgentTarget[]>;
+  addTarget(agentId: Uuid, stackId: Uuid): Promise<AgentTarget>;
+  removeTarget(agentId: Uuid, stackId: Uuid): Promise<boolean>;
+
+  // --- stacks and objects --------------------------------------------------------------------
+  listStacks(opts?: { includeDeleted?: boolean }): Promise<StackDetail[]>;
+  getStack(id: Uuid): Promise<StackDetail | null>;
+  /** Stacks associated with an agent (targets, label match, annotation match). */
+  listAgentStacks(agentId: Uuid): Promise<Stack[]>;
+  isStackAssociated(agentId: Uuid, stackId: Uuid): Promise<boolean>;
+  /** A stack's objects, newest first (deleted ones included: they are history). */
+  listObjects(stackId: Uuid, opts?: { limit?: number }): Promise<ObjectWithCommit[]>;
+  getObject(id: Uuid): Promise<ObjectWithCommit | null>;
+  getObjects(ids: Uuid[]): Promise<DeploymentObject[]>;
+  /**
+   * Ids of the agent's target state, newest sequence_id first: the latest object (markers
+   * included) of every associated stack; 'incremental' drops those the agent reported SUCCESS for.
+   * One indexed query; cheap enough to back an ETag.
+   */
+  targetStateIds(agentId: Uuid, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]>;
+
+  // --- events --------------------------------------------------------------------------------
+  createEvent(input: {
+    agent_id: Uuid;
+    deployment_object_id: Uuid;
+    event_type: string;
+    status: string;
+    message: string | null;
+  }): Promise<AgentEvent>;
+  listEvents(query?: EventQuery): Promise<AgentEvent[]>;
+
+  // --- operations ----------------------------------------------------------------------------
+  countAgentsByStatus(): Promise<Record<string, number>>;
+  /** Per agent: how many target-state objects are pending (no SUCCESS) and failed (last event FAILURE). */
+  agentDeliverySummary(): Promise<{ agent_id: Uuid; pending: number; failed: number }[]>;
+}
+
+export type { Stack, Agent, DeploymentObject, AgentEvent, AgentTarget, Generator, StackLabel, StackAnnotation, AgentLabel, AgentAnnotation };
