@@ -1,5 +1,16 @@
 /** Every command of the CLI; each lives in its own file beside this one. */
 import type { CommandModule } from 'yargs';
+import { agentsCommand } from './agents.js';
+import { stacksCommand } from './stacks.js';
+import { objectsCommand } from './objects.js';
+import { eventsCommand } from './events.js';
+import { statusCommand } from './status.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [
+  agentsCommand,
+  stacksCommand,
+  objectsCommand,
+  eventsCommand,
+  statusCommand,
+];
