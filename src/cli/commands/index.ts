@@ -5,6 +5,8 @@ import { stacksCommand } from './stacks.js';
 import { objectsCommand } from './objects.js';
 import { eventsCommand } from './events.js';
 import { statusCommand } from './status.js';
+import { dbCommand } from './db.js';
+import { agentCommand } from './agent.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -13,4 +15,5 @@ export const commands: CommandModule<any, any>[] = [
   objectsCommand,
   eventsCommand,
   statusCommand,
+  agentCommand,
 ];
