@@ -15,5 +15,6 @@ export const commands: CommandModule<any, any>[] = [
   objectsCommand,
   eventsCommand,
   statusCommand,
+  dbCommand,
   agentCommand,
 ];

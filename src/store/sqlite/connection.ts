@@ -1,0 +1,62 @@
+/** Opening a SQLite file with the product's pragmas, a prepared-statement cache and the one transaction helper. */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface ConnectionOptions {
+  /** Milliseconds to wait for another writer's lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+}
+
+/**
+ * Open (creating the parent directory) and set the pragmas:
+ * - journal_mode WAL: readers never block the writer, and the syncer and HTTP server share a file.
+ * - synchronous NORMAL: in WAL mode a commit is durable across a crash of the process (the WAL is
+ *   in the OS page cache); only an OS crash or power loss can lose the last transactions, and
+ *   never corrupts the file. FULL would fsync every commit for that last bit of safety; the next
+ *   sync re-creates anything lost because the cursor is committed together with the objects.
+ * - foreign_keys ON: better-sqlite3 defaults to it, but say it rather than rely on a build flag.
+ * - busy_timeout: wait for a concurrent writer (a second process, `db migrate`) instead of failing.
+ */
+export function openConnection(path: string, opts: ConnectionOptions = {}): Db {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+  if (!opts.readonly) db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+/** A connection with cached prepared statements and a write-transaction helper. */
+export class SqliteDb {
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(readonly raw: Db) {}
+
+  /** A prepared statement, compiled once per distinct SQL text. */
+  stmt<R = unknown>(sql: string): Statement<unknown[], R> {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.raw.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement as Statement<unknown[], R>;
+  }
+
+  /**
+   * Run fn in one transaction (BEGIN IMMEDIATE: take the write lock up front, so a reader that
+   * later writes cannot deadlock with another writer in WAL mode). Nested calls become savepoints.
+   * Anything thrown rolls the whole transaction back.
+   */
+  tx<T>(fn: () => T): T {
+    return this.raw.transaction(fn).immediate();
+  }
+
+  close(): void {
+    this.#statements.clear();
+    if (this.raw.open) this.raw.close();
+  }
+}

@@ -1,0 +1,24 @@
+/** SQL expressions shared by the migrations and the store, so every client of the file computes the same values. */
+
+/**
+ * The one timestamp format: UTC ISO-8601 with milliseconds, identical to JS `toISOString()`.
+ * `CURRENT_TIMESTAMP` ('YYYY-MM-DD HH:MM:SS') must never be mixed in: it sorts before the 'T' form.
+ */
+export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+/** Normalise any SQLite-readable time value (e.g. CURRENT_TIMESTAMP typed in the shell) to the one format. */
+export function isoSql(expr: string): string {
+  return `coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', ${expr}), ${expr})`;
+}
+
+/**
+ * A random (version 4) UUID in pure SQL. Triggers must not call functions registered from Node
+ * (`db.function`): the `sqlite3` shell and every other client would fail with "no such function".
+ * `random() & 3` picks the variant nibble without abs() (abs of the smallest int64 overflows).
+ */
+export const UUID_SQL =
+  "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2) || '-' || " +
+  "substr('89ab', 1 + (random() & 3), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))";
+
+/** md5('') as a literal: SQLite has no md5(), and deletion markers carry this checksum (as in brokkr). */
+export const MD5_EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';
