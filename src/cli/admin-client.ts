@@ -107,7 +107,7 @@ export class AdminClient {
   private describeNetworkError(err: unknown): string {
     const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
     if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-      return `no answer from brokkr-sync at ${this.baseUrl} within ${Math.round(this.timeoutMs / 1000)}s`;
+      return `no answer from brokkr-sync at ${this.baseUrl} within ${this.timeoutMs / 1000}s`;
     }
     const code = e.cause?.code;
     if (code === 'ECONNREFUSED') {
