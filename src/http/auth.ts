@@ -1,0 +1,167 @@
+/**
+ * Authentication: a PAK from `Authorization` becomes a Principal, through an in-memory cache so
+ * that a poll does not touch the database, plus the per-route role and "that agent" checks.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal, Store } from '../store/store.js';
+import { ApiError } from './errors.js';
+import { hashesEqual, hashPak } from './pak.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export type Role = Principal['role'];
+
+/** Per-route access rule, set as `config.access` on a route; routes without one are public. */
+export interface Access {
+  roles: readonly Role[];
+  /** Name of the path parameter that must equal the agent's own id when the caller is an agent. */
+  self?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+/** Longest Authorization header value considered; anything longer cannot be one of our PAKs. */
+const MAX_PAK_LENGTH = 512;
+
+/** `Bearer <PAK>` (scheme case-insensitive) or a bare PAK; null when absent or malformed. */
+export function extractPak(header: string | undefined): string | null {
+  if (!header) return null;
+  const value = header.trim();
+  if (value.length === 0 || value.length > MAX_PAK_LENGTH) return null;
+  const match = /^bearer\s+(\S+)$/i.exec(value);
+  const pak = match ? match[1] : value;
+  return pak && !/\s/.test(pak) ? pak : null;
+}
+
+interface CacheEntry {
+  principal: Principal;
+  expires: number;
+}
+
+export interface AuthenticatorOptions {
+  /** How long a resolved PAK is trusted without asking the store (bounds staleness from other writers). */
+  ttlMs?: number;
+  maxEntries?: number;
+}
+
+/** Resolves PAKs to principals; invalidate on rotation or deletion so an old PAK stops at once. */
+export class Authenticator {
+  readonly #store: Store;
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #cache = new Map<string, CacheEntry>();
+  /**
+   * Bumped by every invalidation. A lookup that started before an invalidation must not put its
+   * (possibly stale) answer into the cache afterwards: it compares the generation it began with.
+   */
+  #generation = 0;
+
+  constructor(store: Store, { ttlMs = 60_000, maxEntries = 20_000 }: AuthenticatorOptions = {}) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  async authenticate(pak: string, now = Date.now()): Promise<Principal | null> {
+    const hash = hashPak(pak);
+    const hit = this.#cache.get(hash);
+    if (hit && hit.expires > now) return hit.principal;
+    if (hit) this.#cache.delete(hash);
+    const generation = this.#generation;
+    const principal = await this.#store.findPrincipal(hash);
+    if (!principal) return null;
+    // The store found the row by hash; compare once more in constant time so a store that
+    // matched loosely (case, prefix) can never let a different key in.
+    if (principal.role === 'agent' && !hashesEqual(principal.agent.pak_hash, hash)) return null;
+    if (generation === this.#generation) {
+      if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(hash, { principal, expires: now + this.#ttlMs });
+    }
+    return principal;
+  }
+
+  /** Forget every cached PAK of one agent (rotation, deletion, update). */
+  invalidateAgent(agentId: string): void {
+    this.#generation += 1;
+    for (const [hash, entry] of this.#cache) {
+      if (entry.principal.role === 'agent' && entry.principal.agent.id === agentId) this.#cache.delete(hash);
+    }
+  }
+
+  /** Forget everything (admin PAK replaced). */
+  invalidateAll(): void {
+    this.#generation += 1;
+    this.#cache.clear();
+  }
+
+  get cached(): number {
+    return this.#cache.size;
+  }
+}
+
+/** A stable key for rate limiting: who the caller is, never the PAK itself. */
+function principalKey(p: Principal): string {
+  if (p.role === 'agent') return `agent:${p.agent.id}`;
+  if (p.role === 'generator') return `generator:${p.generator.id}`;
+  return 'admin';
+}
+
+function tooMany(retryAfter: number): ApiError {
+  return new ApiError('rate_limited', `too many requests; retry in ${retryAfter} s`, { 'Retry-After': String(retryAfter) });
+}
+
+/**
+ * The onRequest hook: runs before the body is read, so unauthenticated callers cannot make the
+ * server parse anything. Order: PAK present → rate limit → PAK known → role → own resource.
+ */
+export function installAuth(app: FastifyInstance, auth: Authenticator, limiter: RateLimiter | null): void {
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const access = request.routeOptions.config?.access;
+    if (!access) return;
+    normalizeIds(request.params as Record<string, string> | undefined);
+    const pak = extractPak(request.headers.authorization);
+    if (!pak) {
+      limit(limiter, `ip:${request.ip}`);
+      throw new ApiError('unauthorized', 'missing PAK: send "Authorization: Bearer <PAK>"', { 'WWW-Authenticate': 'Bearer' });
+    }
+    const principal = await auth.authenticate(pak);
+    limit(limiter, principal ? principalKey(principal) : `ip:${request.ip}`);
+    if (!principal) throw new ApiError('unauthorized', 'unknown PAK', { 'WWW-Authenticate': 'Bearer' });
+    if (!access.roles.includes(principal.role)) {
+      throw new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is a ${principal.role} PAK`);
+    }
+    if (principal.role === 'agent' && access.self) {
+      const wanted = (request.params as Record<string, string | undefined>)[access.self];
+      if (wanted !== principal.agent.id) throw new ApiError('forbidden', 'an agent may only access its own resources');
+    }
+    request.principal = principal;
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** UUIDs are stored lowercase; accept any case in the path (only id parameters, never labels). */
+function normalizeIds(params: Record<string, string> | undefined): void {
+  if (!params) return;
+  for (const name of ['id', 'stack_id']) {
+    const value = params[name];
+    if (typeof value === 'string' && UUID.test(value)) params[name] = value.toLowerCase();
+  }
+}
+
+function limit(limiter: RateLimiter | null, key: string): void {
+  if (!limiter) return;
+  const taken = limiter.take(key);
+  if (!taken.ok) throw tooMany(taken.retryAfter);
+}
+
+/** Rate-limit a public route by client address (webhooks). */
+export function limitByAddress(limiter: RateLimiter | null, request: FastifyRequest): void {
+  limit(limiter, `ip:${request.ip}`);
+}

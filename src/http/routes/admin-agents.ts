@@ -1,0 +1,140 @@
+/** Admin agent management: create (with labels and annotations), update, soft-delete, rotate the PAK. */
+import type { FastifyInstance } from 'fastify';
+import { AGENT_STATUSES } from '../../store/records.js';
+import { checkAnnotation, checkLabel, checkName } from '../../manifest/rules.js';
+import type { ServerContext } from '../context.js';
+import { badRequest, notFound } from '../errors.js';
+import { generatePak, hashPak } from '../pak.js';
+import { agentSchema, idParams, nameText, shortText } from '../schemas.js';
+import { ADMIN, noContent, responses } from './route-kit.js';
+
+const createBody = {
+  type: 'object',
+  required: ['name', 'cluster_name'],
+  additionalProperties: false,
+  properties: {
+    name: nameText,
+    cluster_name: nameText,
+    labels: { type: 'array', items: shortText, maxItems: 256 },
+    annotations: { type: 'object', additionalProperties: shortText, maxProperties: 256 },
+  },
+} as const;
+
+const updateBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { name: nameText, cluster_name: nameText, status: { type: 'string', enum: [...AGENT_STATUSES] } },
+} as const;
+
+const withPak = (pakField: string) => ({
+  type: 'object',
+  required: ['agent', pakField],
+  properties: { agent: agentSchema, [pakField]: { type: 'string', description: 'Shown once; only its hash is stored' } },
+});
+
+/** The shared manifest rules, turned into 400s that say which field broke which rule. */
+export function checkAgentFields(body: { name?: unknown; cluster_name?: unknown; labels?: unknown[]; annotations?: Record<string, unknown> }): void {
+  const problem =
+    (body.name !== undefined && checkName(body.name, 'name')) ||
+    (body.cluster_name !== undefined && checkName(body.cluster_name, 'cluster_name')) ||
+    (body.labels ?? []).map((l) => checkLabel(l)).find(Boolean) ||
+    Object.entries(body.annotations ?? {})
+      .map(([k, v]) => checkAnnotation(k, v))
+      .find(Boolean);
+  if (problem) throw badRequest(`body: ${problem}`);
+  const labels = body.labels ?? [];
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup !== undefined) throw badRequest(`body.labels: label ${JSON.stringify(dup)} is listed twice`);
+}
+
+export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }: ServerContext): void {
+  app.post(
+    '/agents',
+    {
+      schema: {
+        summary: 'Create an agent; the answer carries its PAK, shown this once',
+        tags: ['agents'],
+        body: createBody,
+        response: responses({ 201: withPak('initial_pak') }, [400, 403, 409, 413, 415]),
+      },
+      config: { access: ADMIN },
+    },
+    async (request, reply) => {
+      const body = request.body as { name: string; cluster_name: string; labels?: string[]; annotations?: Record<string, string> };
+      checkAgentFields(body);
+      const pak = generatePak();
+      let agent = await store.createAgent({ name: body.name, cluster_name: body.cluster_name, pak_hash: hashPak(pak) });
+      for (const label of body.labels ?? []) await store.addLabel('agent', agent.id, label);
+      for (const [key, value] of Object.entries(body.annotations ?? {})) await store.setAnnotation('agent', agent.id, key, value);
+      agent = (await store.getAgent(agent.id)) ?? agent;
+      targets.agentChanged(agent.id);
+      return reply.code(201).send({ agent, initial_pak: pak });
+    },
+  );
+
+  app.put(
+    '/agents/:id',
+    {
+      schema: {
+        summary: 'Update name, cluster_name or status',
+        tags: ['agents'],
+        params: idParams,
+        body: updateBody,
+        response: responses({ 200: agentSchema }, [400, 403, 404, 409, 413, 415]),
+      },
+      config: { access: ADMIN },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = (request.body ?? {}) as { name?: string; cluster_name?: string; status?: string };
+      checkAgentFields(body);
+      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      const agent = await store.updateAgent(id, body);
+      auth.invalidateAgent(id);
+      targets.agentChanged(id);
+      return agent;
+    },
+  );
+
+  app.delete(
+    '/agents/:id',
+    {
+      schema: {
+        summary: 'Soft-delete an agent; its PAK stops working at once',
+        tags: ['agents'],
+        params: idParams,
+        response: responses({ 204: noContent }, [400, 403, 404]),
+      },
+      config: { access: ADMIN },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      await store.softDeleteAgent(id);
+      auth.invalidateAgent(id);
+      targets.forgetAgent(id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/agents/:id/rotate-pak',
+    {
+      schema: {
+        summary: 'Issue a new PAK for an agent; the old one stops working at once',
+        tags: ['agents'],
+        params: idParams,
+        response: responses({ 200: withPak('pak') }, [400, 403, 404]),
+      },
+      config: { access: ADMIN },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      const pak = generatePak();
+      const agent = await store.setAgentPakHash(id, hashPak(pak));
+      auth.invalidateAgent(id);
+      return { agent, pak };
+    },
+  );
+}

@@ -1,0 +1,122 @@
+/** Agent events: an agent reports what it did with an object (DEPLOY/DELETE, SUCCESS/FAILURE); admins list them. */
+import type { FastifyInstance } from 'fastify';
+import { EVENT_STATUSES, EVENT_TYPES } from '../../store/records.js';
+import type { ServerContext } from '../context.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
+import { arrayOf, digits, eventSchema, idParams } from '../schemas.js';
+import { ADMIN, ADMIN_OR_SELF, responses } from './route-kit.js';
+
+const uuid = { type: 'string', format: 'uuid' } as const;
+/** Longest event message kept (a failing `kubectl apply` can be chatty; the body limit caps the rest). */
+const MAX_MESSAGE = 64 * 1024;
+
+const eventBody = {
+  type: 'object',
+  required: ['deployment_object_id', 'event_type', 'status'],
+  additionalProperties: false,
+  properties: {
+    deployment_object_id: uuid,
+    event_type: { type: 'string', enum: [...EVENT_TYPES], description: 'DEPLOY or DELETE (uppercase)' },
+    status: { type: 'string', enum: [...EVENT_STATUSES], description: 'SUCCESS or FAILURE (uppercase)' },
+    message: { type: ['string', 'null'], maxLength: MAX_MESSAGE },
+    agent_id: { ...uuid, description: 'Optional; must equal the agent in the path' },
+  },
+} as const;
+
+const limitQuery = { type: 'object', properties: { limit: digits('a whole number of events from 1', 6) } } as const;
+
+function parseLimit(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (n < 1) throw badRequest('querystring.limit must be at least 1');
+  return n;
+}
+
+export function eventRoutes(app: FastifyInstance, { store, targets }: ServerContext): void {
+  app.post(
+    '/agents/:id/events',
+    {
+      schema: {
+        summary: 'Report an event for a deployment object of an associated stack',
+        tags: ['events'],
+        params: idParams,
+        body: eventBody,
+        response: responses({ 201: eventSchema }, [400, 403, 404, 413, 415]),
+      },
+      config: { access: ADMIN_OR_SELF },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as {
+        deployment_object_id: string;
+        event_type: string;
+        status: string;
+        message?: string | null;
+        agent_id?: string;
+      };
+      if (body.agent_id !== undefined && body.agent_id.toLowerCase() !== id) {
+        throw badRequest(`body.agent_id ${body.agent_id} does not match the agent in the path (${id})`);
+      }
+      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      const objectId = body.deployment_object_id.toLowerCase();
+      const object = await store.getObject(objectId);
+      if (!object) throw notFound(`no deployment object ${objectId}`);
+      if (!(await store.isStackAssociated(id, object.stack_id))) {
+        throw forbidden(`deployment object ${objectId} belongs to a stack that is not associated with agent ${id}`);
+      }
+      const event = await store.createEvent({
+        agent_id: id,
+        deployment_object_id: objectId,
+        event_type: body.event_type,
+        status: body.status,
+        message: body.message ?? null,
+      });
+      // A SUCCESS drops the object from the incremental target state; the dashboard wants to know too.
+      targets.agentChanged(id);
+      return reply.code(201).send(event);
+    },
+  );
+
+  app.get(
+    '/agents/:id/events',
+    {
+      schema: {
+        summary: 'The agent’s events, newest first',
+        tags: ['events'],
+        params: idParams,
+        querystring: limitQuery,
+        response: responses({ 200: arrayOf(eventSchema) }, [400, 403, 404]),
+      },
+      config: { access: ADMIN_OR_SELF },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      return store.listEvents({ agentId: id, limit: parseLimit((request.query as { limit?: string }).limit) });
+    },
+  );
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        summary: 'Events of all agents (or one), newest first',
+        tags: ['events'],
+        querystring: {
+          type: 'object',
+          properties: { agent_id: uuid, deployment_object_id: uuid, limit: limitQuery.properties.limit },
+        },
+        response: responses({ 200: arrayOf(eventSchema) }, [400, 403]),
+      },
+      config: { access: ADMIN },
+    },
+    async (request) => {
+      const q = request.query as { agent_id?: string; deployment_object_id?: string; limit?: string };
+      return store.listEvents({
+        agentId: q.agent_id?.toLowerCase(),
+        deploymentObjectId: q.deployment_object_id?.toLowerCase(),
+        limit: parseLimit(q.limit),
+      });
+    },
+  );
+}

@@ -1,0 +1,34 @@
+/** Small shared pieces of route declarations: who may call, which error statuses a route documents. */
+import type { Access } from '../auth.js';
+import { errorSchema } from '../errors.js';
+
+export const ADMIN: Access = { roles: ['admin'] };
+export const ADMIN_OR_SELF: Access = { roles: ['admin', 'agent'], self: 'id' };
+export const SELF_ONLY: Access = { roles: ['agent'], self: 'id' };
+export const ADMIN_OR_GENERATOR: Access = { roles: ['admin', 'generator'] };
+export const ANY_PAK: Access = { roles: ['admin', 'agent', 'generator'] };
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input (the message names the field)',
+  401: 'Missing or unknown PAK',
+  403: 'Wrong role, or another agent’s resource',
+  404: 'Unknown id',
+  409: 'Conflicts with an existing record',
+  413: 'Body too large',
+  415: 'Body is not application/json',
+  429: 'Rate limited (see Retry-After)',
+  503: 'Not ready',
+};
+
+/** Response schemas: the success ones given, plus `{code, message}` for each error status. */
+export function responses(success: Record<number, unknown>, errors: number[] = []): Record<number, unknown> {
+  const out: Record<number, unknown> = { ...success };
+  for (const status of [...errors, 401, 429]) out[status] = { ...errorSchema, description: ERROR_TEXT[status] };
+  return out;
+}
+
+/** An empty success response (204) for the OpenAPI document. */
+export const noContent = { type: 'null', description: 'No content' } as const;
+
+/** `'true'`/`'1'` → true. */
+export const isTrue = (value: string | undefined) => value === 'true' || value === '1';

@@ -1,0 +1,86 @@
+/**
+ * `GET /agents/{id}/target-state`: what the agent must deploy, with ETag / If-None-Match and long polls.
+ *
+ * Long poll (`?wait=S`): with If-None-Match the request is held while the tag still matches;
+ * without it, while the answer would be empty (nothing to do). It parks on the change feed —
+ * one promise and one timer per request, no polling loop — and on every wake-up re-checks its
+ * own (cached) tag, because most wake-ups concern other agents. At the deadline it answers 304
+ * (or the empty list), re-checking the database once more first.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { notFound } from '../errors.js';
+import { arrayOf, deploymentObjectSchema, idParams, waitParam } from '../schemas.js';
+import { ifNoneMatchHit, parseIfNoneMatch, type TargetMode, type TargetState } from '../target-states.js';
+import { ADMIN_OR_SELF, responses } from './route-kit.js';
+
+const query = {
+  type: 'object',
+  properties: {
+    mode: {
+      type: 'string',
+      enum: ['incremental', 'full'],
+      description: 'incremental (default) leaves out objects the agent reported SUCCESS for',
+    },
+    wait: waitParam,
+  },
+} as const;
+
+/** An AbortSignal that fires when the client goes away, so a parked poll stops waiting at once. */
+function closedSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, feed, targets } = ctx;
+
+  app.get(
+    '/agents/:id/target-state',
+    {
+      schema: {
+        summary: 'The agent’s target state: the latest object of every associated stack, newest sequence_id first',
+        description:
+          'Answers with an ETag; a matching If-None-Match gets 304. wait=S (0..60) holds the request until the state ' +
+          'changes (with If-None-Match) or until there is something to deploy (without), then answers 304 / [] at the deadline.',
+        tags: ['target state'],
+        params: idParams,
+        querystring: query,
+        response: responses({ 200: arrayOf(deploymentObjectSchema), 304: { type: 'null', description: 'Not modified' } }, [
+          400, 403, 404,
+        ]),
+      },
+      config: { access: ADMIN_OR_SELF },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const q = request.query as { mode?: TargetMode; wait?: string };
+      const mode = q.mode ?? 'incremental';
+      const waitMs = Number(q.wait ?? '0') * 1000;
+      // An agent principal is its own proof of existence (deleted agents cannot authenticate).
+      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+
+      const condition = parseIfNoneMatch(request.headers['if-none-match']);
+      const deadline = Date.now() + waitMs;
+      let signal: AbortSignal | undefined;
+      let state: TargetState;
+      for (;;) {
+        const version = feed.version;
+        state = await targets.current(id, mode);
+        const unchanged = condition ? ifNoneMatchHit(condition, state.etag) : waitMs > 0 && state.entries.length === 0;
+        const remaining = deadline - Date.now();
+        if (!unchanged || remaining <= 0 || ctx.closing || signal?.aborted) break;
+        signal ??= closedSignal(reply);
+        // Resolves on the next notify after `version` (at once if one happened during the query above).
+        await feed.waitFor(version, remaining, signal);
+      }
+
+      reply.header('etag', state.etag);
+      if (ifNoneMatchHit(condition, state.etag)) return reply.code(304).send();
+      const objects = state.entries.length === 0 ? [] : await store.getObjects(state.entries.map((e) => e.id));
+      objects.sort((a, b) => b.sequence_id - a.sequence_id);
+      return objects;
+    },
+  );
+}

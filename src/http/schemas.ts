@@ -1,0 +1,146 @@
+/**
+ * JSON schemas of the wire records (field names = column names) and of common parameters.
+ *
+ * The same objects validate requests, serialize responses (fast-json-stringify drops anything
+ * not listed, e.g. `pak_hash`) and become the OpenAPI document, so they cannot drift apart.
+ */
+
+const str = { type: 'string' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const ts = { type: 'string', description: 'UTC RFC 3339 timestamp with milliseconds' } as const;
+const nullableTs = { type: ['string', 'null'], description: 'UTC RFC 3339 timestamp, null when unset' } as const;
+const uuid = { type: 'string', format: 'uuid' } as const;
+
+function record(properties: Record<string, unknown>, description?: string) {
+  return { type: 'object', ...(description ? { description } : {}), required: Object.keys(properties), properties };
+}
+
+const timestamps = { created_at: ts, updated_at: ts, deleted_at: nullableTs };
+
+export const agentSchema = record(
+  { id: uuid, ...timestamps, name: str, cluster_name: str, last_heartbeat: nullableTs, status: str },
+  'An agent (the PAK hash is never sent)',
+);
+
+export const deploymentObjectSchema = record({
+  id: uuid,
+  ...timestamps,
+  sequence_id: { type: 'integer' },
+  stack_id: uuid,
+  yaml_content: str,
+  yaml_checksum: str,
+  submitted_at: ts,
+  is_deletion_marker: { type: 'boolean' },
+  generator_id: uuid,
+});
+
+export const commitSchema = {
+  type: ['object', 'null'],
+  description: 'The git commit an object came from',
+  properties: { sha: str, author_name: str, author_email: str, subject: str, committed_at: ts },
+} as const;
+
+export const objectWithCommitSchema = {
+  ...deploymentObjectSchema,
+  properties: { ...deploymentObjectSchema.properties, commit: commitSchema },
+};
+
+export const eventSchema = record({
+  id: uuid,
+  ...timestamps,
+  agent_id: uuid,
+  deployment_object_id: uuid,
+  event_type: str,
+  status: str,
+  message: nullableStr,
+});
+
+export const stackSchema = record({ id: uuid, ...timestamps, name: str, description: nullableStr, generator_id: uuid });
+
+export const stackDetailSchema = {
+  ...stackSchema,
+  properties: {
+    ...stackSchema.properties,
+    path: { type: ['string', 'null'], description: 'Stack directory relative to the sync root' },
+    labels: { type: 'array', items: str },
+    annotations: { type: 'object', additionalProperties: str },
+    latest_object: {
+      type: ['object', 'null'],
+      properties: {
+        id: uuid,
+        sequence_id: { type: 'integer' },
+        yaml_checksum: str,
+        is_deletion_marker: { type: 'boolean' },
+        submitted_at: ts,
+      },
+    },
+    commit: commitSchema,
+  },
+};
+
+export const agentLabelSchema = record({ id: uuid, agent_id: uuid, label: str });
+export const agentAnnotationSchema = record({ id: uuid, agent_id: uuid, key: str, value: str });
+export const stackLabelSchema = record({ id: uuid, stack_id: uuid, label: str });
+export const stackAnnotationSchema = record({ id: uuid, stack_id: uuid, key: str, value: str });
+export const targetSchema = record({ id: uuid, agent_id: uuid, stack_id: uuid });
+
+export const generatorSchema = record(
+  { id: uuid, ...timestamps, name: str, description: nullableStr, last_active_at: nullableTs, is_active: { type: 'boolean' } },
+  'A generator (the API key hash is never sent)',
+);
+
+export const syncStateSchema = {
+  type: 'object',
+  properties: {
+    generator_id: uuid,
+    generator_name: nullableStr,
+    repo: str,
+    branch: str,
+    root: str,
+    cursor_commit: nullableStr,
+    cursor_committed_at: nullableTs,
+    last_sync_at: nullableTs,
+    last_error: nullableStr,
+  },
+} as const;
+
+export const syncErrorSchema = {
+  type: 'object',
+  properties: {
+    generator_id: uuid,
+    stack_path: str,
+    stack_name: nullableStr,
+    commit_sha: str,
+    file: nullableStr,
+    line: { type: ['integer', 'null'] },
+    message: str,
+    created_at: ts,
+  },
+} as const;
+
+export const arrayOf = (items: unknown) => ({ type: 'array', items }) as const;
+
+/** `{id}` path parameter. */
+export const idParams = { type: 'object', required: ['id'], properties: { id: uuid } } as const;
+
+/**
+ * Query-string integers are declared as digit strings: request coercion is off (so a JSON body's
+ * `"name": 123` is refused instead of silently becoming "123"), and query values are strings.
+ */
+export function digits(description: string, maxDigits = 9) {
+  return { type: 'string', pattern: `^[0-9]{1,${maxDigits}}$`, description } as const;
+}
+
+/** 0..60 as a string (long-poll seconds). */
+export const waitParam = {
+  type: 'string',
+  pattern: '^(?:[0-9]|[1-5][0-9]|60)$',
+  description: 'whole seconds from 0 to 60 (long poll)',
+} as const;
+
+export const boolParam = { type: 'string', enum: ['true', 'false', '1', '0'] } as const;
+
+/** A label or annotation key/value: 1..64 characters (the manifest rules check the details). */
+export const shortText = { type: 'string', minLength: 1, maxLength: 64 } as const;
+/** Names of agents and clusters (VARCHAR(255) in the data model). */
+export const nameText = { type: 'string', minLength: 1, maxLength: 255 } as const;

@@ -1,0 +1,124 @@
+/**
+ * Target-state ETags and their cache: what lets thousands of agents poll without touching the database.
+ *
+ * The tag of an agent's target state is a hash of the sequence ids it contains (objects are
+ * immutable, so ids name content), computed from one indexed query. It is cached per
+ * (agent, mode) together with the change epochs it was computed at:
+ *
+ * - the global epoch counts change-feed notifications that may concern every agent (a commit
+ *   synced, anything announced by other writers through `feed.notify()`);
+ * - the agent epoch counts changes that concern one agent only (its events, labels,
+ *   annotations, targets), announced through `agentChanged()`.
+ *
+ * While neither moved, repeated polls (and long polls woken by somebody else's change) reuse
+ * the cached tag without a query. `maxAgeMs` bounds how long a tag is trusted anyway, for
+ * writers that share the database file but not this process's feed.
+ */
+import { createHash } from 'node:crypto';
+import type { ChangeFeed } from '../change-feed.js';
+import type { Store, TargetStateEntry } from '../store/store.js';
+
+export type TargetMode = 'incremental' | 'full';
+
+export interface TargetState {
+  /** Quoted strong ETag. */
+  etag: string;
+  /** Newest sequence_id first, as the store returned it. */
+  entries: TargetStateEntry[];
+}
+
+interface CacheEntry {
+  global: number;
+  agent: number;
+  at: number;
+  state: Promise<TargetState>;
+}
+
+export interface TargetStatesOptions {
+  maxAgeMs?: number;
+  maxEntries?: number;
+}
+
+/** The ETag of a list of target-state entries (cheap: a hash of a few numbers). */
+export function etagOf(entries: TargetStateEntry[]): string {
+  const h = createHash('sha1');
+  for (const e of entries) h.update(`${e.sequence_id},`);
+  return `"ts-${entries.length}-${h.digest('base64url').slice(0, 16)}"`;
+}
+
+export class TargetStates {
+  readonly #store: Store;
+  readonly #feed: ChangeFeed;
+  readonly #maxAgeMs: number;
+  readonly #maxEntries: number;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #agentEpochs = new Map<string, number>();
+  /** How many feed notifications were agent-scoped; feed.version minus this is the global epoch. */
+  #scoped = 0;
+
+  constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000 }: TargetStatesOptions = {}) {
+    this.#store = store;
+    this.#feed = feed;
+    this.#maxAgeMs = maxAgeMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  #globalEpoch(): number {
+    return this.#feed.version - this.#scoped;
+  }
+
+  /** The agent's current target state; served from cache while nothing relevant changed. */
+  current(agentId: string, mode: TargetMode, now = Date.now()): Promise<TargetState> {
+    const key = `${agentId}:${mode}`;
+    // Epochs are read BEFORE the query: a change committed after the query bumps them, so a
+    // stale answer can never be cached as current.
+    const global = this.#globalEpoch();
+    const agent = this.#agentEpochs.get(agentId) ?? 0;
+    const hit = this.#cache.get(key);
+    if (hit && hit.global === global && hit.agent === agent && now - hit.at < this.#maxAgeMs) return hit.state;
+    const state = this.#store.targetStateIds(agentId, mode).then((entries) => ({ etag: etagOf(entries), entries }));
+    const entry: CacheEntry = { global, agent, at: now, state };
+    if (hit) this.#cache.delete(key);
+    else if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(key, entry);
+    state.catch(() => {
+      if (this.#cache.get(key) === entry) this.#cache.delete(key);
+    });
+    return state;
+  }
+
+  /** Announce a change that concerns one agent only: other agents' cached tags stay valid. */
+  agentChanged(agentId: string): void {
+    this.#agentEpochs.set(agentId, (this.#agentEpochs.get(agentId) ?? 0) + 1);
+    this.#scoped += 1;
+    this.#feed.notify();
+  }
+
+  /** Forget an agent entirely (soft-deleted): drops its cache entries and epoch. */
+  forgetAgent(agentId: string): void {
+    this.#cache.delete(`${agentId}:incremental`);
+    this.#cache.delete(`${agentId}:full`);
+    this.agentChanged(agentId);
+  }
+
+  get cached(): number {
+    return this.#cache.size;
+  }
+}
+
+/** Parse If-None-Match: `*`, or a list of (possibly weak) tags. */
+export function parseIfNoneMatch(header: string | undefined): string[] | '*' | null {
+  if (header === undefined) return null;
+  const value = header.trim();
+  if (value === '*') return '*';
+  const tags = value
+    .split(',')
+    .map((t) => t.trim().replace(/^W\//, ''))
+    .filter((t) => t.length > 0);
+  return tags.length > 0 ? tags : null;
+}
+
+export function ifNoneMatchHit(condition: string[] | '*' | null, etag: string): boolean {
+  if (condition === null) return false;
+  return condition === '*' || condition.includes(etag);
+}
