@@ -1,0 +1,152 @@
+/** Target state: which stacks an agent is associated with and which of their latest objects it gets. */
+import { describe, expect, it } from 'vitest';
+import type { CommitPlan, StackUpsert } from '../../src/store/store.js';
+import { TARGET_STATE_SQL } from '../../src/store/sqlite/target-state.js';
+import { openTestStore, plainConnection } from './store-fixture.js';
+
+async function world() {
+  const { store, path } = await openTestStore();
+  const g = await store.ensureGenerator('repo', null);
+  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
+  let cursor: string | null = null;
+  let n = 0;
+  const apply = async (parts: Partial<CommitPlan>) => {
+    const sha = `c${++n}`;
+    const r = await store.applyCommit({
+      generatorId: g.id,
+      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
+      expectedCursor: cursor,
+      upserts: [],
+      deletes: [],
+      errors: [],
+      ...parts,
+    });
+    cursor = sha;
+    return r;
+  };
+  const stack = async (name: string, extra: Partial<StackUpsert> = {}) => {
+    const r = await apply({ upserts: [{ name, path: name, description: null, labels: [], annotations: {}, content: { yaml: `${name}: 1\n`, checksum: name }, ...extra }] });
+    return { id: r.created[0]!.stack_id, objectId: r.created[0]!.object_id, sequence: r.created[0]!.sequence_id };
+  };
+  const agent = await store.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'hash-edge' });
+  const ids = async (mode: 'incremental' | 'full' = 'full') => (await store.targetStateIds(agent.id, mode)).map((e) => e.id);
+  return { store, path, apply, stack, agent, ids, generatorId: g.id };
+}
+
+describe('target state association', () => {
+  it('includes a stack the agent targets', async () => {
+    const { store, stack, agent, ids } = await world();
+    const s = await stack('web');
+    await stack('other');
+    await store.addTarget(agent.id, s.id);
+    expect(await ids()).toEqual([s.objectId]);
+    expect(await store.isStackAssociated(agent.id, s.id)).toBe(true);
+  });
+
+  it('includes a stack sharing a label with the agent', async () => {
+    const { store, stack, agent, ids } = await world();
+    const s = await stack('web', { labels: ['prod', 'eu'] });
+    await stack('dev', { labels: ['dev'] });
+    await store.addLabel('agent', agent.id, 'eu');
+    expect(await ids()).toEqual([s.objectId]);
+  });
+
+  it('includes a stack by annotation only when key and value both match', async () => {
+    const { store, stack, agent, ids } = await world();
+    const match = await stack('web', { annotations: { region: 'eu-west-1' } });
+    await stack('wrong-value', { annotations: { region: 'us-east-1' } });
+    await stack('wrong-key', { annotations: { zone: 'eu-west-1' } });
+    await store.setAnnotation('agent', agent.id, 'region', 'eu-west-1');
+    expect(await ids()).toEqual([match.objectId]);
+  });
+
+  it('is empty for an agent with no targets, labels or annotations', async () => {
+    const { stack, ids, agent, store } = await world();
+    await stack('web', { labels: ['prod'] });
+    expect(await ids()).toEqual([]);
+    expect(await store.listAgentStacks(agent.id)).toEqual([]);
+  });
+
+  it('lists associated live stacks once even when several rules match', async () => {
+    const { store, stack, agent } = await world();
+    const s = await stack('web', { labels: ['prod'], annotations: { k: 'v' } });
+    await store.addTarget(agent.id, s.id);
+    await store.addLabel('agent', agent.id, 'prod');
+    await store.setAnnotation('agent', agent.id, 'k', 'v');
+    expect((await store.listAgentStacks(agent.id)).map((x) => x.id)).toEqual([s.id]);
+    expect(await store.targetStateIds(agent.id, 'full')).toHaveLength(1);
+  });
+});
+
+describe('target state content', () => {
+  it('delivers the newest object of a stack, newest sequence_id first across stacks', async () => {
+    const { store, stack, apply, agent } = await world();
+    const a = await stack('a', { labels: ['x'] });
+    const b = await stack('b', { labels: ['x'] });
+    const a2 = await apply({ upserts: [{ id: a.id, name: 'a', path: 'a', description: null, labels: ['x'], annotations: {}, content: { yaml: 'a: 2\n', checksum: 'a2' } }] });
+    await store.addLabel('agent', agent.id, 'x');
+    const entries = await store.targetStateIds(agent.id, 'full');
+    expect(entries.map((e) => e.id)).toEqual([a2.created[0]!.object_id, b.objectId]);
+    expect(entries[0]!.sequence_id).toBeGreaterThan(entries[1]!.sequence_id);
+  });
+
+  it('delivers the deletion marker of a deleted associated stack', async () => {
+    const { store, stack, apply, agent, ids } = await world();
+    const s = await stack('web', { labels: ['prod'] });
+    await store.addLabel('agent', agent.id, 'prod');
+    const del = await apply({ deletes: [s.id] });
+    expect(await ids()).toEqual([del.deleted[0]!.marker_id]);
+    expect(await store.isStackAssociated(agent.id, s.id)).toBe(true);
+    expect(await store.listAgentStacks(agent.id)).toEqual([]);
+  });
+
+  it('delivers the marker even after a generator soft delete also soft-deleted it', async () => {
+    const { store, stack, agent, ids, path, generatorId } = await world();
+    const s = await stack('web');
+    await store.addTarget(agent.id, s.id);
+    plainConnection(path).prepare('UPDATE generators SET deleted_at = ? WHERE id = ?').run(new Date().toISOString(), generatorId);
+    const [entry] = await store.getObjects(await ids());
+    expect(entry).toMatchObject({ stack_id: s.id, is_deletion_marker: true });
+    expect(entry!.deleted_at).not.toBeNull();
+  });
+
+  it('incremental leaves out objects the agent reported SUCCESS for; full keeps them', async () => {
+    const { store, stack, agent, ids } = await world();
+    const ok = await stack('ok', { labels: ['x'] });
+    const failed = await stack('failed', { labels: ['x'] });
+    const other = await store.createAgent({ name: 'other', cluster_name: 'eu', pak_hash: 'h2' });
+    await store.addLabel('agent', agent.id, 'x');
+    const report = (agentId: string, objectId: string, status: string) =>
+      store.createEvent({ agent_id: agentId, deployment_object_id: objectId, event_type: 'DEPLOY', status, message: null });
+    await report(agent.id, ok.objectId, 'SUCCESS');
+    await report(agent.id, failed.objectId, 'FAILURE');
+    await report(other.id, failed.objectId, 'SUCCESS'); // another agent's success does not count
+    expect(await ids('incremental')).toEqual([failed.objectId]);
+    expect(await ids('full')).toEqual([failed.objectId, ok.objectId]);
+  });
+
+  it('agentDeliverySummary counts pending and failed objects per live agent', async () => {
+    const { store, stack, agent } = await world();
+    const a = await stack('a', { labels: ['x'] });
+    const b = await stack('b', { labels: ['x'] });
+    await stack('c', { labels: ['x'] });
+    await store.addLabel('agent', agent.id, 'x');
+    await store.createEvent({ agent_id: agent.id, deployment_object_id: a.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null });
+    await store.createEvent({ agent_id: agent.id, deployment_object_id: b.objectId, event_type: 'DEPLOY', status: 'FAILURE', message: 'boom' });
+    const idle = await store.createAgent({ name: 'idle', cluster_name: 'eu', pak_hash: 'h3' });
+    const summary = await store.agentDeliverySummary();
+    expect(summary).toContainEqual({ agent_id: agent.id, pending: 2, failed: 1 });
+    expect(summary).toContainEqual({ agent_id: idle.id, pending: 0, failed: 0 });
+  });
+
+  it('the target-state query probes indexes and never scans stacks, objects or events', async () => {
+    const { path } = await world();
+    const db = plainConnection(path);
+    db.exec('ANALYZE');
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${TARGET_STATE_SQL}`).all({ agent: 'x', incremental: 1 }) as { detail: string }[]).map((r) => r.detail);
+    const scans = plan.filter((d) => /^SCAN (stacks|deployment_objects|agent_events|stack_labels|stack_annotations|o|e|sl|sa)\b/.test(d));
+    expect(scans).toEqual([]);
+    expect(plan.some((d) => d.includes('idx_deployment_objects_stack_sequence'))).toBe(true);
+    expect(plan.some((d) => d.includes('idx_agent_events_agent_object_status'))).toBe(true);
+  });
+});
