@@ -15,6 +15,8 @@ export async function main(argv: string[]): Promise<void> {
     .config('config', 'Read options from a YAML (or JSON) file', loadConfigFile)
     .version(VERSION)
     .alias('h', 'help')
+    // Read by reportError; declared so strict mode does not reject an exported BROKKR_DEBUG=1.
+    .option('debug', { type: 'boolean', hidden: true })
     .strict()
     .demandCommand(1, 'Name a command: brokkr-sync --help lists them.')
     .recommendCommands()
