@@ -101,6 +101,12 @@ export class ApiClient {
     return { changed: true, objects: body as DeploymentObject[], etag: res.headers.get('etag') };
   }
 
+  /** The agent record (for its name in logs). */
+  async agent(agentId: string, signal?: AbortSignal): Promise<{ id: string; name: string; cluster_name: string }> {
+    const res = await this.#request('GET', `/agents/${agentId}`, { signal });
+    return (await readJson(res)) as { id: string; name: string; cluster_name: string };
+  }
+
   /** Stacks associated with the agent (used to turn stack ids into names). */
   async stacks(agentId: string, signal?: AbortSignal): Promise<Stack[]> {
     const res = await this.#request('GET', `/agents/${agentId}/stacks`, { signal });

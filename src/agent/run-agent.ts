@@ -108,7 +108,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
   const retries = new RetrySchedule({ baseMs: 1_000, capMs: 60_000, ...opts.retry });
   const reconciler = new Reconciler({ api, agentId, applier, local, names: new StackNames(api, agentId, local), retries, logger });
   const target = opts.applyCommand ? `\`${opts.applyCommand}\`` : `files in ${opts.outDir}`;
-  logger.info(`agent ${agentId} connected to ${api.baseUrl}; applying to ${target}`);
+  const me = await api.agent(agentId, halt.signal).then(
+    (a) => `agent ${a.name} (cluster ${a.cluster_name}, id ${agentId})`,
+    () => `agent ${agentId}`,
+  );
+  logger.info(`${me} connected to ${api.baseUrl}; applying to ${target}`);
   if (opts.applyCommand && !opts.deleteCommand) logger.warn('--apply without --delete: deleted stacks are only forgotten, nothing is run for them');
 
   // Apply, drift repair and state writes never overlap.
