@@ -1,0 +1,68 @@
+/**
+ * What every step of the sync pipeline shares: the repository, the store, the root, and the
+ * in-memory view of the database state at the cursor.
+ */
+import type { Logger } from 'pino';
+import type { GitCommit, GitSource } from '../git/git-source.js';
+import type { Store, SyncedStack } from '../store/store.js';
+import type { Uuid } from '../store/records.js';
+import type { CommitMode, SyncProgress } from './sync-report.js';
+import { MANIFEST_FILE, basenameOf, dirnameOf, isHiddenPath } from '../manifest/stack-layout.js';
+
+export interface SyncEnv {
+  git: GitSource;
+  store: Store;
+  generatorId: Uuid;
+  /** Sync root relative to the repository root: '' or 'a/b' (no leading or trailing slash). */
+  root: string;
+  maxContentBytes: number;
+  logger: Logger;
+  onProgress?: (progress: SyncProgress) => void;
+}
+
+/**
+ * The database state at the cursor, kept in memory between commits so that a commit only reads
+ * the stacks it touched. It is loaded once per syncer (and after any failure) and updated only
+ * after applyCommit succeeded, so it never runs ahead of the database.
+ */
+export interface SyncView {
+  cursor: string | null;
+  /**
+   * Stack directories (root-relative) in the tree at the cursor, valid or not; null until an
+   * incremental commit needs them (a snapshot or full compare never does).
+   */
+  stackDirs: Set<string> | null;
+  /** Live stacks of this generator by directory. */
+  stacks: Map<string, SyncedStack>;
+  /** Directories with recorded errors. */
+  invalidDirs: Set<string>;
+}
+
+/** One unit of work: compare `from` (null = compare against the stored state) with `commit`. */
+export interface CommitStep {
+  mode: CommitMode;
+  from: string | null;
+  commit: GitCommit;
+}
+
+/** Repository path of a root-relative path. */
+export function repoPath(root: string, rel: string): string {
+  if (root === '') return rel;
+  return rel === '' ? root : `${root}/${rel}`;
+}
+
+/** Root-relative path of a repository path, or null when it lies outside the root. */
+export function rootRelative(root: string, path: string): string | null {
+  if (root === '') return path;
+  if (path === root) return '';
+  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : null;
+}
+
+/**
+ * Is this root-relative path a stack manifest? Returns its stack directory, or null. Hidden paths
+ * are checked on the repository path, exactly as the manifest module's layout (and lint) do.
+ */
+export function manifestDir(root: string, path: string): string | null {
+  if (basenameOf(path) !== MANIFEST_FILE || isHiddenPath(repoPath(root, path))) return null;
+  return dirnameOf(path);
+}
