@@ -31,10 +31,10 @@ export function listAgents(db: SqliteDb, filter: { name?: string; cluster_name?:
   return db
     .stmt<Agent>(
       `SELECT ${AGENT_COLUMNS} FROM agents
-       WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR cluster_name = ?2) AND (?3 = 1 OR deleted_at IS NULL)
+       WHERE (@name IS NULL OR name = @name) AND (@cluster IS NULL OR cluster_name = @cluster) AND (@all = 1 OR deleted_at IS NULL)
        ORDER BY name, cluster_name, created_at`,
     )
-    .all(filter.name ?? null, filter.cluster_name ?? null, filter.includeDeleted ? 1 : 0);
+    .all({ name: filter.name ?? null, cluster: filter.cluster_name ?? null, all: filter.includeDeleted ? 1 : 0 });
 }
 
 export function updateAgent(db: SqliteDb, id: string, patch: { name?: string; cluster_name?: string; status?: string }): Agent {
