@@ -176,6 +176,7 @@ async function readError(res: Response): Promise<{ code: string; message: string
 function describeNetworkError(err: unknown, timedOut: boolean): string {
   if (timedOut) return 'request timed out';
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  if (cause?.code) return cause.message ? `${cause.message}` : cause.code;
+  if (cause?.message) return cause.code && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+  if (cause?.code) return cause.code;
   return err instanceof Error ? err.message : String(err);
 }

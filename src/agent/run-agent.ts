@@ -87,7 +87,8 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
     } catch (err) {
       if (halt.signal.aborted) break;
       const verdict = classify(err);
-      if (verdict.fatal || once) return { code: 1, message: verdict.message };
+      if (verdict.fatal) return { code: 1, message: verdict.message };
+      if (once) return { code: 1, message: `cannot reach ${api.baseUrl}: ${verdict.message} (is \`brokkr-sync serve\` running there?)` };
       monitor.down(verdict.message);
       await sleep(reconnect.next(), halt.signal);
     }
