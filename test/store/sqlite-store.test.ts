@@ -229,4 +229,11 @@ describe('generators, stacks and objects', () => {
     expect(await store.listSyncStates()).toEqual([{ ...state, last_error: null }]);
     await expect(store.setSyncFailure('nope', 'x')).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  it('a failure before the first saveSyncTarget is still recorded', async () => {
+    const { store } = await openTestStore();
+    const g = await store.ensureGenerator('git:/repo', null);
+    await store.setSyncFailure(g.id, 'fetch failed');
+    expect(await store.getSyncState(g.id)).toMatchObject({ repo: 'git:/repo', cursor_commit: null, last_error: 'fetch failed' });
+  });
 });

@@ -56,9 +56,18 @@ export function saveSyncTarget(db: SqliteDb, generatorId: string, target: { repo
   });
 }
 
+/**
+ * A failure can happen before the first saveSyncTarget (the very first fetch fails): the error is
+ * still recorded, on a placeholder row named after the generator, so status shows it.
+ */
 export function setSyncFailure(db: SqliteDb, generatorId: string, message: string | null): void {
-  const { changes } = db.stmt('UPDATE sync_state SET last_error = ? WHERE generator_id = ?').run(message, generatorId);
-  if (changes === 0) throw new NotFoundError(`no sync state for generator ${generatorId} (saveSyncTarget first)`);
+  db.tx(() => {
+    const { changes } = db.stmt('UPDATE sync_state SET last_error = ? WHERE generator_id = ?').run(message, generatorId);
+    if (changes > 0 || message === null) return;
+    const generator = db.stmt<{ name: string }>('SELECT name FROM generators WHERE id = ? AND deleted_at IS NULL').get(generatorId);
+    if (!generator) throw new NotFoundError(`generator ${generatorId} not found`);
+    db.stmt("INSERT INTO sync_state (generator_id, repo, branch, last_error) VALUES (?, ?, '', ?)").run(generatorId, generator.name, message);
+  });
 }
 
 export function listSyncErrors(db: SqliteDb, generatorId?: string): SyncError[] {
