@@ -1,0 +1,131 @@
+/** A long-lived `git cat-file --batch` (or `--batch-check`) child: read many objects through one process. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { GitError, summarizeStderr } from './git-error.js';
+import { gitEnv } from './run-git.js';
+
+/** What git says about an object; null when it is missing. */
+export interface ObjectHeader {
+  oid: string;
+  type: string;
+  size: number;
+}
+
+export interface ObjectReply {
+  header: ObjectHeader | null;
+  /** The object's bytes (`--batch` only). */
+  body?: Buffer;
+}
+
+interface Pending {
+  resolve: (reply: ObjectReply) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Requests are written one per line and git answers strictly in order, so a FIFO of pending
+ * promises pairs answers with requests; any number may be in flight (pipelining is what makes
+ * reading thousands of blobs cheap). The process starts on first use and restarts after a crash.
+ */
+export class CatFileProcess {
+  private child: ChildProcessWithoutNullStreams | null = null;
+  private pending: Pending[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  private body: { header: ObjectHeader; need: number; got: number; chunks: Buffer[] } | null = null;
+  private stderr = '';
+
+  constructor(
+    private readonly cwd: string,
+    private readonly mode: 'batch' | 'batch-check',
+  ) {}
+
+  /** Look up one object by any name git accepts (`oid`, `commit:path`, `commit^{tree}`). */
+  request(object: string): Promise<ObjectReply> {
+    if (/[\n\r\0]/.test(object)) {
+      return Promise.reject(new GitError('GIT_FAILED', 'object names passed to cat-file must not contain line breaks'));
+    }
+    const child = this.start();
+    return new Promise<ObjectReply>((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      child.stdin.write(`${object}\n`);
+    });
+  }
+
+  /** Stop the child (pending requests are rejected). */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.stdin.end();
+    });
+  }
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn('git', ['cat-file', `--${this.mode}`], { cwd: this.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.buf = Buffer.alloc(0);
+    this.body = null;
+    this.stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (this.stderr.length < 8192) this.stderr += chunk.toString('utf8');
+    });
+    child.stdin.on('error', () => undefined); // reported through 'close'
+    const fail = (err: Error): void => {
+      if (this.child === child) this.child = null;
+      for (const p of this.pending.splice(0)) p.reject(err);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'ENOENT' ? new GitError('GIT_NOT_INSTALLED', 'git is not installed or not on PATH') : new GitError('GIT_FAILED', `git cat-file: ${e.message}`)),
+    );
+    child.on('close', (code) => {
+      const detail = summarizeStderr(this.stderr) || `exit code ${code}`;
+      fail(new GitError('GIT_FAILED', `git cat-file stopped: ${detail}`));
+    });
+    return child;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      if (this.body) {
+        const body = this.body;
+        const take = Math.min(body.need - body.got, this.buf.length);
+        if (take > 0) {
+          body.chunks.push(this.buf.subarray(0, take));
+          body.got += take;
+          this.buf = this.buf.subarray(take);
+        }
+        if (body.got < body.need) return;
+        this.body = null;
+        // `need` counts the LF git writes after the contents.
+        const data = Buffer.concat(body.chunks, body.need).subarray(0, body.header.size);
+        this.pending.shift()?.resolve({ header: body.header, body: data });
+        continue;
+      }
+      const nl = this.buf.indexOf(0x0a);
+      if (nl < 0) return;
+      const line = this.buf.subarray(0, nl).toString('utf8');
+      this.buf = this.buf.subarray(nl + 1);
+      if (line.endsWith(' missing') || line.endsWith(' ambiguous')) {
+        this.pending.shift()?.resolve({ header: null });
+        continue;
+      }
+      const [oid, type, sizeText] = line.split(' ');
+      const size = Number(sizeText);
+      if (!oid || !type || !Number.isSafeInteger(size)) {
+        this.child?.kill();
+        for (const p of this.pending.splice(0)) p.reject(new GitError('GIT_FAILED', `unexpected git cat-file output: ${line.slice(0, 100)}`));
+        return;
+      }
+      const header = { oid, type, size };
+      if (this.mode === 'batch') this.body = { header, need: size + 1, got: 0, chunks: [] };
+      else this.pending.shift()?.resolve({ header });
+    }
+  }
+}

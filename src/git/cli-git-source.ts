@@ -1,0 +1,146 @@
+/** GitSource over the real `git` binary: -z plumbing for listings, long-lived cat-file children for objects. */
+import { CatFileProcess } from './cat-file-process.js';
+import { GitError, summarizeStderr } from './git-error.js';
+import type { GitCommit, GitSource, TreeChange, TreeEntry } from './git-source.js';
+import { LOG_FORMAT, parseDiffTree, parseLog, parseLsTree } from './parse-git-output.js';
+import { runGit, runGitRaw } from './run-git.js';
+
+const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+export interface CliGitSourceOptions {
+  /** Directory git runs in: a work tree's top level or a bare repository. */
+  cwd: string;
+  displayName: string;
+  /** Bring refs up to date (remote clones); local repositories need nothing. */
+  fetch?: () => Promise<void>;
+}
+
+/** Reads committed objects only: nothing here looks at a working tree or an index. */
+export class CliGitSource implements GitSource {
+  readonly displayName: string;
+  private readonly cwd: string;
+  private readonly fetcher?: () => Promise<void>;
+  private readonly blobs: CatFileProcess;
+  private readonly infos: CatFileProcess;
+  private emptyTree: string | null = null;
+
+  constructor(options: CliGitSourceOptions) {
+    this.cwd = options.cwd;
+    this.displayName = options.displayName;
+    this.fetcher = options.fetch;
+    this.blobs = new CatFileProcess(this.cwd, 'batch');
+    this.infos = new CatFileProcess(this.cwd, 'batch-check');
+  }
+
+  async fetch(): Promise<void> {
+    await this.fetcher?.();
+  }
+
+  async currentBranch(): Promise<string> {
+    const result = await runGitRaw(this.cwd, ['symbolic-ref', '-q', '--short', 'HEAD']);
+    if (result.code !== 0) {
+      throw new GitError('DETACHED_HEAD', `HEAD of ${this.displayName} is not on a branch; pass --branch to choose the branch to track`);
+    }
+    return result.stdout.toString('utf8').trim();
+  }
+
+  async resolveBranch(branch: string): Promise<string | null> {
+    if (branch === '' || /[\s\0~^:?*[\\]|\.\.|@\{/.test(branch) || branch.startsWith('-')) {
+      throw new GitError('BRANCH_NOT_FOUND', `invalid branch name ${JSON.stringify(branch)}`);
+    }
+    const ref = branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
+    const result = await runGitRaw(this.cwd, ['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
+    if (result.code !== 0) return null;
+    return result.stdout.toString('utf8').trim();
+  }
+
+  async getCommit(sha: string): Promise<GitCommit> {
+    const result = await runGitRaw(this.cwd, this.logArgs(['-1', '--no-walk', this.checkOid(sha)]));
+    const [commit] = result.code === 0 ? parseLog(result.stdout) : [];
+    if (!commit) throw new GitError('OBJECT_NOT_FOUND', `commit ${sha} not found in ${this.displayName}`);
+    return commit;
+  }
+
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const result = await runGitRaw(this.cwd, ['merge-base', '--is-ancestor', this.checkOid(ancestor), this.checkOid(descendant)]);
+    if (result.code === 0) return true;
+    // Exit 1 is "no"; an unknown commit (gone after a force-push and gc) is not an ancestor either.
+    if (result.code === 1 || /not a valid commit|bad object|no such commit/i.test(result.stderr)) return false;
+    throw new GitError('GIT_FAILED', `git merge-base failed: ${summarizeStderr(result.stderr)}`);
+  }
+
+  async listFirstParentCommits(from: string, to: string): Promise<GitCommit[]> {
+    const out = await this.log(['--first-parent', '--reverse', `${this.checkOid(from)}..${this.checkOid(to)}`]);
+    return parseLog(out);
+  }
+
+  async listTree(commit: string, dir = ''): Promise<TreeEntry[]> {
+    const tree = await this.treeId(commit, dir);
+    if (tree === null) return [];
+    return parseLsTree(await runGit(this.cwd, ['ls-tree', '-r', '-z', '--long', tree]), dir);
+  }
+
+  async treeId(commit: string, dir: string): Promise<string | null> {
+    const name = dir === '' ? `${this.checkOid(commit)}^{tree}` : `${this.checkOid(commit)}:${dir}`;
+    if (/[\n\r]/.test(name)) {
+      // cat-file's line protocol cannot carry a line break; rare enough to spawn ls-tree.
+      const out = await runGit(this.cwd, ['--literal-pathspecs', 'ls-tree', '-z', '-d', commit, '--', dir]);
+      const entry = parseLsTree(out).find((e) => e.path === dir);
+      return entry && entry.type === 'tree' ? entry.oid : null;
+    }
+    const { header } = await this.infos.request(name);
+    return header && header.type === 'tree' ? header.oid : null;
+  }
+
+  async diffTrees(from: string | null, to: string): Promise<TreeChange[]> {
+    const base = from === null ? await this.emptyTreeId() : this.checkOid(from);
+    const out = await runGit(this.cwd, ['diff-tree', '-r', '--no-renames', '--no-ext-diff', '-z', base, this.checkOid(to)]);
+    return parseDiffTree(out);
+  }
+
+  async readBlobs(oids: string[], maxBytes: number): Promise<Map<string, Buffer | { tooLarge: number }>> {
+    const unique = [...new Set(oids)];
+    for (const oid of unique) this.checkOid(oid);
+    // Sizes first (cheap, no decompression), then contents of the blobs that fit: a 100 MB file
+    // is never read, and all requests of each phase are pipelined through one process.
+    const headers = await Promise.all(unique.map((oid) => this.infos.request(oid)));
+    const result = new Map<string, Buffer | { tooLarge: number }>();
+    const wanted: string[] = [];
+    headers.forEach(({ header }, i) => {
+      const oid = unique[i];
+      if (!header || header.type !== 'blob') throw new GitError('OBJECT_NOT_FOUND', `blob ${oid} not found in ${this.displayName}`);
+      if (header.size > maxBytes) result.set(oid, { tooLarge: header.size });
+      else wanted.push(oid);
+    });
+    const bodies = await Promise.all(wanted.map((oid) => this.blobs.request(oid)));
+    bodies.forEach(({ header, body }, i) => {
+      if (!header || !body) throw new GitError('OBJECT_NOT_FOUND', `blob ${wanted[i]} not found in ${this.displayName}`);
+      result.set(wanted[i], body);
+    });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.blobs.close(), this.infos.close()]);
+  }
+
+  private logArgs(args: string[]): string[] {
+    return ['log', '-z', '--no-color', '--no-show-signature', `--format=${LOG_FORMAT}`, ...args, '--'];
+  }
+
+  private async log(args: string[]): Promise<Buffer> {
+    return runGit(this.cwd, this.logArgs(args));
+  }
+
+  /** The empty tree's id for this repository's hash algorithm (sha1 or sha256). */
+  private async emptyTreeId(): Promise<string> {
+    this.emptyTree ??= (await runGit(this.cwd, ['hash-object', '-t', 'tree', '--stdin'], '')).toString('utf8').trim();
+    return this.emptyTree;
+  }
+
+  /** Object ids reach command lines: refuse anything that is not one (no option or revision injection). */
+  private checkOid(oid: string): string {
+    if (!OID.test(oid)) throw new GitError('OBJECT_NOT_FOUND', `not a full object id: ${JSON.stringify(String(oid).slice(0, 80))}`);
+    return oid;
+  }
+}
