@@ -77,7 +77,9 @@ export interface CommitPlan {
 }
 
 export interface CommitResult {
+  /** Every deployment object inserted (new stacks and new content of existing ones), in plan order. */
   created: { stack_id: Uuid; name: string; object_id: Uuid; sequence_id: number }[];
+  /** Stacks whose rows changed (name, path, description, labels, annotations), and new stacks without content. */
   updated: { stack_id: Uuid; name: string }[];
   deleted: { stack_id: Uuid; name: string; marker_id: Uuid; sequence_id: number }[];
 }

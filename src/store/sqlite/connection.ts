@@ -57,6 +57,9 @@ export class SqliteDb {
 
   close(): void {
     this.#statements.clear();
-    if (this.raw.open) this.raw.close();
+    if (!this.raw.open) return;
+    // Refresh query-planner statistics where SQLite thinks they are stale (cheap, recommended at close).
+    if (!this.raw.readonly) this.raw.pragma('optimize');
+    this.raw.close();
   }
 }
