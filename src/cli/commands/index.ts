@@ -7,6 +7,7 @@ import { eventsCommand } from './events.js';
 import { statusCommand } from './status.js';
 import { dbCommand } from './db.js';
 import { agentCommand } from './agent.js';
+import { syncCommand } from './sync.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -17,4 +18,5 @@ export const commands: CommandModule<any, any>[] = [
   statusCommand,
   dbCommand,
   agentCommand,
+  syncCommand,
 ];

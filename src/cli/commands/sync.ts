@@ -1,0 +1,130 @@
+/** `brokkr-sync sync`: one pass over every pending commit into the database, printing what changed, then exit. */
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
+import { openStore } from '../../store/open-store.js';
+import { dataDirFor } from '../../sync/data-dir.js';
+import type { CommitReport, StackError, SyncProgress, SyncReport } from '../../sync/sync-report.js';
+import { createSyncer } from '../../sync/syncer.js';
+import { CliError } from '../errors.js';
+
+interface SyncArgs {
+  repo: string;
+  branch?: string;
+  root?: string;
+  db: string;
+  'max-bytes': number;
+}
+
+const short = (sha: string | null) => (sha ? sha.slice(0, 7) : '(none)');
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** `file:line: message (stack X at commit abc1234)` — the line editors and CI logs jump to. */
+export function formatStackError(e: StackError): string {
+  const where = e.file === null ? (e.stack_path === '' ? '.' : e.stack_path) : e.line === null ? e.file : `${e.file}:${e.line}`;
+  return `${where}: ${e.message} (stack ${e.stack_name ?? e.stack_path} at commit ${short(e.commit_sha)})`;
+}
+
+/** The lines describing one applied commit, one per stack it changed. */
+export function describeCommit(c: CommitReport): string[] {
+  const lines: string[] = [];
+  for (const s of c.created) lines.push(`  + created ${s.name} seq ${s.sequence_id}`);
+  for (const s of c.updated) {
+    const parts: string[] = [];
+    if (s.object) parts.push(`content seq ${s.object.sequence_id}`);
+    for (const field of s.fields) {
+      parts.push(field === 'path' ? `path ${s.previous_path || '.'} → ${s.path || '.'}` : field);
+    }
+    lines.push(`  ~ updated ${s.name}: ${parts.join(', ')}`);
+  }
+  for (const s of c.deleted) lines.push(`  - deleted ${s.name} (marker seq ${s.sequence_id})`);
+  const invalid = new Map<string, string>();
+  for (const e of c.errors) invalid.set(e.stack_path, e.stack_name ?? e.stack_path);
+  for (const [path, name] of invalid) lines.push(`  ! invalid ${name}${name === path ? '' : ` (${path || '.'})`}: keeps its last good object`);
+  for (const path of c.cleared) lines.push(`  ✓ fixed ${path || '.'}: errors cleared`);
+  for (const e of c.errors) lines.push(formatStackError(e));
+  return lines;
+}
+
+/** `synced 3 commits: 2 created, 1 deleted, 1 invalid stack; cursor abc1234` */
+export function summarize(report: SyncReport): string {
+  const count = (pick: (c: CommitReport) => unknown[]) => report.commits.reduce((n, c) => n + pick(c).length, 0);
+  const parts = [
+    `${count((c) => c.created)} created`,
+    `${count((c) => c.updated)} updated`,
+    `${count((c) => c.deleted)} deleted`,
+    plural(report.invalid_stacks.length, 'invalid stack'),
+  ];
+  const head = report.commits.length === 0 ? `up to date on ${report.branch ?? 'the branch'}` : `synced ${plural(report.commits.length, 'commit')}`;
+  return `${head}: ${parts.join(', ')}; cursor ${short(report.cursor)} (${(report.duration_ms / 1000).toFixed(1)} s)`;
+}
+
+/** A single self-overwriting progress line on a terminal; nothing when stderr is not a TTY. */
+function progressLine(): { update(p: SyncProgress): void; clear(): void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    update(p) {
+      if (!tty) return;
+      const what = p.phase === 'snapshot' ? 'snapshot: stacks' : 'commits';
+      process.stderr.write(`\r\x1b[K${what} ${p.done}/${p.total} (${Math.floor((100 * p.done) / Math.max(1, p.total))}%)`);
+      shown = true;
+    },
+    clear() {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+export const syncCommand: CommandModule<object, SyncArgs> = {
+  command: 'sync',
+  describe: 'Sync every pending commit of the branch into the database once, print what changed, exit',
+  builder: (y) =>
+    y
+      .options({
+        repo: { type: 'string', demandOption: true, describe: 'Repository: a local path or a URL (file://, https://, ssh://, git@host:path)' },
+        branch: { type: 'string', describe: "Branch to track (default: the repository's current branch)" },
+        root: { type: 'string', describe: 'Directory of the stacks inside the repository (default: its root)' },
+        db: { type: 'string', default: './brokkr.db', describe: 'SQLite database file (remote clones live in FILE.d/)', normalize: true },
+        'max-bytes': { type: 'number', default: DEFAULT_MAX_CONTENT_BYTES, describe: "Largest content of one stack, in bytes" },
+      })
+      .check((args) => {
+        const max = args['max-bytes'];
+        if (!Number.isInteger(max) || max <= 0) throw new CliError(`--max-bytes must be a positive whole number of bytes, not ${String(max)}`, 2);
+        if (String(args.repo).trim() === '') throw new CliError('--repo must name a repository path or URL', 2);
+        return true;
+      }) as unknown as Argv<SyncArgs>,
+  handler: async (args) => {
+    const store = await openStore(args.db);
+    const progress = progressLine();
+    const syncer = createSyncer({
+      store,
+      repo: args.repo,
+      branch: args.branch,
+      root: args.root,
+      dataDir: dataDirFor(args.db),
+      maxContentBytes: args['max-bytes'],
+      watch: false,
+      onProgress: (p) => progress.update(p),
+    });
+    let report: SyncReport;
+    try {
+      report = await syncer.syncOnce();
+    } finally {
+      progress.clear();
+      await syncer.stop();
+      await store.close();
+    }
+    for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const out: string[] = [];
+    for (const commit of report.commits) {
+      const lines = describeCommit(commit);
+      if (lines.length === 0) continue;
+      const mode = commit.mode === 'incremental' ? '' : ` [${commit.mode}]`;
+      out.push(`${short(commit.commit.sha)} ${commit.commit.subject}${mode}`, ...lines);
+    }
+    if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+    if (report.failure) throw new CliError(`cannot sync ${args.repo}: ${report.failure.message}`, 1);
+    process.stdout.write(`${summarize(report)}\n`);
+  },
+};

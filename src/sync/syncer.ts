@@ -1,0 +1,285 @@
+/**
+ * The syncer: runs sync passes one at a time (requests coalesce), keeps the in-memory view
+ * between them, watches a local repository's refs, polls on an interval, and turns every failure
+ * into a logged, recorded value — never an exception out of a timer.
+ */
+import { resolve as resolvePath } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { ChangeFeed } from '../change-feed.js';
+import { isRemoteUrl, openGitSource, redactUrl, watchRefs, type RefWatcher } from '../git/index.js';
+import type { GitSource } from '../git/git-source.js';
+import { DEFAULT_MAX_CONTENT_BYTES, normalizeRoot } from '../manifest/index.js';
+import type { Store } from '../store/store.js';
+import type { SyncState } from '../store/records.js';
+import { gitCall } from './resolve-step.js';
+import type { SyncEnv, SyncView } from './sync-env.js';
+import { runSyncPass } from './sync-pass.js';
+import { SyncFailureError, type CommitReport, type SyncFailure, type SyncProgress, type SyncReport } from './sync-report.js';
+import { loadView } from './sync-view.js';
+
+export interface SyncerOptions {
+  store: Store;
+  /** A local path or a URL (file://, https://, ssh://, git@host:path). */
+  repo: string;
+  /** Default: the repository's current branch. */
+  branch?: string;
+  root?: string;
+  /** Where remote clones live (next to the database). */
+  dataDir: string;
+  /** Poll interval; default 5 s for a local repository (a fallback to the ref watcher), 30 s for a remote. */
+  intervalSeconds?: number;
+  maxContentBytes?: number;
+  feed?: ChangeFeed;
+  logger?: Logger;
+  /** Watch and poll after start() (default true). */
+  watch?: boolean;
+  /** Progress of a long snapshot or backlog (for a TTY progress line). */
+  onProgress?: (progress: SyncProgress) => void;
+  /** Pass durations and counts (the HTTP layer's SyncMetrics fits). */
+  metrics?: SyncMetricsSink;
+  /** Use this GitSource instead of opening `repo` (tests wrap one to observe reads). */
+  git?: GitSource;
+}
+
+/** Where pass statistics go (structurally the HTTP layer's SyncMetrics). */
+export interface SyncMetricsSink {
+  observeSync(seconds: number, counts: { commits: number; objects: number; errors: number }): void;
+  syncFailed(): void;
+}
+
+export interface Syncer {
+  /** The generator row of this repository (known after the first pass started). */
+  generatorId(): string;
+  /** Run one pass now (or right after the one in flight) and report what it did. */
+  syncOnce(): Promise<SyncReport>;
+  /** First pass, then watch + interval. Never throws for git or sync failures. */
+  start(): Promise<void>;
+  /** Ask for a pass soon (webhook, ref change); coalesces with one already queued. */
+  requestSync(reason: string): void;
+  /** Stop watching; waits for the commit in flight, not the rest of a backlog. */
+  stop(): Promise<void>;
+  /** True once a pass succeeded, or the database holds a previously synced state to serve. */
+  isReady(): boolean;
+}
+
+export function createSyncer(opts: SyncerOptions): Syncer {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const remote = isRemoteUrl(opts.repo);
+  const root = normalizeRoot(opts.root);
+  const maxContentBytes = opts.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+  const intervalSeconds = opts.intervalSeconds ?? (remote ? 30 : 5);
+
+  let git: GitSource | null = opts.git ?? null;
+  // Resolved once: if the tracked branch followed later checkouts in a local repository, a
+  // checkout would look like a history rewrite and delete stacks.
+  let branch: string | null = opts.branch ?? null;
+  let generator: string | null = null;
+  let view: SyncView | null = null;
+  let ready = false;
+  let stopping = false;
+  let lastFailure: string | null = null;
+  let current: Promise<SyncReport> | null = null;
+  let queued: Promise<SyncReport> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let watcher: RefWatcher | null = null;
+
+  /** Open the repository and register the generator (once; retried while it fails). */
+  async function init(): Promise<{ git: GitSource; generatorId: string }> {
+    // A remote's generator is registered before the first clone so that an unreachable remote
+    // is a recorded failure from the start; a local path is checked first (a typo adds no row).
+    if (remote) await ensureGenerator(redactUrl(opts.repo));
+    const source =
+      git ??
+      (await gitCall(
+        async () => openGitSource({ repo: remote ? opts.repo : resolvePath(opts.repo), dataDir: opts.dataDir, logger }),
+        `open repository ${redactUrl(opts.repo)}`,
+      ));
+    git = source;
+    return { git: source, generatorId: await ensureGenerator(source.displayName) };
+  }
+
+  async function ensureGenerator(displayName: string): Promise<string> {
+    if (!generator) generator = (await opts.store.ensureGenerator(`git:${displayName}`, `Git repository ${displayName}`)).id;
+    return generator;
+  }
+
+  async function runPass(): Promise<SyncReport> {
+    const started = Date.now();
+    const report: SyncReport = { branch: null, cursor: null, commits: [], warnings: [], invalid_stacks: [], duration_ms: 0 };
+    if (stopping) return report;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await passBody(report);
+          break;
+        } catch (err) {
+          // Another writer (a `brokkr-sync sync` run on the same file) moved the cursor: reload
+          // the stored state and go again from there.
+          if (!(err instanceof SyncFailureError && err.code === 'CURSOR_MOVED') || attempt >= 3) throw err;
+          view = null;
+        }
+      }
+      ready = true;
+      opts.metrics?.observeSync((Date.now() - started) / 1000, {
+        commits: report.commits.length,
+        objects: report.commits.reduce((n, c) => n + c.created.length + c.updated.filter((u) => u.object).length, 0),
+        errors: report.commits.reduce((n, c) => n + c.errors.length, 0),
+      });
+      if (lastFailure !== null) logger.info({ repo: git?.displayName }, 'sync recovered');
+      lastFailure = null;
+      await opts.store.setSyncFailure(generator!, null);
+    } catch (err) {
+      view = null; // reload from the database next time: never trust memory after a failure
+      report.failure = toFailure(err);
+      opts.metrics?.syncFailed();
+      await recordFailure(report.failure, err);
+    }
+    report.invalid_stacks = view ? [...view.invalidDirs].sort() : [];
+    report.duration_ms = Date.now() - started;
+    return report;
+  }
+
+  async function passBody(report: SyncReport): Promise<void> {
+    const { git, generatorId } = await init();
+    await gitCall(() => git.fetch(), `fetch ${git.displayName}`);
+    branch ??= await gitCall(() => git.currentBranch(), 'find the current branch');
+    report.branch = branch;
+    const state = await opts.store.getSyncState(generatorId);
+    const env: SyncEnv = { git, store: opts.store, generatorId, root, maxContentBytes, logger, onProgress: opts.onProgress };
+    if (!view || view.cursor !== (state?.cursor_commit ?? null)) view = await loadView(env, state?.cursor_commit ?? null);
+    report.cursor = view.cursor;
+    const previousRoot = state && state.cursor_commit !== null ? normalizeRoot(state.root) : null;
+    const rootChanged = previousRoot !== null && previousRoot !== root;
+    // Until a root change has been applied, the stored root must keep describing the stored paths.
+    await saveTarget(generatorId, state, { repo: git.displayName, branch, root: rootChanged ? state!.root : root });
+
+    const pass = await runSyncPass(env, {
+      branch,
+      view,
+      previousRoot,
+      shouldStop: () => stopping,
+      onCommit: (commit) => {
+        report.commits.push(commit);
+        report.cursor = commit.commit.sha;
+        afterCommit(commit);
+      },
+    });
+    report.warnings.push(...pass.work.warnings);
+    report.cursor = view.cursor;
+    if (rootChanged && pass.complete) await saveTarget(generatorId, null, { repo: git.displayName, branch, root });
+  }
+
+  async function saveTarget(generatorId: string, state: SyncState | null, target: { repo: string; branch: string; root: string }) {
+    if (state && state.repo === target.repo && state.branch === target.branch && state.root === target.root) return;
+    await opts.store.saveSyncTarget(generatorId, target);
+  }
+
+  function afterCommit(commit: CommitReport): void {
+    const changed = commit.created.length + commit.updated.length + commit.deleted.length + commit.errors.length + commit.cleared.length;
+    logger.info(
+      {
+        commit: commit.commit.sha.slice(0, 7),
+        mode: commit.mode,
+        created: commit.created.length,
+        updated: commit.updated.length,
+        deleted: commit.deleted.length,
+        invalid: new Set(commit.errors.map((e) => e.stack_path)).size,
+        read: commit.stacks_read,
+      },
+      `synced ${commit.commit.sha.slice(0, 7)} ${commit.commit.subject}`,
+    );
+    for (const e of commit.errors) {
+      const where = e.file === null ? '' : e.line === null ? `${e.file}: ` : `${e.file}:${e.line}: `;
+      logger.warn({ stack: e.stack_name ?? e.stack_path, commit: e.commit_sha.slice(0, 7) }, `${where}${e.message}`);
+    }
+    if (changed > 0) opts.feed?.notify();
+  }
+
+  async function recordFailure(failure: SyncFailure, err: unknown): Promise<void> {
+    // One line per distinct failure: a remote that is down for an hour must not flood the log.
+    if (failure.message !== lastFailure) {
+      if (failure.code === 'INTERNAL') logger.error({ err, code: failure.code }, `sync failed: ${failure.message}`);
+      else logger.error({ code: failure.code }, `sync failed: ${failure.message}; serving the last synced state, retrying`);
+    } else logger.debug({ code: failure.code }, `sync still failing: ${failure.message}`);
+    lastFailure = failure.message;
+    if (generator) {
+      try {
+        await opts.store.setSyncFailure(generator, `${failure.code}: ${failure.message}`);
+        if (!ready) ready = (await opts.store.getSyncState(generator))?.cursor_commit != null;
+      } catch (storeErr) {
+        logger.error({ err: storeErr }, 'cannot record the sync failure in the database');
+      }
+    }
+  }
+
+  /** Serialize passes: one runs; any number of requests during it share one follow-up pass. */
+  function schedule(): Promise<SyncReport> {
+    if (!current) {
+      current = runPass().finally(() => {
+        current = null;
+      });
+      return current;
+    }
+    if (!queued) {
+      queued = current.then(() => {
+        queued = null;
+        return schedule();
+      });
+    }
+    return queued;
+  }
+
+  const syncer: Syncer = {
+    generatorId() {
+      if (!generator) throw new Error('the syncer has not registered its generator yet (call start() or syncOnce() first)');
+      return generator;
+    },
+    syncOnce: schedule,
+    async start() {
+      await schedule();
+      if (opts.watch === false || stopping) return;
+      if (!remote) {
+        try {
+          watcher = watchRefs(resolvePath(opts.repo), branch ?? 'HEAD', () => syncer.requestSync('ref change'), {
+            onError: (err) => logger.warn({ err: err.message }, 'ref watcher error; the poll interval remains'),
+          });
+          await watcher.ready;
+        } catch (err) {
+          logger.warn({ err: String(err) }, 'cannot watch the repository refs; relying on the poll interval');
+        }
+      }
+      if (intervalSeconds > 0) {
+        timer = setInterval(() => syncer.requestSync('interval'), intervalSeconds * 1000);
+        timer.unref();
+      }
+    },
+    requestSync(reason: string) {
+      if (stopping) return;
+      logger.debug({ reason }, 'sync requested');
+      void schedule();
+    },
+    async stop() {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+      try {
+        await watcher?.close();
+      } catch {
+        /* a watcher that fails to close holds no state worth reporting */
+      }
+      watcher = null;
+      await queued;
+      await current;
+      if (!opts.git) await git?.close(); // a GitSource handed in belongs to the caller
+      git = null;
+    },
+    isReady: () => ready,
+  };
+  return syncer;
+}
+
+function toFailure(err: unknown): SyncFailure {
+  if (err instanceof SyncFailureError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'INTERNAL', message };
+}
