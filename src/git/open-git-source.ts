@@ -62,7 +62,13 @@ async function openRemote(options: OpenGitSourceOptions): Promise<GitSource> {
   const displayName = redactUrl(url);
   const dir = cloneDirFor(dataDir, url);
   const git = (cwd?: string): SimpleGit =>
-    simpleGit({ baseDir: cwd ?? dataDir, timeout: { block: options.networkTimeoutMs ?? 120_000 } }).env(gitEnv());
+    simpleGit({
+      baseDir: cwd ?? dataDir,
+      timeout: { block: options.networkTimeoutMs ?? 120_000 },
+      // simple-git 3.36 refuses to run when the environment holds EDITOR, PAGER, GIT_SSH_COMMAND...
+      // gitEnv() sets GIT_SSH_COMMAND itself and users' shells set EDITOR: allow the env we pass.
+      unsafe: { allowUnsafeEditor: true, allowUnsafePager: true, allowUnsafeSshCommand: true, allowUnsafeAskPass: true } as never,
+    }).env(gitEnv());
 
   mkdirSync(join(dataDir, 'repos'), { recursive: true });
   if (existsSync(dir) && !(await isBareRepository(dir))) {
