@@ -64,6 +64,12 @@ export interface ServerOptions {
   authCacheTtlMs?: number;
   /** How long a cached target-state tag is trusted without a change notification (default 5 s). */
   targetStateMaxAgeMs?: number;
+  /**
+   * On close, connections still open after this long are cut (ms, default 5000): in-flight
+   * answers get that long to finish, and a client that connected but never sent a request
+   * (which Node does not count as idle) cannot hold the shutdown.
+   */
+  closeGraceMs?: number;
   /** Collect process metrics (memory, event loop) into this server's registry. */
   processMetrics?: boolean;
 }
@@ -122,11 +128,15 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   installAuth(app, ctx.auth, ctx.limiter);
   installJsonParser(app);
 
-  // Shutdown: parked long polls answer now instead of holding close() for up to a minute.
+  // Shutdown: parked long polls answer now instead of holding close() for up to a minute, and
+  // whatever connection is left after the grace period is cut.
+  let grace: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     ctx.closing = true;
     feed.releaseAll();
+    grace = setTimeout(() => app.server.closeAllConnections(), options.closeGraceMs ?? 5_000).unref();
   });
+  app.addHook('onClose', async () => clearTimeout(grace));
 
   let openapi: Record<string, unknown> | null = null;
   await app.register(

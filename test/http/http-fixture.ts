@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { ChangeFeed } from '../../src/change-feed.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -53,19 +54,25 @@ export interface CallOptions {
 }
 
 /** Start a server (rate limiting off unless asked) and return helpers; closed after the test. */
-export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: Partial<ServerOptions> = {},
+  { wrapStore }: { wrapStore?: (store: Store) => Store } = {},
+): Promise<TestServer> {
   const dir = tempDir();
   const dbPath = join(dir, 'brokkr.db');
-  const store = await openStore(dbPath);
+  const opened = await openStore(dbPath);
+  const store = wrapStore ? wrapStore(opened) : opened;
   const feed = options.feed ?? new ChangeFeed();
   const { pak: adminPak } = await ensureAdminPak(store, dbPath, {});
-  const app = await createServer({ rateLimit: false, ...options, store, feed });
+  // HTTP_TEST_LOG=error (or info) shows the server's log while debugging a test.
+  const logger = process.env.HTTP_TEST_LOG ? pino({ level: process.env.HTTP_TEST_LOG }, pino.destination(2)) : undefined;
+  const app = await createServer({ rateLimit: false, closeGraceMs: 200, logger, ...options, store, feed });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   cleanups.push(async () => {
     await app.close();
-    await store.close();
+    await opened.close();
   });
 
   const call = async <T = any>(method: string, path: string, opts: CallOptions = {}): Promise<Reply<T>> => {

@@ -1,0 +1,127 @@
+/** Every route × every kind of caller: 401 without or with an unknown PAK, 403 for a wrong role or another agent's resource. */
+import { describe, expect, it } from 'vitest';
+import { buildWorld, type World } from './world.js';
+
+type Caller = 'none' | 'unknown' | 'admin' | 'self' | 'other' | 'generator';
+
+interface RouteCase {
+  method: string;
+  path: (w: World) => string;
+  body?: (w: World) => unknown;
+  /** Callers that must get through authentication and authorization. */
+  allowed: Caller[];
+}
+
+const A = '/api/v1/agents';
+const routes: RouteCase[] = [
+  { method: 'GET', path: () => `${A}`, allowed: ['admin', 'self', 'other'] },
+  { method: 'GET', path: () => `${A}/?name=self&cluster_name=c1`, allowed: ['admin', 'self', 'other'] },
+  { method: 'POST', path: () => `${A}`, body: () => ({ name: 'new', cluster_name: 'c9' }), allowed: ['admin'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}`, allowed: ['admin', 'self'] },
+  { method: 'PUT', path: (w) => `${A}/${w.self.id}`, body: () => ({ status: 'INACTIVE' }), allowed: ['admin'] },
+  { method: 'DELETE', path: (w) => `${A}/${w.self.id}`, allowed: ['admin'] },
+  { method: 'POST', path: (w) => `${A}/${w.self.id}/rotate-pak`, allowed: ['admin'] },
+  { method: 'POST', path: (w) => `${A}/${w.self.id}/heartbeat`, allowed: ['self'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/stacks`, allowed: ['admin', 'self'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/target-state`, allowed: ['admin', 'self'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/target-state?mode=full`, allowed: ['admin', 'self'] },
+  {
+    method: 'POST',
+    path: (w) => `${A}/${w.self.id}/events`,
+    body: (w) => ({ deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS' }),
+    allowed: ['admin', 'self'],
+  },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/events`, allowed: ['admin', 'self'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/labels`, allowed: ['admin', 'self'] },
+  { method: 'POST', path: (w) => `${A}/${w.self.id}/labels`, body: () => ({ label: 'x' }), allowed: ['admin'] },
+  { method: 'DELETE', path: (w) => `${A}/${w.self.id}/labels/blue`, allowed: ['admin'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/annotations`, allowed: ['admin', 'self'] },
+  { method: 'POST', path: (w) => `${A}/${w.self.id}/annotations`, body: () => ({ key: 'k', value: 'v' }), allowed: ['admin'] },
+  { method: 'DELETE', path: (w) => `${A}/${w.self.id}/annotations/k`, allowed: ['admin'] },
+  { method: 'GET', path: (w) => `${A}/${w.self.id}/targets`, allowed: ['admin', 'self'] },
+  { method: 'POST', path: (w) => `${A}/${w.self.id}/targets`, body: (w) => ({ stack_id: w.otherStackId }), allowed: ['admin'] },
+  { method: 'DELETE', path: (w) => `${A}/${w.self.id}/targets/${w.stackId}`, allowed: ['admin'] },
+  { method: 'GET', path: (w) => `/api/v1/deployment-objects/${w.objectId}`, allowed: ['admin', 'self', 'generator'] },
+  { method: 'POST', path: () => '/api/v1/auth/pak', allowed: ['admin', 'self', 'other', 'generator'] },
+  { method: 'GET', path: () => '/api/v1/stacks', allowed: ['admin', 'generator'] },
+  { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}`, allowed: ['admin', 'generator'] },
+  { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/deployment-objects`, allowed: ['admin', 'generator'] },
+  { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/labels`, allowed: ['admin', 'generator'] },
+  { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/annotations`, allowed: ['admin', 'generator'] },
+  { method: 'GET', path: () => '/api/v1/events', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/generators', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/sync/status', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/status', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/changes', allowed: ['admin'] },
+];
+
+const pakOf = (w: World, caller: Caller): string | null =>
+  ({
+    none: null,
+    unknown: 'brk_thisIsNotAKnownPakAtAllxxxxxxxxxxxxxxxxxxxx',
+    admin: w.s.adminPak,
+    self: w.self.pak,
+    other: w.other.pak,
+    generator: w.generatorPak,
+  })[caller];
+
+// The admin goes last: its calls change the world (delete, rotate).
+const CALLERS: Caller[] = ['none', 'unknown', 'generator', 'other', 'self', 'admin'];
+
+describe('authentication and authorization matrix', () => {
+  it.each(routes.map((r) => [`${r.method} ${r.path.toString().replace(/^.*=> `?|`$/g, '')}`, r] as const))(
+    '%s: 401 without a known PAK, 403 for callers not allowed, through for the others',
+    async (_name, route) => {
+      const w = await buildWorld();
+      for (const caller of CALLERS) {
+        const res = await w.s.call(route.method, route.path(w), { pak: pakOf(w, caller), body: route.body?.(w) });
+        const where = `${route.method} ${route.path(w)} as ${caller}`;
+        if (caller === 'none' || caller === 'unknown') {
+          expect(res.status, where).toBe(401);
+          expect(res.body.code, where).toBe('unauthorized');
+          expect(res.headers.get('www-authenticate'), where).toBe('Bearer');
+        } else if (route.allowed.includes(caller)) {
+          expect([401, 403], `${where}: ${res.text}`).not.toContain(res.status);
+          expect(res.status, `${where}: ${res.text}`).toBeLessThan(400);
+        } else {
+          expect(res.status, `${where}: ${res.text}`).toBe(403);
+          expect(res.body.code, where).toBe('forbidden');
+        }
+      }
+    },
+  );
+
+  it('a bare PAK (no "Bearer") is accepted, and the Bearer scheme is case-insensitive', async () => {
+    const w = await buildWorld();
+    const bare = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: w.self.pak } });
+    expect(bare.status).toBe(200);
+    const lower = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: `bearer ${w.self.pak}` } });
+    expect(lower.status).toBe(200);
+    const malformed = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: `Bearer ${w.self.pak} extra` } });
+    expect(malformed.status).toBe(401);
+  });
+
+  it('an agent listing agents sees only itself; an admin sees all', async () => {
+    const w = await buildWorld();
+    const asAgent = await w.s.call('GET', `${A}`, { pak: w.self.pak });
+    expect(asAgent.body.map((a: { id: string }) => a.id)).toEqual([w.self.id]);
+    const search = await w.s.call('GET', `${A}/?name=other&cluster_name=c1`, { pak: w.self.pak });
+    expect(search.body).toEqual([]);
+    const asAdmin = await w.s.call('GET', `${A}/?name=other&cluster_name=c1`);
+    expect(asAdmin.body.map((a: { id: string }) => a.id)).toEqual([w.other.id]);
+  });
+
+  it('POST /auth/pak tells each PAK who it is', async () => {
+    const w = await buildWorld();
+    expect((await w.s.call('POST', '/api/v1/auth/pak')).body).toEqual({ admin: true, agent: null, generator: null, readonly: false });
+    expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.self.pak })).body).toEqual({
+      admin: false,
+      agent: w.self.id,
+      generator: null,
+      readonly: false,
+    });
+    const gen = await w.s.call('POST', '/api/v1/auth/pak', { pak: w.generatorPak });
+    expect(gen.body).toMatchObject({ admin: false, agent: null, readonly: false });
+    expect(gen.body.generator).toBe(await w.s.repo.generatorId());
+  });
+});
