@@ -81,6 +81,10 @@ export function buildStack(input: StackInput): BuiltStack {
   } else if (problems.length === 0) {
     ({ content, checksum } = built);
   }
+  // Report in file order (manifest first, then resources by path), whatever step found them.
+  const order = new Map([layout.manifestPath, ...layout.resourcePaths].map((p, i) => [p, i]));
+  const rank = (p: ManifestProblem): number => (p.file === null ? -1 : order.get(p.file) ?? order.size);
+  problems.sort((a, b) => rank(a) - rank(b));
   return { ...layout, manifest, nameLine, content, checksum, problems };
 }
 

@@ -8,6 +8,7 @@ import { statusCommand } from './status.js';
 import { dbCommand } from './db.js';
 import { agentCommand } from './agent.js';
 import { syncCommand } from './sync.js';
+import { lintCommand } from './lint.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -19,4 +20,5 @@ export const commands: CommandModule<any, any>[] = [
   dbCommand,
   agentCommand,
   syncCommand,
+  lintCommand,
 ];
