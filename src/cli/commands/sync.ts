@@ -1,5 +1,6 @@
 /** `brokkr-sync sync`: one pass over every pending commit into the database, printing what changed, then exit. */
 import type { Argv, CommandModule } from 'yargs';
+import { redactUrl } from '../../git/index.js';
 import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
 import { openStore } from '../../store/open-store.js';
 import { dataDirFor } from '../../sync/data-dir.js';
@@ -37,9 +38,15 @@ export function describeCommit(c: CommitReport): string[] {
     lines.push(`  ~ updated ${s.name}: ${parts.join(', ')}`);
   }
   for (const s of c.deleted) lines.push(`  - deleted ${s.name} (marker seq ${s.sequence_id})`);
-  const invalid = new Map<string, string>();
-  for (const e of c.errors) invalid.set(e.stack_path, e.stack_name ?? e.stack_path);
-  for (const [path, name] of invalid) lines.push(`  ! invalid ${name}${name === path ? '' : ` (${path || '.'})`}: keeps its last good object`);
+  const invalid = new Map<string, { name: string; count: number }>();
+  for (const e of c.errors) {
+    const entry = invalid.get(e.stack_path) ?? { name: e.stack_name ?? e.stack_path, count: 0 };
+    entry.count += 1;
+    invalid.set(e.stack_path, entry);
+  }
+  for (const [path, { name, count }] of invalid) {
+    lines.push(`  ! invalid ${name}${name === path ? '' : ` (${path || '.'})`}: ${plural(count, 'error')}`);
+  }
   for (const path of c.cleared) lines.push(`  ✓ fixed ${path || '.'}: errors cleared`);
   for (const e of c.errors) lines.push(formatStackError(e));
   return lines;
@@ -124,7 +131,7 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
       out.push(`${short(commit.commit.sha)} ${commit.commit.subject}${mode}`, ...lines);
     }
     if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
-    if (report.failure) throw new CliError(`cannot sync ${args.repo}: ${report.failure.message}`, 1);
+    if (report.failure) throw new CliError(`cannot sync ${redactUrl(args.repo)}: ${report.failure.message}`, 1);
     process.stdout.write(`${summarize(report)}\n`);
   },
 };
