@@ -1,0 +1,97 @@
+/** watchRefs calls back after a real `git commit` (lock file + rename), in a normal repo and a worktree. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { watchRefs, type RefWatcher } from '../../src/git/watch-refs.js';
+import { makeRepo, makeTempDir } from '../helpers/git-repo.js';
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Resolves on the next callback. */
+function nextChange(): { promise: Promise<void>; onChange: () => void; count: () => number } {
+  let n = 0;
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return {
+    promise,
+    count: () => n,
+    onChange: () => {
+      n += 1;
+      resolve();
+    },
+  };
+}
+
+async function watched(path: string, branch: string, onChange: () => void): Promise<RefWatcher> {
+  const watcher = watchRefs(path, branch, onChange);
+  cleanups.push(() => watcher.close());
+  await watcher.ready;
+  return watcher;
+}
+
+describe('watchRefs', () => {
+  it('fires after a real git commit on the branch', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    repo.write('a.yaml', 'a: 1\n');
+    repo.commit('first');
+    const change = nextChange();
+    await watched(repo.path, 'main', change.onChange);
+    repo.write('a.yaml', 'a: 2\n');
+    repo.commit('second');
+    await change.promise;
+    expect(change.count()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('fires for the first commit of a new repository and for a branch name with a slash', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    const first = nextChange();
+    await watched(repo.path, 'main', first.onChange);
+    repo.commit('first ever');
+    await first.promise;
+
+    repo.checkout('team/feature', true);
+    const feature = nextChange();
+    await watched(repo.path, 'team/feature', feature.onChange);
+    repo.commit('on feature');
+    await feature.promise;
+  });
+
+  it('fires after a reset (history rewrite) and after refs are packed', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    const base = repo.commit('base');
+    repo.commit('later');
+    const reset = nextChange();
+    await watched(repo.path, 'main', reset.onChange);
+    repo.resetHard(base);
+    await reset.promise;
+
+    const packed = nextChange();
+    await watched(repo.path, 'main', packed.onChange);
+    repo.git('pack-refs', '--all');
+    await packed.promise;
+  });
+
+  it('works in a linked worktree, where .git is a file', async () => {
+    const repo = await makeRepo();
+    const tmp = makeTempDir();
+    cleanups.push(() => repo.cleanup(), () => tmp.cleanup());
+    repo.commit('base');
+    const worktree = join(tmp.path, 'wt');
+    repo.git('worktree', 'add', '-q', '-b', 'wt-branch', worktree);
+    const change = nextChange();
+    await watched(worktree, 'wt-branch', change.onChange);
+    repo.git('-C', worktree, 'commit', '-q', '--allow-empty', '-m', 'in worktree');
+    await change.promise;
+  });
+
+  it('refuses a directory that is not a repository', async () => {
+    const tmp = makeTempDir();
+    cleanups.push(() => tmp.cleanup());
+    expect(() => watchRefs(tmp.path, 'main', () => undefined)).toThrow(/cannot watch/);
+  });
+});
