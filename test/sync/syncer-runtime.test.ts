@@ -1,9 +1,10 @@
 /** The syncer at run time: remotes, the ref watcher, read cost per commit, failures that must not crash the daemon. */
+import { renameSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openGitSource } from '../../src/git/index.js';
 import type { GitSource } from '../../src/git/git-source.js';
 import { makeBareRemote, makeRepo, type BareRemote, type TestRepo } from '../helpers/git-repo.js';
-import { configMap, makeSyncFixture, stackFiles, type SyncFixture } from './sync-fixture.js';
+import { configMap, makeSyncFixture, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -43,12 +44,25 @@ describe('remote repositories', () => {
     const fx = await fixture();
     const remote = makeBareRemote();
     cleanups.push(() => remote.cleanup());
-    const missing = `${remote.url}-does-not-exist`;
-    const syncer = fx.newSyncer({ repo: missing, branch: 'main' });
+    const later = `${remote.path}-later`;
+    cleanups.push(() => rmSync(later, { recursive: true, force: true }));
+    const syncer = fx.newSyncer({ repo: `file://${later}`, branch: 'main' });
     await syncer.start(); // must not throw
     expect(syncer.isReady()).toBe(false);
     const report = await syncer.syncOnce();
     expect(report.failure?.code).toBe('GIT_UNAVAILABLE');
+    expect((await fx.store.listSyncStates())[0]?.last_error ?? '').toMatch(/GIT_UNAVAILABLE/);
+
+    // The remote comes back: the next pass clones it and syncs.
+    const author = await makeRepo();
+    cleanups.push(() => author.cleanup());
+    author.writeAll(stackFiles('web')).commit('web');
+    renameSync(remote.path, later);
+    author.push(later, 'main');
+    const ok = await syncer.syncOnce();
+    expect(ok.failure).toBeUndefined();
+    expect(syncer.isReady()).toBe(true);
+    expect(await fx.names()).toEqual(['web']);
     await syncer.stop();
   });
 });
@@ -152,5 +166,75 @@ describe('cost of a commit', () => {
     );
     expect(read.length).toBeGreaterThan(0);
     expect(read.every((oid) => s7.has(oid))).toBe(true);
+  });
+});
+
+describe('more than one writer, stopping, polling', () => {
+  it('another writer moving the cursor mid-pass makes the pass reload, and nothing is applied twice', async () => {
+    const fx = await fixture();
+    fx.repo.writeAll(stackFiles('web', {}, 'v1')).commit('v1');
+    await fx.sync();
+    fx.repo.writeAll(stackFiles('web', {}, 'v2')).commit('v2');
+    fx.repo.writeAll(stackFiles('api')).commit('api');
+    let interfered = false;
+    const racing = wrapStore(fx.store, {
+      applyCommit: async (plan) => {
+        if (!interfered) {
+          interfered = true;
+          // A `brokkr-sync sync` run on the same database gets there first.
+          expect((await fx.newSyncer().syncOnce()).commits).toHaveLength(2);
+        }
+        return fx.store.applyCommit(plan);
+      },
+    });
+    const report = await fx.newSyncer({ store: racing }).syncOnce();
+    expect(report.failure).toBeUndefined();
+    expect(report.commits).toHaveLength(0); // everything was already applied by the other writer
+    expect((await fx.objects('web')).map((o) => o.commit!.subject)).toEqual(['v2', 'v1']);
+    expect(await fx.objects('api')).toHaveLength(1);
+  });
+
+  it('stop() during a backlog lets the commit in flight finish and leaves the rest for the next run', async () => {
+    const fx = await fixture();
+    fx.repo.writeAll(stackFiles('web', {}, 'v0')).commit('v0');
+    await fx.sync();
+    for (let i = 1; i <= 30; i++) fx.repo.writeAll(stackFiles('web', {}, `v${i}`)).commit(`v${i}`);
+    const syncer = fx.newSyncer();
+    const since = fx.feed.version;
+    const pass = syncer.syncOnce();
+    await fx.feed.waitFor(since, 20_000); // the first commit of the backlog is in
+    await syncer.stop();
+    const report = await pass;
+    expect(report.failure).toBeUndefined();
+    expect(report.commits.length).toBeGreaterThanOrEqual(1);
+    expect(report.commits.length).toBeLessThan(30);
+    const cursor = (await fx.store.listSyncStates())[0]!.cursor_commit;
+    expect(cursor).toBe(report.commits.at(-1)!.commit.sha);
+    expect(await fx.objects('web')).toHaveLength(1 + report.commits.length);
+
+    const rest = await fx.newSyncer().syncOnce();
+    expect(report.commits.length + rest.commits.length).toBe(30);
+    expect(await fx.objects('web')).toHaveLength(31);
+  });
+
+  it('a remote is fetched on the interval: pushed commits arrive without syncOnce', async () => {
+    const remote = makeBareRemote();
+    cleanups.push(() => remote.cleanup());
+    const author = await makeRepo();
+    cleanups.push(() => author.cleanup());
+    author.writeAll(stackFiles('web')).commit('web');
+    author.push(remote.path, 'main');
+    const fx = await fixture();
+    const syncer = fx.newSyncer({ repo: remote.url, branch: 'main', watch: true, intervalSeconds: 0.2 });
+    await syncer.start();
+    expect(await fx.names()).toEqual(['web']);
+    author.writeAll(stackFiles('api')).commit('api');
+    author.push(remote.path, 'main');
+    for (;;) {
+      const version = fx.feed.version;
+      if ((await fx.names()).includes('api')) break;
+      if (!(await fx.feed.waitFor(version, 20_000))) throw new Error('the interval fetch did not sync the commit');
+    }
+    await syncer.stop();
   });
 });
