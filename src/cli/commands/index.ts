@@ -7,8 +7,10 @@ import { eventsCommand } from './events.js';
 import { statusCommand } from './status.js';
 import { dbCommand } from './db.js';
 import { agentCommand } from './agent.js';
+import { demoCommand } from './demo.js';
 import { syncCommand } from './sync.js';
 import { lintCommand } from './lint.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -19,6 +21,8 @@ export const commands: CommandModule<any, any>[] = [
   statusCommand,
   dbCommand,
   agentCommand,
+  demoCommand,
   syncCommand,
   lintCommand,
+  serveCommand,
 ];

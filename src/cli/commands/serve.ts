@@ -1,0 +1,101 @@
+/** `brokkr-sync serve`: the daemon (migrate, sync, watch, serve HTTP) until SIGTERM/SIGINT shut it down cleanly. */
+import { existsSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { isRemoteUrl, redactUrl } from '../../git/index.js';
+import { daemonLogger, startDaemon } from '../../http/daemon.js';
+import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
+import { CliError } from '../errors.js';
+
+interface ServeArgs {
+  repo: string;
+  branch?: string;
+  root?: string;
+  db: string;
+  host: string;
+  port: number;
+  interval?: number;
+  'webhook-secret'?: string;
+  'max-bytes': number;
+  'log-level': string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve',
+  describe: 'Run the daemon: migrate the database, sync and watch the repository, serve agents over HTTP',
+  builder: (y) =>
+    y
+      .options({
+        repo: { type: 'string', demandOption: true, describe: 'Repository: a local path or a URL (file://, https://, ssh://, git@host:path)' },
+        branch: { type: 'string', describe: "Branch to track (default: the repository's current branch)" },
+        root: { type: 'string', describe: 'Directory of the stacks inside the repository (default: its root)' },
+        db: { type: 'string', default: './brokkr.db', describe: 'SQLite database file (admin PAK in FILE.admin-pak, clones in FILE.d/)', normalize: true },
+        host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' },
+        port: { type: 'number', default: 3000, describe: 'Port to listen on' },
+        interval: { type: 'number', describe: 'Seconds between polls of the repository (default 5 local, 30 remote)' },
+        'webhook-secret': { type: 'string', describe: 'Secret of POST /api/v1/webhooks/git (HMAC X-Hub-Signature-256 or X-Gitlab-Token)' },
+        'max-bytes': { type: 'number', default: DEFAULT_MAX_CONTENT_BYTES, describe: 'Largest content of one stack, in bytes' },
+        'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
+      })
+      .check((args) => {
+        if (String(args.repo).trim() === '') throw new CliError('--repo must name a repository path or URL', 2);
+        if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new CliError(`--port must be 0..65535, not ${String(args.port)}`, 2);
+        if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
+        const max = args['max-bytes'];
+        if (!Number.isInteger(max) || max <= 0) throw new CliError(`--max-bytes must be a positive whole number of bytes, not ${String(max)}`, 2);
+        if (!LOG_LEVELS.includes(args['log-level'])) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
+        return true;
+      }) as unknown as Argv<ServeArgs>,
+  handler: async (args) => {
+    if (!isRemoteUrl(args.repo) && !existsSync(args.repo)) {
+      throw new CliError(`--repo ${args.repo}: no such directory (give a local repository path or a URL)`, 2);
+    }
+    let daemon;
+    try {
+      daemon = await startDaemon({
+        repo: args.repo,
+        branch: args.branch,
+        root: args.root,
+        db: args.db,
+        host: args.host,
+        port: args.port,
+        intervalSeconds: args.interval,
+        webhookSecret: args['webhook-secret'] ?? null,
+        maxContentBytes: args['max-bytes'],
+        logger: daemonLogger(args['log-level']),
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen on ${args.host}:${args.port}: the address is in use (choose another --port)`, 1);
+      if (e.code === 'EACCES') throw new CliError(`cannot listen on ${args.host}:${args.port}: permission denied`, 1);
+      throw new CliError(e.message ?? String(err), 1);
+    }
+    const branch = args.branch ?? 'current branch';
+    process.stdout.write(`brokkr-sync serving ${daemon.url} (repository ${redactUrl(args.repo)}, branch ${branch})\n`);
+    if (daemon.adminPak) {
+      process.stdout.write(
+        `admin PAK (shown once; also written to ${daemon.adminPakFile ?? 'nowhere: in-memory database'} with mode 0600):\n  ${daemon.adminPak}\n`,
+      );
+    }
+
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals += 1;
+        if (signals > 1) {
+          process.stderr.write(`${signal} again: exiting without waiting\n`);
+          process.exit(1);
+        }
+        process.stderr.write(`${signal}: shutting down (finishing the sync in flight)\n`);
+        daemon.close().then(resolve, (err: unknown) => {
+          process.stderr.write(`error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exitCode = 1;
+          resolve();
+        });
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  },
+};
