@@ -221,7 +221,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       return current;
     }
     if (!queued) {
-      queued = current.then(() => {
+      queued = current.catch(() => undefined).then(() => {
         queued = null;
         return schedule();
       });
@@ -256,7 +256,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     requestSync(reason: string) {
       if (stopping) return;
       logger.debug({ reason }, 'sync requested');
-      void schedule();
+      // runPass turns every failure into a report; this catch only guards the daemon against a bug.
+      schedule().catch((err: unknown) => logger.error({ err }, 'sync pass crashed'));
     },
     async stop() {
       stopping = true;

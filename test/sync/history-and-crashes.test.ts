@@ -97,6 +97,27 @@ describe('history rewrites', () => {
   });
 });
 
+describe('a changed --root', () => {
+  it('is compared with the stored stacks in one step: stacks keep their identity by name, the rest are deleted', async () => {
+    const fx = await fixture();
+    fx.repo.writeAll({ ...stackFiles('clusters/prod/web', { name: 'web' }), ...stackFiles('clusters/dev/web', { name: 'web-dev' }) }).commit('two');
+    await fx.sync();
+    const web = await fx.stack('web');
+    const report = await fx.newSyncer({ root: 'clusters/prod' }).syncOnce();
+    expect(report.failure).toBeUndefined();
+    expect(report.commits[0]!.mode).toBe('rewrite');
+    expect(report.warnings.join()).toMatch(/sync root changed/);
+    expect(await fx.stack('web')).toMatchObject({ id: web.id, path: 'web' });
+    expect(await fx.names()).toEqual(['web']);
+    expect((await fx.store.listSyncStates())[0]!.root).toBe('clusters/prod');
+    // The next pass under the new root is an ordinary incremental one.
+    fx.repo.writeAll(stackFiles('clusters/prod/web', { name: 'web' }, 'v2')).commit('v2');
+    const next = await fx.newSyncer({ root: 'clusters/prod' }).syncOnce();
+    expect(next.commits.map((c) => c.mode)).toEqual(['incremental']);
+    expect(next.commits[0]!.updated.map((u) => u.name)).toEqual(['web']);
+  });
+});
+
 describe('crash safety', () => {
   /** Five commits touching two stacks, with a deletion and an error among them. */
   function writeHistory(fx: SyncFixture): string[] {
