@@ -1,6 +1,5 @@
-/** The stacks × agents delivery matrix, computed from Store reads only and cached per change-feed version. */
-import type { ChangeFeed } from '../../change-feed.js';
-import type { AgentEvent, StackDetail, Store } from '../../store/store.js';
+/** The stacks × agents delivery matrix: its shape, and how cells are assembled from target sets and latest events. */
+import type { AgentEvent, StackDetail } from '../../store/store.js';
 
 /** What one agent has done with one stack's latest object. Not associated = no cell (null). */
 export const CELL_STATES = ['applied', 'failed', 'pending', 'deleting', 'deleted'] as const;
@@ -10,7 +9,7 @@ export interface MatrixCell {
   state: CellState;
   /** The FAILURE message (failed cells only). */
   message?: string | null;
-  /** When the latest event for this object was reported, when known. */
+  /** When the latest event for this object was reported, when there is one. */
   at?: string;
 }
 
@@ -35,53 +34,28 @@ export interface DeliveryMatrix {
   counts: Record<CellState, number>;
 }
 
-/**
- * Events are read per unacknowledged object (all agents at once), newest first. Agents that retry a
- * failing object on every poll can pile up many events for it; past this window the few agents
- * not seen in it are asked for individually, so the answer stays exact.
- */
-const EVENT_WINDOW = 2_000;
+export interface MatrixInputs {
+  stacks: StackDetail[];
+  /** Sorted as the columns should be. */
+  agents: MatrixAgent[];
+  /** Per agent id: the ids of its full target state (latest object of every associated stack). */
+  targets: Map<string, Set<string>>;
+  /** Latest event of an (agent, object) pair. */
+  latestEvent(agentId: string, objectId: string): AgentEvent | undefined;
+}
 
-/** Compute the whole matrix. Cost: 2 target-state reads per agent + 1 event read per unacknowledged latest object. */
-export async function computeDeliveryMatrix(store: Store, version: number): Promise<DeliveryMatrix> {
-  const [stacks, agentRows] = await Promise.all([store.listStacks({ includeDeleted: true }), store.listAgents()]);
-  const agents = agentRows
-    .map(({ id, name, cluster_name, status }) => ({ id, name, cluster_name, status }))
-    .sort((a, b) => a.name.localeCompare(b.name) || a.cluster_name.localeCompare(b.cluster_name));
-
-  const stackByObject = new Map<string, StackDetail>();
-  for (const s of stacks) if (s.latest_object) stackByObject.set(s.latest_object.id, s);
-
-  // Per agent: which latest objects it should hold (full) and which it has not acknowledged yet.
-  const targets: { full: Set<string>; open: Set<string> }[] = [];
-  const openAgentsByObject = new Map<string, string[]>();
-  for (const agent of agents) {
-    const [full, incremental] = await Promise.all([
-      store.targetStateIds(agent.id, 'full'),
-      store.targetStateIds(agent.id, 'incremental'),
-    ]);
-    const open = new Set(incremental.map((e) => e.id));
-    targets.push({ full: new Set(full.map((e) => e.id)), open });
-    for (const id of open) {
-      const list = openAgentsByObject.get(id);
-      if (list) list.push(agent.id);
-      else openAgentsByObject.set(id, [agent.id]);
-    }
-  }
-  const latestEvents = await latestEventsFor(store, openAgentsByObject);
-
+/** Assemble the matrix; rows sorted by stack name. */
+export function assembleMatrix({ stacks, agents, targets, latestEvent }: MatrixInputs, version: number): DeliveryMatrix {
   const counts: Record<CellState, number> = { applied: 0, failed: 0, pending: 0, deleting: 0, deleted: 0 };
   const rows: MatrixRow[] = [];
   for (const stack of stacks) {
     const latest = stack.latest_object;
-    const cells = agents.map((agent, i): MatrixCell | null => {
-      if (!latest || !targets[i].full.has(latest.id)) return null;
-      const event = latestEvents.get(`${agent.id} ${latest.id}`);
-      return cellFor(latest.is_deletion_marker, targets[i].open.has(latest.id), event);
+    const cells = agents.map((agent): MatrixCell | null => {
+      if (!latest || !targets.get(agent.id)?.has(latest.id)) return null;
+      return cellFor(latest.is_deletion_marker, latestEvent(agent.id, latest.id));
     });
     // A deleted stack stays on the board only while some agent still has to deal with its marker.
-    const live = !stack.deleted_at || cells.some((c) => c && c.state !== 'deleted');
-    if (!live) continue;
+    if (stack.deleted_at && !cells.some((c) => c && c.state !== 'deleted')) continue;
     for (const c of cells) if (c) counts[c.state] += 1;
     rows.push({
       stack: {
@@ -98,59 +72,13 @@ export async function computeDeliveryMatrix(store: Store, version: number): Prom
   return { version, computed_at: new Date().toISOString(), agents, rows, counts };
 }
 
-/** The state of one associated cell from "acknowledged?" and the latest event for that object. */
-function cellFor(marker: boolean, open: boolean, event: AgentEvent | undefined): MatrixCell {
-  const at = event?.created_at;
-  if (open && event?.status === 'FAILURE') return { state: 'failed', message: event.message, at };
-  if (open) return { state: marker ? 'deleting' : 'pending', ...(at ? { at } : {}) };
-  return { state: marker ? 'deleted' : 'applied', ...(at ? { at } : {}) };
-}
-
-/** Latest event per `agentId objectId` for the unacknowledged objects, newest created_at winning. */
-async function latestEventsFor(store: Store, openAgentsByObject: Map<string, string[]>): Promise<Map<string, AgentEvent>> {
-  const latest = new Map<string, AgentEvent>();
-  const keep = (e: AgentEvent) => {
-    const key = `${e.agent_id} ${e.deployment_object_id}`;
-    const seen = latest.get(key);
-    if (!seen || seen.created_at < e.created_at) latest.set(key, e);
-  };
-  for (const [objectId, agentIds] of openAgentsByObject) {
-    const events = await store.listEvents({ deploymentObjectId: objectId, limit: EVENT_WINDOW });
-    events.forEach(keep);
-    if (events.length < EVENT_WINDOW) continue;
-    for (const agentId of agentIds) {
-      if (latest.has(`${agentId} ${objectId}`)) continue;
-      (await store.listEvents({ agentId, deploymentObjectId: objectId, limit: 1 })).forEach(keep);
-    }
-  }
-  return latest;
-}
-
 /**
- * Serves the matrix from a cache keyed by the feed version. Concurrent readers share one
- * computation. Not every write is guaranteed to bump the feed (an agent created by another
- * process sharing the database file), so an entry also expires after `maxAgeMs`.
+ * One associated cell from the latest report for the object. Statuses are SUCCESS and FAILURE,
+ * so "latest is SUCCESS" is the store's "reported SUCCESS" (incremental target state) unless a
+ * later FAILURE followed, and a re-apply that broke after an earlier success is a failure now.
  */
-export class DeliveryMatrixCache {
-  #current: { version: number; at: number; value: Promise<DeliveryMatrix> } | null = null;
-
-  constructor(
-    private readonly store: Store,
-    private readonly feed: ChangeFeed,
-    private readonly maxAgeMs = 10_000,
-  ) {}
-
-  get(now = Date.now()): Promise<DeliveryMatrix> {
-    const version = this.feed.version;
-    const hit = this.#current;
-    if (hit && hit.version === version && now - hit.at < this.maxAgeMs) return hit.value;
-    const value = computeDeliveryMatrix(this.store, version);
-    const entry = { version, at: now, value };
-    this.#current = entry;
-    // A failed computation must not stick: the next reader retries.
-    value.catch(() => {
-      if (this.#current === entry) this.#current = null;
-    });
-    return value;
-  }
+export function cellFor(marker: boolean, event: AgentEvent | undefined): MatrixCell {
+  if (event?.status === 'FAILURE') return { state: 'failed', message: event.message, at: event.created_at };
+  if (event?.status === 'SUCCESS') return { state: marker ? 'deleted' : 'applied', at: event.created_at };
+  return { state: marker ? 'deleting' : 'pending' };
 }

@@ -5,8 +5,10 @@ import type { Store } from '../../store/store.js';
 import { extractPak } from '../auth.js';
 import { ApiError, badRequest, sendApiError } from '../errors.js';
 import { hashPak } from '../pak.js';
+import { ADMIN } from '../routes/route-kit.js';
 import { AgentOverviewSource, STALE_AFTER_SECONDS } from './agent-overview.js';
-import { CELL_STATES, type CellState, type DeliveryMatrix, DeliveryMatrixCache } from './delivery-matrix.js';
+import { CELL_STATES, type CellState, type DeliveryMatrix } from './delivery-matrix.js';
+import { MatrixSource } from './matrix-source.js';
 import { type Asset, DEFAULT_ASSETS_DIR, loadAssets, SECURITY_HEADERS } from './static-assets.js';
 
 export interface DashboardOptions {
@@ -22,7 +24,7 @@ const DEFAULT_LIMIT = 50;
 /** A fastify plugin; register it after the API routes (`createServer({ plugins: [dashboardPlugin({store, feed})] })`). */
 export function dashboardPlugin(opts: DashboardOptions): FastifyPluginAsync {
   const { store, feed, assetsDir = DEFAULT_ASSETS_DIR } = opts;
-  const matrix = new DeliveryMatrixCache(store, feed);
+  const matrix = new MatrixSource(store, feed);
   const agents = new AgentOverviewSource(store, feed);
 
   return async (app) => {
@@ -34,7 +36,9 @@ export function dashboardPlugin(opts: DashboardOptions): FastifyPluginAsync {
       return reply.send(asset.body);
     };
 
-    app.get('/', async (request, reply) => {
+    const hidden = { schema: { hide: true } };
+
+    app.get('/', hidden, async (request, reply) => {
       const index = assets.get('index.html');
       if (!index) {
         return sendApiError(reply, new ApiError('not_ready', `the dashboard is not built: run "npm run build" (no index.html in ${assetsDir})`));
@@ -42,21 +46,22 @@ export function dashboardPlugin(opts: DashboardOptions): FastifyPluginAsync {
       return sendAsset(request, reply, index);
     });
 
-    app.get('/ui/*', async (request, reply) => {
+    app.get('/ui/*', hidden, async (request, reply) => {
       // Only files loaded at start are served: the map is the whitelist, so no path can escape it.
       const asset = assets.get((request.params as { '*': string })['*']);
       if (!asset) return sendApiError(reply, new ApiError('not_found', 'no such dashboard file'));
       return sendAsset(request, reply, asset);
     });
 
-    const admin = { config: { access: { roles: ['admin'] as const } }, preHandler: requireAdmin(store) };
+    const admin = { config: { access: ADMIN }, preHandler: requireAdmin(store) };
+    const tags = ['dashboard'];
 
-    app.get('/api/v1/dashboard/matrix', admin, async (request) => {
+    app.get('/api/v1/dashboard/matrix', { ...admin, schema: { summary: MATRIX_SUMMARY, tags, querystring: matrixQuerySchema } }, async (request) => {
       const query = parseMatrixQuery(request.query as Record<string, unknown>);
       return pageOf(await matrix.get(), query);
     });
 
-    app.get('/api/v1/dashboard/agents', admin, async () => ({
+    app.get('/api/v1/dashboard/agents', { ...admin, schema: { summary: 'Agents with labels, annotations, heartbeat age and delivery counts', tags } }, async () => ({
       now: new Date().toISOString(),
       stale_after_seconds: STALE_AFTER_SECONDS,
       agents: await agents.list(),
@@ -78,6 +83,20 @@ function requireAdmin(store: Store) {
     if (principal.role !== 'admin') throw new ApiError('forbidden', `this route needs the admin role; the PAK is a ${principal.role} PAK`);
   };
 }
+
+const MATRIX_SUMMARY =
+  'Stacks × agents: per associated pair, the state of the agent for the stack’s latest object (applied, failed, pending, deleting, deleted); paged over stacks';
+
+/** Declared for the OpenAPI document; the values are checked in parseMatrixQuery (with precise messages). */
+const matrixQuerySchema = {
+  type: 'object',
+  properties: {
+    offset: { type: 'string', description: 'first stack row (default 0)' },
+    limit: { type: 'string', description: `stack rows per page, 1..${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
+    q: { type: 'string', description: 'only stacks whose name contains this (case-insensitive)' },
+    state: { type: 'string', description: `only rows with a cell in this state: ${CELL_STATES.join(', ')}` },
+  },
+} as const;
 
 interface MatrixQuery {
   offset: number;
