@@ -12,7 +12,6 @@ import type { Store } from '../store/store.js';
 import { dataDirFor } from '../sync/data-dir.js';
 import { createSyncer, type Syncer } from '../sync/syncer.js';
 import { ensureAdminPak } from './admin-pak.js';
-import { dashboardPlugin } from './dashboard/plugin.js';
 import type { RateLimitOptions } from './rate-limit.js';
 import { createServer, type ServerTimeouts } from './server.js';
 
@@ -70,6 +69,20 @@ export function daemonLogger(level = 'info'): Logger {
   });
 }
 
+/**
+ * The dashboard is loaded lazily: the agent API must keep serving even if the dashboard's code
+ * fails to load, and commands that never serve do not pay for importing it.
+ */
+async function loadDashboard(store: Store, feed: ChangeFeed, logger: Logger): Promise<FastifyPluginAsync[]> {
+  try {
+    const { dashboardPlugin } = await import('./dashboard/plugin.js');
+    return [dashboardPlugin({ store, feed })];
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the dashboard could not be loaded; serving the API without it');
+    return [];
+  }
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const dbPath = options.db ?? './brokkr.db';
   const logger = options.logger ?? daemonLogger();
@@ -78,7 +91,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const admin = await ensureAdminPak(store, dbPath, options.env ?? process.env);
     const feed = new ChangeFeed();
-    const plugins = [...(options.dashboard === false ? [] : [dashboardPlugin({ store, feed })]), ...(options.plugins ?? [])];
+    const plugins = [...(options.dashboard === false ? [] : await loadDashboard(store, feed, logger)), ...(options.plugins ?? [])];
     // The syncer reports into the server's metrics, and the server asks the syncer for
     // readiness: create the server with a forwarding handle, then the syncer.
     let syncer: Syncer | null = null;

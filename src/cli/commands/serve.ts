@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { isRemoteUrl, redactUrl } from '../../git/index.js';
-import { daemonLogger, startDaemon } from '../../http/daemon.js';
 import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
 import { CliError } from '../errors.js';
 
@@ -51,6 +50,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (!isRemoteUrl(args.repo) && !existsSync(args.repo)) {
       throw new CliError(`--repo ${args.repo}: no such directory (give a local repository path or a URL)`, 2);
     }
+    // Imported here: every other command starts without loading the server.
+    const { daemonLogger, startDaemon } = await import('../../http/daemon.js');
     let daemon;
     try {
       daemon = await startDaemon({
