@@ -13,6 +13,10 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nGitOps for brokkr agents: every commit becomes immutable deployment objects.')
     .env('BROKKR')
     .config('config', 'Read options from a YAML (or JSON) file', loadConfigFile)
+    // Documented BROKKR_* variables that are no command's flag: declared so that .env() + strict
+    // mode do not reject them as "Unknown argument" when they are set (read from process.env).
+    .option('admin-pak', { type: 'string', hidden: true })
+    .option('debug', { type: 'boolean', hidden: true })
     .version(VERSION)
     .alias('h', 'help')
     // Read by reportError; declared so strict mode does not reject an exported BROKKR_DEBUG=1.
