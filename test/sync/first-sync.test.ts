@@ -97,6 +97,18 @@ describe('first sync', () => {
     expect((await fx.objects('empty'))[0]!.yaml_content).toBe('');
   });
 
+  it('reports progress of a snapshot through onProgress, ending at the total', async () => {
+    const seen: { phase: string; done: number; total: number }[] = [];
+    fx = await makeSyncFixture({ onProgress: (p) => seen.push(p) });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) Object.assign(files, stackFiles(`s/${i}`));
+    fx.repo.writeAll(files).commit('many');
+    await fx.sync();
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((p) => p.phase === 'snapshot' && p.total === 300)).toBe(true);
+    expect(seen.at(-1)!.done).toBe(300);
+  });
+
   it('syncs only the stacks below --root, named relative to it', async () => {
     fx = await makeSyncFixture({ root: 'clusters/prod' });
     fx.repo.writeAll({ ...stackFiles('clusters/prod/web'), ...stackFiles('clusters/dev/web'), ...stackFiles('other') }).commit('layout');
