@@ -63,6 +63,14 @@ export function watchRefs(repoPath: string, branch: string, onChange: () => void
     }, options.debounceMs ?? 30);
   };
   watcher.on('add', fire).on('change', fire).on('unlink', fire);
+  // chokidar's file-level events can miss a ref renamed over again within a few milliseconds (it
+  // re-arms a per-inode watch after each rename); the directory's raw fs.watch events do not.
+  watcher.on('raw', (_event, name: string | null, details: unknown) => {
+    const base = (details as { watchedPath?: string } | undefined)?.watchedPath;
+    if (!base) return;
+    fire(name ? join(base, name) : base);
+    fire(base);
+  });
   watcher.on('error', (err) => options.onError?.(err instanceof Error ? err : new Error(String(err))));
   const ready = new Promise<void>((resolveReady) => watcher.once('ready', () => resolveReady()));
 

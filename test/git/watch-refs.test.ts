@@ -45,6 +45,19 @@ describe('watchRefs', () => {
     expect(change.count()).toBeGreaterThanOrEqual(1);
   });
 
+  it('fires for every one of several commits made right after each callback', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    repo.commit('first');
+    let resolveNext: () => void = () => undefined;
+    await watched(repo.path, 'main', () => resolveNext());
+    for (let i = 0; i < 8; i++) {
+      const next = new Promise<void>((r) => (resolveNext = r));
+      repo.git('commit', '-q', '--allow-empty', '-m', `commit ${i}`);
+      await next; // a missed change would hang here until the test times out
+    }
+  });
+
   it('fires for the first commit of a new repository and for a branch name with a slash', async () => {
     const repo = await makeRepo();
     cleanups.push(() => repo.cleanup());
