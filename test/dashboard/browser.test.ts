@@ -1,0 +1,214 @@
+/**
+ * The dashboard in headless Chromium against a real daemon (temp git repository, SQLite file,
+ * HTTP on a free port): sign-in, stacks, live matrix updates from commits and agent reports,
+ * sync errors, history diff, keyboard use.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../src/http/daemon.js';
+import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ASSETS = join(import.meta.dirname, '../../dist/dashboard/index.html');
+/** Upper bound for a UI change to show up; the assertions are about the change, not its speed. */
+const WAIT = { timeout: 15_000 };
+
+let repo: TestRepo;
+let data: { path: string; cleanup(): void };
+let daemon: Daemon;
+let browser: Browser;
+let adminPak: string;
+let agent: { id: string; pak: string };
+
+async function call<T>(method: string, path: string, pak: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${daemon.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${pak}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** The agent reports on the latest object of a stack, as a real agent would after applying it. */
+async function report(stackName: string, status: 'SUCCESS' | 'FAILURE', message?: string): Promise<void> {
+  const stacks = await call<{ id: string; name: string }[]>('GET', '/stacks', adminPak);
+  const stackId = stacks.find((s) => s.name === stackName)!.id;
+  const objects = await call<{ id: string; stack_id: string }[]>('GET', `/agents/${agent.id}/target-state?mode=full`, agent.pak);
+  const object = objects.find((o) => o.stack_id === stackId)!;
+  await call('POST', `/agents/${agent.id}/events`, agent.pak, { deployment_object_id: object.id, event_type: 'DEPLOY', status, ...(message ? { message } : {}) });
+}
+
+/** Script errors and CSP violations seen by each page; every test ends by asserting there were none. */
+const problems = new WeakMap<Page, string[]>();
+
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage();
+  const seen: string[] = [];
+  problems.set(page, seen);
+  page.on('pageerror', (err) => seen.push(`uncaught: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) seen.push(`console: ${msg.text()}`);
+  });
+  return page;
+}
+
+async function closePage(page: Page): Promise<void> {
+  expect(problems.get(page)).toEqual([]);
+  await page.close();
+}
+
+async function signedInPage(hash = ''): Promise<Page> {
+  const page = await newPage();
+  await page.goto(daemon.url);
+  await page.fill('#pak', adminPak);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Overview")', WAIT);
+  if (hash) await page.evaluate((h) => (location.hash = h), hash);
+  return page;
+}
+
+const cell = (page: Page, stack: string, agentName: string) => page.locator(`td[data-stack="${stack}"][data-agent="${agentName}"]`);
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: the dashboard browser tests need Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`);
+  }
+  if (!existsSync(ASSETS)) throw new Error(`${ASSETS} not found: build the dashboard first (npm run build; npm test runs it as pretest)`);
+  repo = await makeRepo();
+  repo.writeAll({
+    'apps/web/stack.yaml': 'name: web\nlabels: [prod]\nannotations:\n  tier: frontend\n',
+    'apps/web/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n',
+    'apps/api/stack.yaml': 'name: api\nlabels: [prod]\n',
+    'apps/api/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: api\n',
+  });
+  repo.commit('initial stacks');
+  data = makeTempDir('brokkr-dash-data-');
+  daemon = await startDaemon({ repo: repo.path, db: join(data.path, 'brokkr.db'), port: 0, env: {}, logger: pino({ level: 'silent' }), rateLimit: false });
+  await daemon.firstSync;
+  adminPak = daemon.adminPak!;
+  const created = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name: 'edge-1', cluster_name: 'eu-1', labels: ['prod'] });
+  agent = { id: created.agent.id, pak: created.initial_pak };
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await daemon?.close();
+  repo?.cleanup();
+  data?.cleanup();
+});
+
+describe('dashboard in a browser', () => {
+  it('asks for the admin PAK once, keeps it in session storage and never puts it in a URL', async () => {
+    const page = await newPage();
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await page.goto(daemon.url);
+
+    await page.fill('#pak', 'brk_not-a-real-key');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('#login-error'), WAIT).toContain('Unknown PAK');
+
+    await page.fill('#pak', agent.pak);
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('#login-error'), WAIT).toContain('not the admin PAK');
+
+    await page.fill('#pak', adminPak);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=repository]', WAIT);
+    expect(await page.textContent('[data-testid=repository]')).toContain(repo.path);
+    expect(await page.evaluate(() => sessionStorage.getItem('brokkr-sync.admin-pak'))).toBe(adminPak);
+
+    await page.reload();
+    await page.waitForSelector('[data-testid=repository]', WAIT);
+    expect(await page.locator('#pak').count()).toBe(0);
+    for (const url of [...urls, page.url()]) expect(url).not.toContain(adminPak);
+    await closePage(page);
+  });
+
+  it("lists the repository's stacks with labels, annotations, commit and author", async () => {
+    const page = await signedInPage('#/stacks');
+    const web = page.locator('tr[data-stack="web"]');
+    await web.waitFor(WAIT);
+    const text = await web.textContent();
+    expect(text).toContain('prod');
+    expect(text).toContain('tier=frontend');
+    expect(text).toContain('initial stacks');
+    expect(text).toContain('Test Author');
+    expect(await page.locator('tr[data-stack="api"]').count()).toBe(1);
+    await closePage(page);
+  });
+
+  it('a commit and an agent report change the matrix cell without a reload', async () => {
+    const page = await signedInPage('#/matrix');
+    await page.evaluate(() => Object.assign(window, { noReloadMarker: true }));
+    await expect.poll(() => cell(page, 'web', 'edge-1').getAttribute('data-state'), WAIT).toBe('pending');
+
+    await report('web', 'SUCCESS');
+    await expect.poll(() => cell(page, 'web', 'edge-1').getAttribute('data-state'), WAIT).toBe('applied');
+    expect(await cell(page, 'web', 'edge-1').textContent()).toContain('applied');
+
+    repo.write('apps/web/deploy.yaml', 'kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n').commit('scale web to 3');
+    await expect.poll(() => cell(page, 'web', 'edge-1').getAttribute('data-state'), WAIT).toBe('pending');
+
+    await report('web', 'FAILURE', 'ImagePullBackOff: web:3 not found');
+    await expect.poll(() => cell(page, 'web', 'edge-1').getAttribute('data-state'), WAIT).toBe('failed');
+    expect(await cell(page, 'web', 'edge-1').getAttribute('title')).toContain('ImagePullBackOff');
+    await cell(page, 'web', 'edge-1').focus();
+    expect(await page.textContent('[data-testid=cell-detail]')).toContain('ImagePullBackOff: web:3 not found');
+
+    expect(await page.evaluate(() => (window as unknown as { noReloadMarker?: boolean }).noReloadMarker)).toBe(true);
+    await closePage(page);
+  });
+
+  it('moves between matrix cells with the arrow keys', async () => {
+    const page = await signedInPage('#/matrix');
+    await cell(page, 'api', 'edge-1').waitFor(WAIT);
+    await page.focus('td[data-stack="api"]');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.stack)).toBe('web');
+    expect(await page.textContent('[data-testid=cell-detail]')).toContain('web on edge-1');
+    await closePage(page);
+  });
+
+  it('shows a sync error with its file and line after an invalid stack.yaml is committed', async () => {
+    const page = await signedInPage();
+    await page.waitForSelector('[data-testid=no-errors]', WAIT);
+    await page.evaluate(() => Object.assign(window, { noReloadMarker: true }));
+    repo.write('apps/bad/stack.yaml', 'name: bad\nlabels: [prod]\nlabelz: [typo]\n').commit('add a stack with a typo');
+    const errors = page.locator('section.problem');
+    await errors.waitFor(WAIT);
+    const text = await errors.textContent();
+    expect(text).toMatch(/apps\/bad\/stack\.yaml:\d+/);
+    expect(text).toContain('labelz');
+    expect(await page.evaluate(() => (window as unknown as { noReloadMarker?: boolean }).noReloadMarker)).toBe(true);
+
+    await page.evaluate(() => (location.hash = '#/stacks'));
+    await page.locator('section.problem').waitFor(WAIT);
+    expect(await page.locator('section.problem').textContent()).toContain('apps/bad/stack.yaml');
+    await closePage(page);
+  });
+
+  it('diffs two objects in the history of a stack', async () => {
+    const stacks = await call<{ id: string; name: string }[]>('GET', '/stacks', adminPak);
+    const web = stacks.find((s) => s.name === 'web')!;
+    const page = await signedInPage(`#/stacks/${web.id}`);
+    await page.locator('[data-testid=history] tbody tr').nth(1).waitFor(WAIT);
+    expect(await page.locator('[data-testid=history] tbody tr').count()).toBe(2);
+    expect(await page.textContent('[data-testid=diff-summary]')).toContain('1 line added, 1 removed');
+    expect(await page.locator('[data-testid=diff] tr.add').textContent()).toContain('replicas: 3');
+    expect(await page.locator('[data-testid=diff] tr.del').textContent()).toContain('replicas: 2');
+
+    // Choosing the same object on both sides: nothing to show.
+    await page.locator('[data-testid=history] tbody tr').nth(0).locator('input[name=side-a]').check();
+    await expect.poll(() => page.textContent('[data-testid=diff-summary]'), WAIT).toContain('same object');
+    await closePage(page);
+  });
+});
