@@ -29,7 +29,7 @@ function gitPath(repoPath: string, flag: '--git-dir' | '--git-common-dir'): stri
 }
 
 /**
- * Watch `branch`'s ref in the repository at `repoPath`. Git updates a ref by writing `<ref>.lock`
+ * Watch `branch`'s ref (or, for 'HEAD', every branch) in the repository at `repoPath`. Git updates a ref by writing `<ref>.lock`
  * and renaming it over the ref, so the directories are watched (not the ref file's inode, which a
  * rename replaces) and events are filtered to the branch ref, `packed-refs` (after `git gc` or
  * `pack-refs`) and `HEAD`. `.git` may be a file (worktrees, submodules): paths come from git.
@@ -40,7 +40,10 @@ export function watchRefs(repoPath: string, branch: string, onChange: () => void
   const refsDir = join(commonDir, 'refs');
   const headsDir = join(refsDir, 'heads');
   const refFile = join(commonDir, ...(branch.startsWith('refs/') ? branch : `refs/heads/${branch}`).split('/'));
-  const relevant = new Set([refFile, join(commonDir, 'packed-refs'), join(gitDir, 'HEAD'), join(commonDir, 'HEAD')]);
+  const files = new Set([refFile, join(commonDir, 'packed-refs'), join(gitDir, 'HEAD'), join(commonDir, 'HEAD')]);
+  // 'HEAD' (branch not known yet): whichever branch HEAD points at, so any branch ref counts.
+  const anyBranch = branch === 'HEAD';
+  const relevant = { has: (path: string): boolean => files.has(path) || (anyBranch && path.startsWith(headsDir + sep) && !path.endsWith('.lock')) };
 
   // Only descend where refs live: objects/, logs/ and the index change on every commit.
   const watched = (path: string): boolean =>

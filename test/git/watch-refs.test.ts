@@ -89,6 +89,16 @@ describe('watchRefs', () => {
     await packed.promise;
   });
 
+  it("watching 'HEAD' fires for a commit on whatever branch is checked out", async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    repo.commit('base');
+    const change = nextChange();
+    await watched(repo.path, 'HEAD', change.onChange);
+    repo.commit('on main');
+    await change.promise;
+  });
+
   it('works in a linked worktree, where .git is a file', async () => {
     const repo = await makeRepo();
     const tmp = makeTempDir();
