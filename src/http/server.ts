@@ -161,13 +161,14 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 }
 
 /**
- * JSON bodies: fastify's own parser (prototype-poisoning protection included), except that an
+ * JSON bodies only (anything else is 415): fastify's own parser (prototype-poisoning protection included), except that an
  * empty body counts as no body, since some clients send `Content-Type: application/json` on a
  * bodiless POST such as a heartbeat.
  */
 function installJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON only: a text/plain body would otherwise reach validation and fail as a confusing 400.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
     parse(request, body as string, done);
