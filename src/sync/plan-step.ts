@@ -9,7 +9,7 @@
  */
 import type { CommitInfo } from '../store/records.js';
 import type { CommitPlan, StackUpsert, SyncedStack } from '../store/store.js';
-import { duplicateNameProblem, type ManifestProblem } from '../manifest/index.js';
+import { compareBytes, duplicateNameProblem, type ManifestProblem } from '../manifest/index.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
 import { repoPath, type SyncEnv, type SyncView } from './sync-env.js';
 import type { StackError } from './sync-report.js';
@@ -41,7 +41,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     committed_at: gitCommit.committed_at,
   };
   const byName = new Map([...view.stacks.values()].map((s) => [s.name, s]));
-  const dirs = [...built.stacks.keys()].sort();
+  const dirs = [...built.stacks.keys()].sort(compareBytes); // byte order, as lint's duplicate check
 
   // Stored stacks that leave their directory in this commit.
   const leaving = new Map<string, SyncedStack>();
