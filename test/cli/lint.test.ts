@@ -1,6 +1,6 @@
 /** `brokkr-sync lint`: the syncer's rules over a working tree, editor-friendly output and exit codes. */
 import { execFile } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,8 @@ describe('lintDirectory', () => {
       'i/list.yaml': '- not a mapping\n',
     });
     symlinkSync('/dev/zero', join(dir, 'e', 'zero.yaml'));
+    writeFileSync(join(dir, 'i', 'huge.yaml'), '');
+    truncateSync(join(dir, 'i', 'huge.yaml'), 100 * 1024 * 1024); // sparse: 100 MB that is never read
     symlinkSync('/etc/passwd', join(dir, 'f', 'passwd.yaml'));
     const result = await lintDirectory(dir);
     const lines = result.stacks.flatMap((s) => s.problems.map((p) => `${p.file}: ${p.message}`));
@@ -77,6 +79,7 @@ describe('lintDirectory', () => {
       'f/passwd.yaml: is a symbolic link; symlinks are not followed (commit the file itself)',
       expect.stringMatching(/^g\/latin\.yaml: not valid UTF-8/),
       expect.stringMatching(/^h\/deep\.yaml: invalid YAML: nesting exceeded/),
+      'i/huge.yaml: file is 104857600 bytes, over the limit of 4194304 bytes',
       'i/list.yaml: document 1 is a list, not a mapping (each document must be a Kubernetes object)',
     ]);
     expect(result.errors).toBe(lines.length);

@@ -101,6 +101,10 @@ describe('a local repository', () => {
     const all = await source.listTree(sha);
     expect(all.some((e) => e.path === 'a/stack.yaml')).toBe(true);
     expect(await source.listTree(sha, 'missing/dir')).toEqual([]);
+    repo.write('my stack/é/stack.yaml', '');
+    const spaced = repo.commit('dir with a space and unicode');
+    expect(await source.treeId(spaced, 'my stack/é')).toMatch(/^[0-9a-f]{40}$/);
+    expect((await source.listTree(spaced, 'my stack')).map((e) => e.path)).toEqual(['my stack/é/stack.yaml']);
   });
 
   it('gives a subtree id that changes only when something below it changes', async () => {

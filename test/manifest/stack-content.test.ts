@@ -168,6 +168,15 @@ describe('buildStackContent', () => {
     expect(q.file).toBe('deep2.yaml');
   });
 
+  it('10,000 files in one stack build in path order', () => {
+    const map: Record<string, string> = {};
+    for (let i = 0; i < 10_000; i++) map[`s/${String(i).padStart(5, '0')}.yaml`] = cm(`c${i}`);
+    const text = content(map);
+    const docs = yaml.loadAll(text) as { metadata: { name: string } }[];
+    expect(docs).toHaveLength(10_000);
+    expect(docs[9_999].metadata.name).toBe('c9999');
+  });
+
   it('content over the limit is a problem naming the size and the limit', () => {
     const [p] = problemsOf({ 'big.yaml': `a: "${'x'.repeat(2000)}"\n` }, 1000);
     expect(p.file).toBeNull();
