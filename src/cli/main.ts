@@ -19,8 +19,6 @@ export async function main(argv: string[]): Promise<void> {
     .option('debug', { type: 'boolean', hidden: true })
     .version(VERSION)
     .alias('h', 'help')
-    // Read by reportError; declared so strict mode does not reject an exported BROKKR_DEBUG=1.
-    .option('debug', { type: 'boolean', hidden: true })
     .strict()
     .demandCommand(1, 'Name a command: brokkr-sync --help lists them.')
     .recommendCommands()
