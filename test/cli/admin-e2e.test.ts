@@ -5,27 +5,19 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeFeed } from '../../src/change-feed.js';
-import { createServer } from '../../src/http/server.js';
-import { generatePak, hashPak } from '../../src/http/pak.js';
-import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/store.js';
-import { createSyncer, type Syncer } from '../../src/sync/syncer.js';
+import { startDaemon, type Daemon } from '../../src/http/daemon.js';
 import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
 import { runCli } from './admin-run-cli.js';
 
 const MAIN = resolve('dist/cli/main.js');
-const ADMIN_PAK = generatePak();
 
 let repo: TestRepo;
 let data: { path: string; cleanup(): void };
-let store: Store;
-let syncer: Syncer;
-let app: FastifyInstance;
+let daemon: Daemon;
 let url: string;
+let ADMIN_PAK: string;
 let cursor: string;
 
 interface Run { code: number; stdout: string; stderr: string }
@@ -65,20 +57,24 @@ beforeAll(async () => {
   });
   cursor = repo.commit('Initial stacks');
   data = makeTempDir('brokkr-cli-e2e-data-');
-  store = await openStore(join(data.path, 'brokkr.db'));
-  await store.setAdminPakHash(hashPak(ADMIN_PAK));
-  const feed = new ChangeFeed();
-  syncer = createSyncer({ store, repo: repo.path, dataDir: data.path, feed, watch: false });
-  await syncer.syncOnce();
-  app = await createServer({ store, feed, syncer, rateLimit: false });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  // No BROKKR_ADMIN_PAK: the daemon generates the admin PAK on first start, as for a new user.
+  daemon = await startDaemon({
+    repo: repo.path,
+    db: join(data.path, 'brokkr.db'),
+    port: 0,
+    env: {},
+    dashboard: false,
+    watch: false,
+    rateLimit: false,
+    logger: pino({ level: 'silent' }),
+  });
+  await daemon.firstSync;
+  ADMIN_PAK = daemon.adminPak!;
+  url = daemon.url;
 });
 
 afterAll(async () => {
-  await app?.close();
-  await syncer?.stop();
-  await store?.close();
+  await daemon?.close();
   repo?.cleanup();
   data?.cleanup();
 });
