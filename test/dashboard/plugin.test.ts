@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { ChangeFeed } from '../../src/change-feed.js';
+import type { DeliveryMatrix } from '../../src/http/dashboard/delivery-matrix.js';
+import { MatrixSource } from '../../src/http/dashboard/matrix-source.js';
 import { dashboardPlugin } from '../../src/http/dashboard/plugin.js';
 import { generatePak, hashPak } from '../../src/http/pak.js';
 import { createServer } from '../../src/http/server.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
+import { buildFleet } from './matrix-fixture.js';
 
 let dir: string;
 let store: Store;
@@ -236,5 +239,48 @@ describe('the delivery matrix', () => {
     const c = (await matrix()).page;
     expect(c.version).toBeGreaterThan(a.version);
     expect(c.agents.map((x: { name: string }) => x.name)).toEqual(['late']);
+  });
+});
+
+describe('the incremental matrix source', () => {
+  it('stays equal to a matrix computed from scratch through events, label changes, commits and deletions', async () => {
+    const fleet = await buildFleet(store, { stacks: 12, agents: 4, report: (a, s) => (s % 3 === 0 ? null : (a + s) % 4 === 0 ? 'FAILURE' : 'SUCCESS') });
+    cursor = 'a'.repeat(40);
+    generatorId = (await store.ensureGenerator('git:fleet', null)).id;
+    const live = new MatrixSource(store, feed);
+    const fresh = async () => strip(await new MatrixSource(store, new ChangeFeed()).get());
+    const strip = (m: DeliveryMatrix) => ({ agents: m.agents, rows: m.rows, counts: m.counts });
+    const check = async () => {
+      feed.notify();
+      expect(strip(await live.get())).toEqual(await fresh());
+    };
+    await check();
+
+    // Agent reports, including a failure after a success and a success after a failure.
+    await store.createEvent({ agent_id: fleet.agentIds[1], deployment_object_id: fleet.objectIds[1], event_type: 'DEPLOY', status: 'FAILURE', message: 'later failure' });
+    await store.createEvent({ agent_id: fleet.agentIds[0], deployment_object_id: fleet.objectIds[4], event_type: 'DEPLOY', status: 'SUCCESS', message: null });
+    await check();
+    // Association changes: a label taken away, a target added.
+    await store.removeLabel('agent', fleet.agentIds[2], 'all');
+    await store.addTarget(fleet.agentIds[2], fleet.stackIds[5]);
+    await check();
+    // A new object for one stack, a removed stack, and reports on both.
+    const stacks = await store.listStacks();
+    const s7 = stacks.find((s) => s.id === fleet.stackIds[7])!;
+    const { created } = await commit([{ id: s7.id, name: s7.name, labels: ['all'], yaml: 'changed: true\n' }], [fleet.stackIds[8]]);
+    await check();
+    await report(fleet.agentIds[3], created[0]?.object_id ?? (await store.getStack(s7.id))!.latest_object!.id, 'SUCCESS');
+    await check();
+  });
+
+  it('pages 1,000 stacks × 100 agents', async () => {
+    await buildFleet(store, { stacks: 1000, agents: 100, report: () => null });
+    const { page } = await matrix('?limit=50&offset=950');
+    expect(page.total).toBe(1000);
+    expect(page.agents).toHaveLength(100);
+    expect(page.rows).toHaveLength(50);
+    expect(page.rows[49].stack.name).toBe('stack-0999');
+    expect(page.rows.every((r: { cells: unknown[] }) => r.cells.length === 100)).toBe(true);
+    expect(page.counts.pending).toBe(100_000);
   });
 });

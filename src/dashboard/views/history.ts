@@ -5,6 +5,9 @@ import { foldUnchanged, lineDiff } from '../line-diff.js';
 import type { ObjectWithCommit, StackDetail } from '../types.js';
 import { setQuery, type ViewFactory } from './view.js';
 
+/** Most diff rows drawn at once. */
+const MAX_ROWS = 3_000;
+
 export const historyView: ViewFactory = (root, route) => {
   const stackId = route.params[0] ?? '';
   const heading = h('h1', null, 'Stack history');
@@ -67,7 +70,9 @@ export const historyView: ViewFactory = (root, route) => {
     const { a, b } = chosen();
     if (!a || !b) return replaceRegion(diffRegion);
     const d = lineDiff(a.yaml_content, b.yaml_content);
-    const rows = foldUnchanged(d.lines);
+    const folded = foldUnchanged(d.lines);
+    // A rewrite of a multi-megabyte stack can be 100k changed lines: draw a bounded number of rows.
+    const rows = folded.slice(0, MAX_ROWS);
     replaceRegion(
       diffRegion,
       h('h2', null, `Object ${a.sequence_id} → ${b.sequence_id}`),
@@ -94,6 +99,7 @@ export const historyView: ViewFactory = (root, route) => {
           );
         })),
       ),
+      folded.length > MAX_ROWS && notice(`${folded.length - MAX_ROWS} more diff rows not shown.`),
     );
   }
 

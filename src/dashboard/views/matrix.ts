@@ -40,8 +40,8 @@ export const matrixView: ViewFactory = (root, route) => {
       state,
     ),
     legend(),
-    region,
     detail,
+    region,
   );
   let timer: number | undefined;
   q.addEventListener('input', () => {
@@ -175,7 +175,8 @@ function cellElement(stack: string, stackId: string, agent: MatrixPage['agents']
     },
     h('span', { 'aria-hidden': 'true' }, text.symbol),
     ' ',
-    text.word,
+    // 'not associated' is most cells of a big fleet: a dash on screen, the words for screen readers.
+    cell ? text.word : h('span', { class: 'sr-only' }, text.word),
     cell?.message ? h('span', { class: 'sr-only' }, `: ${cell.message}`) : null,
   );
 }

@@ -69,7 +69,7 @@ export const overviewView: ViewFactory = (root) => {
             h(
               'article',
               { class: 'card', 'data-testid': 'repository' },
-              h('h2', null, r.generator_name ?? r.repo),
+              h('h2', null, 'Repository'),
               h(
                 'dl',
                 { class: 'facts' },

@@ -93,7 +93,7 @@ function stackRow(s: StackDetail, errors: SyncError[]): HTMLElement {
     h('td', null, chips(Object.entries(s.annotations).map(([k, v]) => `${k}=${v}`))),
     h('td', { class: 'num' }, latest ? String(latest.sequence_id) : '—'),
     h('td', null, s.commit ? [h('code', { title: s.commit.sha }, shortSha(s.commit.sha)), ' ', h('span', { class: 'subject' }, s.commit.subject)] : '—'),
-    h('td', null, s.commit ? h('span', { title: s.commit.author_email }, s.commit.author_name) : '—'),
+    h('td', { class: 'nowrap' }, s.commit ? h('span', { title: s.commit.author_email }, s.commit.author_name) : '—'),
     h('td', null, ago(s.commit?.committed_at ?? latest?.submitted_at)),
   );
 }
