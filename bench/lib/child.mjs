@@ -1,0 +1,77 @@
+// Child processes for benchmarks: fork a worker, talk to it over IPC, read a process's memory from /proc.
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * A forked worker that answers requests in order: `await w.call({cmd, ...})` resolves with the
+ * worker's reply ({error} in a reply becomes a rejection). The worker uses serve() below.
+ */
+export function startWorker(script, { execArgv = [], env = process.env, args = [], quiet = false } = {}) {
+  const child = fork(script, args, { execArgv, env, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'] });
+  const pending = [];
+  let exited = null;
+  child.on('message', (msg) => {
+    const p = pending.shift();
+    if (!p) return;
+    if (msg && msg.error) p.reject(new Error(`worker ${script}: ${msg.error}`));
+    else p.resolve(msg);
+  });
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+    for (const p of pending.splice(0)) p.reject(new Error(`worker ${script} exited (${code ?? signal})`));
+  });
+  return {
+    pid: child.pid,
+    call(msg) {
+      if (exited) return Promise.reject(new Error(`worker ${script} already exited`));
+      return new Promise((resolve, reject) => {
+        pending.push({ resolve, reject });
+        child.send(msg);
+      });
+    },
+    /** Ask the worker to exit; kill it if it does not within the grace period. */
+    async stop(graceMs = 10_000) {
+      if (exited) return exited;
+      const done = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+      child.send({ cmd: 'exit' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await done;
+      clearTimeout(timer);
+      return result;
+    },
+    kill() {
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Worker side: handlers by cmd; 'exit' runs `onExit` (if any) then exits. */
+export function serve(handlers, onExit) {
+  let queue = Promise.resolve();
+  process.on('message', (msg) => {
+    queue = queue.then(async () => {
+      if (msg.cmd === 'exit') {
+        try {
+          await onExit?.();
+        } finally {
+          process.exit(0);
+        }
+      }
+      const handler = handlers[msg.cmd];
+      try {
+        if (!handler) throw new Error(`unknown command ${msg.cmd}`);
+        process.send((await handler(msg)) ?? {});
+      } catch (err) {
+        process.send({ error: err instanceof Error ? err.stack || err.message : String(err) });
+      }
+    });
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** VmRSS / VmHWM of a process in MiB (Linux /proc). */
+export function memoryOf(pid = process.pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+}

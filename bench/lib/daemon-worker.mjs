@@ -1,0 +1,76 @@
+// A worker process running the real daemon (startDaemon: store, syncer, HTTP API, dashboard,
+// per-request log at info to stdout — which the parent discards), so that load generators in
+// other processes measure it over loopback. The parent seeds agents through the store directly.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { memoryOf, serve } from './child.mjs';
+import { load } from './product.mjs';
+
+const { startDaemon, daemonLogger } = await load('http/daemon.js');
+const { generatePak, hashPak } = await load('http/pak.js');
+
+let daemon = null;
+/** Wall-clock (epoch ms, sub-ms precision) of sync requests and change notifications, for latency breakdowns. */
+const trace = [];
+const now = () => performance.timeOrigin + performance.now();
+
+serve(
+  {
+    async start({ repo, dir, watch = false, log = 'info', adminPak }) {
+      mkdirSync(dir, { recursive: true });
+      const t0 = performance.now();
+      daemon = await startDaemon({
+        repo,
+        branch: 'main',
+        db: join(dir, 'brokkr.db'),
+        port: 0,
+        watch,
+        logger: daemonLogger(log),
+        env: { BROKKR_ADMIN_PAK: adminPak },
+      });
+      await daemon.firstSync;
+      if (!daemon.syncer.isReady()) throw new Error('the first sync failed');
+      // Observe (not change) the pipeline: the ref watcher calls syncer.requestSync, a synced
+      // commit calls feed.notify.
+      const { syncer, feed } = daemon;
+      const requestSync = syncer.requestSync.bind(syncer);
+      syncer.requestSync = (reason) => {
+        trace.push({ kind: 'request', reason, t: now() });
+        requestSync(reason);
+      };
+      const notify = feed.notify.bind(feed);
+      feed.notify = () => {
+        trace.push({ kind: 'notify', t: now(), waiting: feed.waiting });
+        notify();
+        trace.push({ kind: 'notified', t: now() });
+      };
+      return { url: daemon.url, startMs: performance.now() - t0, pid: process.pid };
+    },
+    /**
+     * `count` agents labelled grp-<j % groups> (each associated with the stacks of that group),
+     * then `probes` agents labelled `probe`. Returns their ids and PAKs.
+     */
+    async agents({ count, groups, probes = 0, prefix = 'agent' }) {
+      const { store } = daemon;
+      const out = [];
+      const make = async (name, label) => {
+        const pak = generatePak();
+        const agent = await store.createAgent({ name, cluster_name: 'bench', pak_hash: hashPak(pak) });
+        await store.addLabel('agent', agent.id, label);
+        out.push({ id: agent.id, name, pak, label });
+      };
+      for (let j = 0; j < count; j++) await make(`${prefix}-${j}`, `grp-${j % groups}`);
+      for (let j = 0; j < probes; j++) await make(`probe-${j}`, 'probe');
+      return { agents: out };
+    },
+    /** Trace entries recorded since the last call. */
+    trace: () => ({ trace: trace.splice(0) }),
+    async memory() {
+      const mem = process.memoryUsage();
+      return { ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, externalMiB: mem.external / 2 ** 20, waiting: daemon.feed.waiting };
+    },
+  },
+  async () => {
+    await daemon?.close();
+  },
+);

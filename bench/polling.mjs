@@ -1,0 +1,138 @@
+// Scenario 3 — polling: 1,000 agents, each associated with 50 of 10,000 stacks, poll their target
+// state through 64 keep-alive connections (autocannon in its own process, requests rotating over
+// all 1,000 agents' ids and PAKs). Two cases: conditional polls answered 304 (If-None-Match = the
+// current ETag), and unconditional polls answered 200 with the 50 objects. Each run is paired
+// with a bare node:http server (another process) answering the same URLs with the same bytes.
+//
+//   npm run build && node bench/polling.mjs [--runs 3] [--duration 5] [--connections 64]
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startWorker } from './lib/child.mjs';
+import { getState, startFleet, statePath } from './lib/fleet.mjs';
+import { finish, isMain, machine } from './lib/report.mjs';
+import { fmt, spread, summarize } from './lib/stats.mjs';
+
+const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
+const BARE = new URL('./lib/bare-worker.mjs', import.meta.url).pathname;
+const SKIP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
+
+export async function run({ runs = 3, duration = 5, connections = 64, execArgv = [] } = {}) {
+  const started = Date.now();
+  const fleet = await startFleet({ execArgv });
+  let bare = null;
+  let load = null;
+  const results = { daemon304: [], bare304: [], daemon200: [], bare200: [] };
+  let bodyBytes = [];
+  let objects = [];
+  try {
+    console.log(`polling: fleet ready (${fleet.agents.length} agents, daemon start + first sync ${fmt(fleet.startMs)} ms)`);
+    // Capture every agent's answer: the ETags for the 304 case, the bytes for the bare server.
+    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const captured = [];
+    for (const agent of fleet.agents) {
+      const r = await getState(fleet.url, agent, { httpAgent });
+      if (r.status !== 200) throw new Error(`agent ${agent.name}: target-state answered ${r.status}: ${r.body.slice(0, 200)}`);
+      const headers = Object.fromEntries(Object.entries(r.headers).filter(([k]) => !SKIP_HEADERS.has(k)));
+      captured.push({ url: statePath(agent), etag: r.etag, headers, body: r.body });
+      bodyBytes.push(Buffer.byteLength(r.body));
+      objects.push(JSON.parse(r.body).length);
+    }
+    httpAgent.destroy();
+    const file = join(fleet.tmp, 'captured.json');
+    writeFileSync(file, JSON.stringify(captured));
+    bare = startWorker(BARE);
+    const bareUrl = (await bare.call({ cmd: 'start', file })).url;
+    load = startWorker(LOAD);
+
+    const req = (withEtag) =>
+      fleet.agents.map((agent, i) => ({
+        method: 'GET',
+        path: statePath(agent),
+        headers: { authorization: `Bearer ${agent.pak}`, ...(withEtag ? { 'if-none-match': captured[i].etag } : {}) },
+      }));
+    const r304 = req(true);
+    const r200 = req(false);
+    const cases = [
+      ['daemon304', fleet.url, r304],
+      ['bare304', bareUrl, r304],
+      ['daemon200', fleet.url, r200],
+      ['bare200', bareUrl, r200],
+    ];
+    for (let k = 0; k < runs; k++) {
+      // Alternate which server goes first, so slow drift (other load, thermal) hits both.
+      const order = k % 2 === 0 ? cases : [cases[1], cases[0], cases[3], cases[2]];
+      for (const [name, url, requests] of order) {
+        const res = await load.call({ cmd: 'run', url, requests, connections, duration, warmup: 1 });
+        const expected = name.endsWith('304') ? '304' : '200';
+        const wrong = Object.entries(res.statusCodes).filter(([code]) => code !== expected);
+        if (wrong.length > 0 || res.errors > 0) {
+          console.warn(`  ${name}: unexpected answers ${JSON.stringify(res.statusCodes)}, ${res.errors} errors, ${res.timeouts} timeouts`);
+        }
+        results[name].push(res);
+        console.log(
+          `  run ${k + 1}/${runs} ${name.padEnd(9)} ${fmt(res.requestsPerSecond, 0).padStart(6)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms`,
+        );
+      }
+    }
+  } finally {
+    await load?.stop();
+    await bare?.stop();
+    await fleet.close();
+  }
+
+  const rps = (list) => summarize(list.map((r) => r.requestsPerSecond));
+  const lat = (list, p) => summarize(list.map((r) => r.latency[p]));
+  const ratio = (a, b) => summarize(results[a].map((r, i) => r.requestsPerSecond / results[b][i].requestsPerSecond));
+  const bytes = summarize(bodyBytes);
+  const objs = summarize(objects);
+  const row = (name) =>
+    `| ${name} | ${spread(rps(results[name]), 0)} | ${spread(lat(results[name], 'p50'))} | ${spread(lat(results[name], 'p99'))} | ${fmt(
+      summarize(results[name].map((r) => r.latency.max)).median,
+    )} | ${JSON.stringify(results[name].at(-1)?.statusCodes ?? {})} |`;
+  const details = [
+    `Each 200 answer carries ${fmt(objs.median, 0)} objects, ${fmt(bytes.median / 1024, 1)} KiB (${fmt(bytes.min / 1024, 1)}–${fmt(bytes.max / 1024, 1)}); ` +
+      `${connections} connections, ${duration} s per run after a 1 s warm-up, ${runs} runs per case; latency resolution 1 ms (autocannon's histogram).`,
+    '',
+    '| server, answer | req/s | p50 (ms) | p99 (ms) | max (ms, median of runs) | status codes (last run) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    row('daemon304'),
+    row('bare304'),
+    row('daemon200'),
+    row('bare200'),
+  ];
+  const p99_304 = lat(results.daemon304, 'p99');
+  const ratio304 = ratio('daemon304', 'bare304');
+  const ratio200 = ratio('daemon200', 'bare200');
+  const rows = [
+    { metric: '304 polls: throughput', value: `${spread(rps(results.daemon304), 0)} req/s; bare node:http ${fmt(rps(results.bare304).median, 0)} req/s` },
+    { metric: '304 polls: ratio to bare node:http', value: `${spread(ratio304, 2)}×`, goal: '≥ 0.5×', pass: ratio304.median >= 0.5 },
+    { metric: '304 polls: p50 / p99 latency', value: `${fmt(lat(results.daemon304, 'p50').median)} / ${spread(p99_304)} ms`, goal: `p99 ≤ 20 ms at ${connections} connections`, pass: p99_304.median <= 20 },
+    { metric: '200 polls (50 objects): throughput', value: `${spread(rps(results.daemon200), 0)} req/s; bare node:http ${fmt(rps(results.bare200).median, 0)} req/s` },
+    { metric: '200 polls: ratio to bare node:http', value: `${spread(ratio200, 2)}×` },
+    { metric: '200 polls: p50 / p99 latency', value: `${fmt(lat(results.daemon200, 'p50').median)} / ${spread(lat(results.daemon200, 'p99'))} ms` },
+  ];
+  return {
+    scenario: 'polling',
+    title: '3. Polling',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    machine: machine(),
+    rows,
+    summary:
+      'The real daemon (`startDaemon`: rate limits, request log at info to a discarded stdout, metrics, dashboard) in one process, ' +
+      'autocannon in another, the bare node:http server in a third; all on loopback, sharing the 2 cores.',
+    details,
+    raw: results,
+  };
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({
+    options: { runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, 'cpu-prof': { type: 'boolean' } },
+  });
+  const num = (v) => (v === undefined ? undefined : Number(v));
+  const execArgv = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [];
+  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), execArgv }));
+}
