@@ -1,0 +1,84 @@
+/** The dashboard in headless Chromium with a big fleet (1,000 stacks × 100 agents): paged matrix and stacks, filters. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../src/http/daemon.js';
+import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { buildFleet } from './matrix-fixture.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ASSETS = join(import.meta.dirname, '../../dist/dashboard/index.html');
+const WAIT = { timeout: 15_000 };
+
+let repo: TestRepo;
+let data: { path: string; cleanup(): void };
+let daemon: Daemon;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: the dashboard browser tests need Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`);
+  }
+  if (!existsSync(ASSETS)) throw new Error(`${ASSETS} not found: build the dashboard first (npm run build; npm test runs it as pretest)`);
+  repo = await makeRepo();
+  repo.write('app/stack.yaml', 'name: app\n').write('app/cm.yaml', 'kind: ConfigMap\n').commit('one stack');
+  data = makeTempDir('brokkr-dash-scale-');
+  daemon = await startDaemon({ repo: repo.path, db: join(data.path, 'brokkr.db'), port: 0, env: {}, logger: pino({ level: 'silent' }), rateLimit: false });
+  await daemon.firstSync;
+  // A second generator holds the big fleet; the first five agents have reported on everything.
+  await buildFleet(daemon.store, { stacks: 1000, agents: 100, report: (a, s) => (a >= 5 ? null : (a + s) % 50 === 0 ? 'FAILURE' : 'SUCCESS') });
+  daemon.feed.notify();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage();
+  await page.goto(daemon.url);
+  await page.fill('#pak', daemon.adminPak!);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=repository]', WAIT);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await daemon?.close();
+  repo?.cleanup();
+  data?.cleanup();
+});
+
+const pagerText = () => page.textContent('nav.pager span');
+
+describe('dashboard with 1,000 stacks and 100 agents', () => {
+  it('shows the matrix 50 stacks at a time with every agent as a column', async () => {
+    await page.evaluate(() => (location.hash = '#/matrix'));
+    await expect.poll(pagerText, WAIT).toBe('Stacks 1–50 of 1001');
+    expect(await page.locator('[data-testid=matrix] thead th').count()).toBe(101);
+    expect(await page.locator('[data-testid=matrix] tbody tr').count()).toBe(50);
+    await page.click('nav.pager button:has-text("Next")');
+    await expect.poll(pagerText, WAIT).toBe('Stacks 51–100 of 1001');
+    expect(page.url()).toContain('offset=50');
+  });
+
+  it('filters matrix rows by stack name and by state', async () => {
+    await page.fill('#matrix-q', 'stack-0999');
+    await expect.poll(pagerText, WAIT).toBe('Stacks 1–1 of 1');
+    expect(await page.locator('td[data-stack="stack-0999"][data-agent="agent-000"]').getAttribute('data-state')).toBe('applied');
+    expect(await page.locator('td[data-stack="stack-0999"][data-agent="agent-099"]').getAttribute('data-state')).toBe('pending');
+    await page.fill('#matrix-q', '');
+    await page.selectOption('#matrix-state', 'failed');
+    // (a + s) % 50 === 0 for some a < 5: 5 of every 50 stacks.
+    await expect.poll(pagerText, WAIT).toBe('Stacks 1–50 of 100');
+    const rows = await page.locator('[data-testid=matrix] tbody tr').all();
+    for (const row of rows.slice(0, 5)) expect(await row.locator('td[data-state=failed]').count()).toBe(1);
+  });
+
+  it('pages the stacks list', async () => {
+    await page.evaluate(() => (location.hash = '#/stacks'));
+    await expect.poll(() => page.textContent('[data-testid=stacks] caption'), WAIT).toBe('1001 stacks');
+    expect(await pagerText()).toBe('Page 1 of 11');
+    expect(await page.locator('[data-testid=stacks] tbody tr').count()).toBe(100);
+  });
+});
