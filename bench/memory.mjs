@@ -1,0 +1,76 @@
+// Scenario 5 — memory: the real daemon's resident set with 10,000 stacks synced, 1,000 agents and
+// 1,000 long polls parked (from another process), read from /proc/<pid>/status a few seconds after
+// the polls parked. Fresh daemon per run. VmHWM is the peak of the whole run (the first sync included).
+//
+//   npm run build && node bench/memory.mjs [--runs 3] [--settle 3]
+import { parseArgs } from 'node:util';
+import { startWorker } from './lib/child.mjs';
+import { startFleet } from './lib/fleet.mjs';
+import { finish, isMain, machine } from './lib/report.mjs';
+import { fmt, spread, summarize } from './lib/stats.mjs';
+
+const PARK = new URL('./lib/park-worker.mjs', import.meta.url).pathname;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] } = {}) {
+  const started = Date.now();
+  const samples = [];
+  for (let r = 0; r < runs; r++) {
+    const fleet = await startFleet({ agents, watch: true, execArgv });
+    const park = startWorker(PARK);
+    try {
+      const idle = await fleet.daemon.call({ cmd: 'memory' });
+      await park.call({ cmd: 'park', url: fleet.url, agents: fleet.agents, wait: 60 });
+      await sleep(settle * 1000);
+      const m = await fleet.daemon.call({ cmd: 'memory' });
+      if (m.waiting < agents) throw new Error(`only ${m.waiting} of ${agents} polls are parked`);
+      samples.push({ idle, parked: m });
+      console.log(
+        `memory run ${r + 1}/${runs}: RSS ${fmt(m.rssMiB, 0)} MiB with ${m.waiting} parked polls (${fmt(idle.rssMiB, 0)} MiB before parking), ` +
+          `V8 heap used ${fmt(m.heapUsedMiB, 0)} MiB, peak ${fmt(m.hwmMiB, 0)} MiB`,
+      );
+    } finally {
+      await park.stop();
+      await fleet.close();
+    }
+  }
+  const rss = summarize(samples.map((s) => s.parked.rssMiB));
+  const idle = summarize(samples.map((s) => s.idle.rssMiB));
+  const hwm = summarize(samples.map((s) => s.parked.hwmMiB));
+  const heap = summarize(samples.map((s) => s.parked.heapUsedMiB));
+  const external = summarize(samples.map((s) => s.parked.externalMiB));
+  const rows = [
+    {
+      metric: `daemon RSS: 10,000 stacks, ${agents.toLocaleString('en')} agents, ${agents.toLocaleString('en')} parked polls`,
+      value: `${spread(rss, 0)} MiB`,
+      goal: '≤ 200 MB',
+      pass: rss.median * 1.048576 <= 200,
+    },
+    { metric: 'daemon peak RSS (VmHWM, first sync included)', value: `${spread(hwm, 0)} MiB` },
+  ];
+  const details = [
+    '| figure (MiB) | median (min–max) |',
+    '| --- | --- |',
+    `| RSS after the first sync and agent creation, no polls | ${spread(idle, 0)} |`,
+    `| RSS with the polls parked (${settle} s after parking) | ${spread(rss, 0)} |`,
+    `| V8 heap used / external (buffers) at that point | ${spread(heap, 0)} / ${spread(external, 0)} |`,
+    `| peak RSS of the process (VmHWM) | ${spread(hwm, 0)} |`,
+  ];
+  return {
+    scenario: 'memory',
+    title: '5. Memory',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    machine: machine(),
+    rows,
+    summary: `Real daemon (\`startDaemon\`, watch on), ${runs} fresh runs; 1 MB = 10^6 bytes in the goal, figures in MiB.`,
+    details,
+    raw: samples,
+  };
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, settle: { type: 'string' } } });
+  const num = (v) => (v === undefined ? undefined : Number(v));
+  finish(await run({ runs: num(values.runs), settle: num(values.settle) }));
+}

@@ -1,0 +1,30 @@
+// `npm run bench`: every scenario in turn (about 5 minutes on 2 cores), then the results table on
+// stdout and in docs/BENCHMARKS.md. `--only snapshot,polling` runs a subset. Needs `npm run build`.
+import { parseArgs } from 'node:util';
+import { run as snapshot } from './snapshot.mjs';
+import { run as incremental } from './incremental.mjs';
+import { run as polling } from './polling.mjs';
+import { run as commitToAgent } from './commit-to-agent.mjs';
+import { run as memory } from './memory.mjs';
+import { load } from './lib/product.mjs';
+import { loadResults, machine, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
+
+const SCENARIOS = { snapshot, incremental, polling, 'commit-to-agent': commitToAgent, memory };
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+
+await load('http/daemon.js'); // fails early and clearly without a build
+const m = machine();
+console.log(`brokkr-sync benchmarks: ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, git ${m.git}, SQLite ${m.sqlite}`);
+const started = Date.now();
+for (const name of names) {
+  const t0 = Date.now();
+  console.log(`\n== ${name}`);
+  const result = await SCENARIOS[name]();
+  saveResult(result);
+  console.log(`== ${name} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+}
+writeDoc();
+console.log(`\n${resultsTable(loadResults().filter((r) => names.includes(r.scenario)))}\n`);
+console.log(`all done in ${Math.round((Date.now() - started) / 1000)} s; docs/BENCHMARKS.md updated`);
