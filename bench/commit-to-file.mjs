@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * Time from `git commit` returning to the agent's file changing on disk, end to end: a real daemon
+ * (startDaemon from dist/, ref watcher on a local repository) and a real agent process
+ * (`node dist/cli/main.js agent`) long-polling it. Run after `npm run build`:
+ *
+ *   node bench/commit-to-file.mjs [--commits 20]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const main = join(root, 'dist/cli/main.js');
+if (!existsSync(main)) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const { startDaemon } = await import(join(root, 'dist/http/daemon.js'));
+
+const commits = Number(process.argv[process.argv.indexOf('--commits') + 1]) || 20;
+const work = mkdtempSync(join(tmpdir(), 'brokkr-bench-c2f-'));
+const repo = join(work, 'repo');
+const out = join(work, 'out');
+const gitEnv = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 'bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.com',
+  GIT_COMMITTER_NAME: 'bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.com',
+};
+const git = (...args) => execFileSync('git', args, { cwd: repo, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+const manifest = (i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  value: "${i}"\n`;
+
+mkdirSync(join(repo, 'bench'), { recursive: true });
+writeFileSync(join(repo, 'bench/stack.yaml'), 'labels: [bench]\n');
+writeFileSync(join(repo, 'bench/configmap.yaml'), manifest(0));
+git('init', '-q', '-b', 'main');
+git('add', '-A');
+git('commit', '-q', '-m', 'initial');
+
+const daemon = await startDaemon({ repo, branch: 'main', db: join(work, 'brokkr.db'), port: 0, logger: pino({ level: 'silent' }), dashboard: false, rateLimit: false });
+await daemon.firstSync;
+const res = await fetch(`${daemon.url}/api/v1/agents`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${daemon.adminPak}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ name: 'bench', cluster_name: 'bench', labels: ['bench'] }),
+});
+const { initial_pak: pak } = await res.json();
+
+const agent = spawn(process.execPath, [main, 'agent', '--url', daemon.url, '--pak', pak, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+let agentLog = '';
+agent.stderr.on('data', (d) => (agentLog += d));
+const file = join(out, 'bench.yaml');
+
+/** Resolve when `file` holds version i (the content may carry `# Source:` comments): fs.watch on OUT wakes us, a 2 ms poll backs it up. */
+function waitForVersion(i, deadlineMs = 30_000) {
+  const expected = `value: "${i}"`;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      try {
+        if (readFileSync(file, 'utf8').includes(expected)) return finish(null);
+      } catch {
+        /* not there yet */
+      }
+      if (Date.now() > deadline) finish(new Error(`timed out; agent log:\n${agentLog}`));
+    };
+    const deadline = Date.now() + deadlineMs;
+    let watcher = null;
+    try {
+      watcher = watch(out, check);
+    } catch {
+      /* OUT not created yet */
+    }
+    const timer = setInterval(check, 2);
+    const finish = (err) => {
+      clearInterval(timer);
+      watcher?.close();
+      err ? reject(err) : resolve();
+    };
+    check();
+  });
+}
+
+try {
+  await waitForVersion(0);
+  const samples = [];
+  for (let i = 1; i <= commits; i++) {
+    writeFileSync(join(repo, 'bench/configmap.yaml'), manifest(i));
+    git('add', '-A');
+    git('commit', '-q', '-m', `change ${i}`);
+    const t0 = performance.now();
+    await waitForVersion(i);
+    samples.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 50)); // let the agent report and re-park its long poll
+  }
+  samples.sort((a, b) => a - b);
+  const q = (p) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)];
+  const fmt = (ms) => `${ms.toFixed(1)} ms`;
+  console.log(`commit → file on disk, ${samples.length} commits (daemon ref watcher + agent long poll, separate processes)`);
+  console.log(`  median ${fmt(q(50))}   p90 ${fmt(q(90))}   p99 ${fmt(q(99))}   min ${fmt(samples[0])}   max ${fmt(samples.at(-1))}`);
+} finally {
+  agent.kill('SIGTERM');
+  await new Promise((r) => agent.once('exit', r));
+  await daemon.close();
+  rmSync(work, { recursive: true, force: true });
+}
