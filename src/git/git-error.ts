@@ -34,10 +34,3 @@ export function summarizeStderr(stderr: string, maxLines = 3): string {
     .filter((l) => l !== '' && !l.startsWith('hint:'));
   return redactUrl(lines.slice(0, maxLines).join('; ')).slice(0, 500);
 }
-
-/** Does git's stderr say the remote could not be reached or refused us? */
-export function isRemoteFailure(stderr: string): boolean {
-  return /could not resolve host|unable to access|connection (refused|timed out)|could not read from remote|does not appear to be a git repository|repository .* not found|authentication failed|terminal prompts disabled|could not read username|permission denied|host key verification failed|no such file or directory|not found/i.test(
-    stderr,
-  );
-}
