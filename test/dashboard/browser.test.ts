@@ -130,6 +130,10 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('[data-testid=repository]', WAIT);
     expect(await page.locator('#pak').count()).toBe(0);
     for (const url of [...urls, page.url()]) expect(url).not.toContain(adminPak);
+
+    await page.click('#sign-out');
+    await page.waitForSelector('#pak', WAIT);
+    expect(await page.evaluate(() => sessionStorage.getItem('brokkr-sync.admin-pak'))).toBeNull();
     await closePage(page);
   });
 

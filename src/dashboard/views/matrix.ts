@@ -56,7 +56,10 @@ export const matrixView: ViewFactory = (root, route) => {
     void refresh();
   });
 
+  // Filter typing and live changes can overlap: only the newest request may draw.
+  let latest = 0;
   async function refresh(): Promise<void> {
+    const mine = ++latest;
     const offset = Math.max(0, Number(route.query.get('offset')) || 0);
     const params = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
     if (q.value.trim()) params.set('q', q.value.trim());
@@ -65,9 +68,10 @@ export const matrixView: ViewFactory = (root, route) => {
     try {
       page = await api<MatrixPage>(`/dashboard/matrix?${params}`);
     } catch (err) {
-      replaceRegion(region, notice(`Could not load the matrix: ${describe(err)}`, 'error'));
+      if (mine === latest) replaceRegion(region, notice(`Could not load the matrix: ${describe(err)}`, 'error'));
       return;
     }
+    if (mine !== latest) return;
     region.removeAttribute('aria-busy');
     const go = (to: number) => {
       setQuery(route, { offset: to || null });
