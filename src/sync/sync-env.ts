@@ -7,7 +7,7 @@ import type { GitCommit, GitSource } from '../git/git-source.js';
 import type { Store, SyncedStack } from '../store/store.js';
 import type { Uuid } from '../store/records.js';
 import type { CommitMode, SyncProgress } from './sync-report.js';
-import { MANIFEST_FILE, basenameOf, dirnameOf, isHiddenPath } from '../manifest/stack-layout.js';
+import { MANIFEST_FILE, basenameOf, dirnameOf, isVisibleUnder } from '../manifest/stack-layout.js';
 
 export interface SyncEnv {
   git: GitSource;
@@ -60,9 +60,9 @@ export function rootRelative(root: string, path: string): string | null {
 
 /**
  * Is this root-relative path a stack manifest? Returns its stack directory, or null. Hidden paths
- * are checked on the repository path, exactly as the manifest module's layout (and lint) do.
+ * are checked below the root, exactly as the manifest module's layout (and lint) do.
  */
 export function manifestDir(root: string, path: string): string | null {
-  if (basenameOf(path) !== MANIFEST_FILE || isHiddenPath(repoPath(root, path))) return null;
+  if (basenameOf(path) !== MANIFEST_FILE || !isVisibleUnder(repoPath(root, path), root)) return null;
   return dirnameOf(path);
 }
