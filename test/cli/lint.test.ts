@@ -107,6 +107,14 @@ describe('lintDirectory', () => {
   });
 });
 
+it('a hidden root is allowed; hidden paths below it are not stacks', async () => {
+  const dir = tree({ '.deploy/app/stack.yaml': '', '.deploy/app/svc.yaml': svc, '.deploy/.wip/stack.yaml': 'bad: 1\n' });
+  const result = await lintDirectory(dir, { root: '.deploy/' });
+  expect(result.stacks.map((s) => [s.dir, s.resourcePaths])).toEqual([['.deploy/app', ['.deploy/app/svc.yaml']]]);
+  expect(result.errors).toBe(0);
+  expect((await lintDirectory(dir, { root: 'missing' })).stacks).toEqual([]);
+});
+
 describe('brokkr-sync lint (built CLI)', () => {
   it('prints path:line: message relative to the current directory, a summary, and exits 1', async () => {
     const dir = tree({ 'repo/web/stack.yaml': 'name: web\nlables: [prod]\n', 'repo/web/svc.yaml': svc, 'repo/db/stack.yaml': '', 'repo/db/x.yaml': 'a: [1\n' });

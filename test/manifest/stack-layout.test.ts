@@ -40,6 +40,11 @@ describe('layoutStacks', () => {
     expect(stacks).toEqual([{ dir: 'a', manifestPath: 'a/stack.yaml', resourcePaths: ['a/ok.yaml'] }]);
   });
 
+  it('a hidden root is fine: only paths below the root are judged hidden', () => {
+    const stacks = layoutStacks(['.deploy/app/stack.yaml', '.deploy/app/x.yaml', '.deploy/.wip/stack.yaml'], '.deploy');
+    expect(stacks).toEqual([{ dir: '.deploy/app', manifestPath: '.deploy/app/stack.yaml', resourcePaths: ['.deploy/app/x.yaml'] }]);
+  });
+
   it('handles paths with spaces, unicode and newlines', () => {
     const [stack] = layoutStacks(['my stack/stack.yaml', 'my stack/dé ploy.yaml', 'my stack/new\nline.yaml'], '');
     expect(stack.dir).toBe('my stack');

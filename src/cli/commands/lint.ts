@@ -36,8 +36,10 @@ export async function lintDirectory(dir: string, options: { root?: string; maxBy
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_CONTENT_BYTES;
   const root = normalizeRoot(options.root);
   // '**/*' rather than '**': picomatch's '**' does not match names containing a line break.
+  // Glob from the root so a hidden root (`.deploy`) still counts: only paths below it may be hidden.
+  const base = root === '' ? dir : join(dir, root);
   const entries = await fg('**/*', {
-    cwd: dir,
+    cwd: base,
     dot: false,
     onlyFiles: false,
     followSymbolicLinks: false,
@@ -48,8 +50,9 @@ export async function lintDirectory(dir: string, options: { root?: string; maxBy
   const paths: string[] = [];
   for (const entry of entries) {
     if (entry.dirent.isDirectory()) continue;
-    paths.push(entry.path);
-    if (entry.dirent.isSymbolicLink()) modes.set(entry.path, SYMLINK_MODE);
+    const path = root === '' ? entry.path : `${root}/${entry.path}`;
+    paths.push(path);
+    if (entry.dirent.isSymbolicLink()) modes.set(path, SYMLINK_MODE);
   }
   const read = (path: string): FileData => {
     const abs = join(dir, path);
