@@ -40,6 +40,9 @@ export interface AgentOptions {
   retry?: BackoffOptions;
 }
 
+/** Shortest time between two polls that found nothing to do. */
+const MIN_POLL_MS = 1_000;
+
 export type AgentExit = { code: 0 } | { code: 1; message: string };
 
 export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
@@ -153,6 +156,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
     while (!halt.signal.aborted) {
       const retryMs = retries.msUntilNext(objects.map((o) => o.id));
       const wait = once || mode === 'full' ? 0 : Math.max(1, Math.min(waitSeconds, retryMs === null ? waitSeconds : Math.ceil(retryMs / 1000)));
+      const pollStarted = Date.now();
       try {
         const res = await api.targetState(agentId, { mode, waitSeconds: wait, etag: mode === 'full' ? null : etag, signal: halt.signal });
         monitor.up();
@@ -170,6 +174,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
         mode = needFull ? 'full' : 'incremental';
         needFull = false;
         if (once && !wasFull && mode === 'incremental') break;
+        // A daemon that ignores wait/If-None-Match (brokkr v1) answers at once: when a pass had
+        // nothing to do, keep at least MIN_POLL_MS between polls instead of spinning.
+        const idle = pass.applied + pass.removed + pass.failed === 0;
+        if (!wasFull && idle) await sleep(MIN_POLL_MS - (Date.now() - pollStarted), halt.signal);
       } catch (err) {
         if (halt.signal.aborted) break;
         const verdict = classify(err);
