@@ -20,7 +20,7 @@ export class ConnectionMonitor {
   up(): void {
     if (this.#state === 'down') {
       const secs = Math.round((this.now() - this.#downSince) / 1000);
-      this.logger.info(`connected again to ${this.url} (after ${secs}s)`);
+      this.logger.info(this.#everUp ? `connected again to ${this.url} (after ${secs}s)` : `reached ${this.url} (after ${secs}s)`);
     }
     this.#state = 'up';
     this.#everUp = true;

@@ -77,9 +77,12 @@ describe('ConnectionMonitor', () => {
     expect(log.lines[1]).toMatch(/info .*connected again to http:\/\/127\.0\.0\.1:1 \(after 12s\)/);
   });
 
-  it('says "cannot reach" when it never connected', () => {
+  it('says "cannot reach" and then "reached" when it had never connected', () => {
     const log = createMemoryLogger();
-    new ConnectionMonitor('http://x', log).down('ENOTFOUND');
+    const m = new ConnectionMonitor('http://x', log);
+    m.down('ENOTFOUND');
+    m.up();
     expect(log.lines[0]).toContain('cannot reach http://x: ENOTFOUND');
+    expect(log.lines[1]).toMatch(/reached http:\/\/x \(after \d+s\)/);
   });
 });
