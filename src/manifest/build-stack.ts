@@ -74,7 +74,7 @@ export function buildStack(input: StackInput): BuiltStack {
   }
   let content: string | null = null;
   let checksum: string | null = null;
-  const built = buildStackContent(files, input.maxBytes);
+  const built = buildStackContent(files, input.maxBytes, layout.dir);
   if ('problems' in built) {
     // Whole-stack problems (size) are attributed to the manifest so they have a file to point at.
     problems.push(...built.problems.map((p) => (p.file === null ? { ...p, file: layout.manifestPath } : p)));

@@ -46,7 +46,11 @@ export function tooLargeMessage(size: number, maxBytes: number, what = 'stack co
  * Every non-empty document must be a mapping (a Kubernetes object); empty documents stay in the
  * user's text and are dropped by readers, as the SPEC comparison does.
  */
-export function buildStackContent(files: ContentFile[], maxBytes: number): StackContent | { problems: ManifestProblem[] } {
+export function buildStackContent(
+  files: ContentFile[],
+  maxBytes: number,
+  stackDir = '',
+): StackContent | { problems: ManifestProblem[] } {
   const inputBytes = files.reduce((sum, f) => sum + f.data.length, 0);
   if (inputBytes > maxBytes) {
     return { problems: [problem(null, null, tooLargeMessage(inputBytes, maxBytes))] };
@@ -75,13 +79,21 @@ export function buildStackContent(files: ContentFile[], maxBytes: number): Stack
     }
     const separator = startsWithDirective(text) ? '...' : '---';
     const ending = /[\n\r]$/.test(text) || text.length === 0 ? '' : '\n';
-    parts.push(`${separator}\n# Source: ${sourceLabel(file.path)}\n${text}${ending}`);
+    parts.push(`${separator}\n# Source: ${sourceLabel(relativeTo(stackDir, file.path))}\n${text}${ending}`);
   }
   if (problems.length > 0) return { problems };
   const content = parts.join('');
   const size = Buffer.byteLength(content, 'utf8');
   if (size > maxBytes) return { problems: [problem(null, null, tooLargeMessage(size, maxBytes))] };
   return { content, checksum: contentChecksum(content) };
+}
+
+/**
+ * `# Source:` names a file relative to its stack directory, so moving a stack (a rename that
+ * keeps `name:`) leaves its content and checksum unchanged and makes no new object.
+ */
+function relativeTo(stackDir: string, path: string): string {
+  return stackDir !== '' && path.startsWith(`${stackDir}/`) ? path.slice(stackDir.length + 1) : path;
 }
 
 /** Does the text's first line that is not blank or a comment start with a directive (`%`)? */

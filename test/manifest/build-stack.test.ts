@@ -24,7 +24,7 @@ describe('buildStack', () => {
     const [s] = stacksOf({ 'web/stack.yaml': 'labels: [prod]\n', 'web/svc.yaml': 'kind: Service\n' });
     expect(s.problems).toEqual([]);
     expect(s.manifest).toEqual({ name: 'web', description: null, labels: ['prod'], annotations: {} });
-    expect(s.content).toBe('---\n# Source: web/svc.yaml\nkind: Service\n');
+    expect(s.content).toBe('---\n# Source: svc.yaml\nkind: Service\n');
     expect(s.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -128,6 +128,7 @@ describe('commits after the first sync', () => {
     fx.repo.writeAll(stackFiles('apps/web', { name: 'web', labels: ['prod'] })).commit('add');
     await fx.sync();
     const before = await fx.stack('web');
+    const objectsBefore = await fx.objects('web');
     fx.repo.rename('apps/web', 'services/frontend').commit('move');
     const report = await fx.sync();
     expect(report.commits[0]!.deleted).toEqual([]);
@@ -136,6 +137,8 @@ describe('commits after the first sync', () => {
     const after = await fx.stack('web');
     expect(after.id).toBe(before.id);
     expect(after.path).toBe('services/frontend');
+    // Same files at a new place: same content, so agents get nothing new to apply.
+    expect((await fx.objects('web')).map((o) => o.id)).toEqual(objectsBefore.map((o) => o.id));
     expect((await fx.objects('web')).every((o) => !o.is_deletion_marker)).toBe(true);
   });
 
