@@ -10,7 +10,7 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { memoryOf, startWorker } from './lib/child.mjs';
+import { profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
 import { finish, isMain, machine } from './lib/report.mjs';
@@ -76,9 +76,9 @@ function probe(url, agent) {
   };
 }
 
-export async function run({ commits = 60, probes = 8, others = 1000, execArgv = [] } = {}) {
+export async function run({ commits = 60, probes = 8, others = 1000, profile = null } = {}) {
   const started = Date.now();
-  const fleet = await startFleet({ agents: others, probes, worktree: true, watch: true, execArgv });
+  const fleet = await startFleet({ agents: others, probes, worktree: true, watch: true });
   let park = null;
   const probeAgents = [];
   const latencies = [];
@@ -90,7 +90,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, execArgv = 
   try {
     console.log(`commit → agent: fleet ready (daemon start + first sync ${fmt(fleet.startMs)} ms); parking ${others} polls`);
     park = startWorker(PARK);
-    await park.call({ cmd: 'park', url: fleet.url, agents: fleet.agents, wait: 30 });
+    if (others > 0) await park.call({ cmd: 'park', url: fleet.url, agents: fleet.agents, wait: 30 });
     for (const agent of fleet.probes) probeAgents.push(probe(fleet.url, agent));
     const waitParked = async () => {
       for (let i = 0; i < 500; i++) {
@@ -101,6 +101,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, execArgv = 
       throw new Error('the long polls did not all park within 5 s');
     };
     memory.push({ at: 'parked', ...(await waitParked()) });
+    if (profile) await fleet.daemon.call({ cmd: 'profileStart' });
     for (let c = 0; c < commits; c++) {
       const m = await waitParked();
       if (c % 10 === 0 && c > 0) memory.push({ at: `after ${c} commits`, ...m });
@@ -136,6 +137,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, execArgv = 
       await sleep(50 + Math.random() * 100);
     }
     memory.push({ at: `after ${commits} commits`, ...(await waitParked()) });
+    if (profile) console.log(`profile: ${(await fleet.daemon.call({ cmd: 'profileStop', file: join(profile, 'commit-to-agent.cpuprofile') })).file}`);
   } finally {
     for (const p of probeAgents) await p.stop();
     const parkStats = park ? await park.call({ cmd: 'stats' }).catch(() => null) : null;
@@ -185,8 +187,10 @@ export async function run({ commits = 60, probes = 8, others = 1000, execArgv = 
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { commits: { type: 'string' }, probes: { type: 'string' }, 'cpu-prof': { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { commits: { type: 'string' }, probes: { type: 'string' }, others: { type: 'string' }, profile: { type: 'boolean' } },
+  });
   const num = (v) => (v === undefined ? undefined : Number(v));
-  const execArgv = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [];
-  finish(await run({ commits: num(values.commits), probes: num(values.probes), execArgv }));
+  const profile = profileDir(values.profile);
+  finish(await run({ commits: num(values.commits), probes: num(values.probes), others: num(values.others), profile }));
 }

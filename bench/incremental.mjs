@@ -9,17 +9,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startWorker } from './lib/child.mjs';
+import { profileDir, startWorker } from './lib/child.mjs';
 import { commitStackChange, generateRepo, git } from './lib/gen-repo.mjs';
 import { finish, isMain, machine } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const WORKER = new URL('./lib/sync-worker.mjs', import.meta.url).pathname;
 
-async function measureSize(tmp, stacks, commits, execArgv) {
+async function measureSize(tmp, stacks, commits, profile) {
   const repo = join(tmp, `repo-${stacks}`);
   await generateRepo(repo, { stacks });
-  const w = startWorker(WORKER, { execArgv });
+  const w = startWorker(WORKER);
   try {
     await w.call({ cmd: 'open', repo, dir: join(tmp, `data-${stacks}`) });
     await w.call({ cmd: 'sync' }); // snapshot
@@ -42,20 +42,22 @@ async function measureSize(tmp, stacks, commits, execArgv) {
     // is reported on its own; the figures are the steady state after it.
     const first = await one(0);
     const samples = [];
+    if (profile) await w.call({ cmd: 'profileStart' });
     for (let k = 1; k <= commits; k++) samples.push(await one(k));
+    if (profile) console.log(`profile: ${(await w.call({ cmd: 'profileStop', file: join(profile, `incremental-${stacks}.cpuprofile`) })).file}`);
     return { stacks, first, samples };
   } finally {
     await w.stop();
   }
 }
 
-export async function run({ sizes = [100, 1000, 10000], commits = 20, execArgv = [] } = {}) {
+export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = null } = {}) {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), 'brokkr-bench-incremental-'));
   const bySize = [];
   try {
     for (const stacks of sizes) {
-      const r = await measureSize(tmp, stacks, commits, execArgv);
+      const r = await measureSize(tmp, stacks, commits, profile);
       const sync = summarize(r.samples.map((s) => s.sync));
       const floor = summarize(r.samples.map((s) => s.floor));
       const ratio = summarize(r.samples.map((s) => s.sync / s.floor));
@@ -111,7 +113,7 @@ export async function run({ sizes = [100, 1000, 10000], commits = 20, execArgv =
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, commits: { type: 'string' }, 'cpu-prof': { type: 'boolean' } } });
-  const execArgv = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [];
-  finish(await run({ sizes: values.sizes?.split(',').map(Number), commits: values.commits ? Number(values.commits) : undefined, execArgv }));
+  const { values } = parseArgs({ options: { sizes: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'boolean' } } });
+  const profile = profileDir(values.profile);
+  finish(await run({ sizes: values.sizes?.split(',').map(Number), commits: values.commits ? Number(values.commits) : undefined, profile }));
 }

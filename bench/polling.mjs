@@ -9,7 +9,7 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startWorker } from './lib/child.mjs';
+import { profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet, statePath } from './lib/fleet.mjs';
 import { finish, isMain, machine } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
@@ -18,9 +18,9 @@ const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
 const BARE = new URL('./lib/bare-worker.mjs', import.meta.url).pathname;
 const SKIP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
-export async function run({ runs = 3, duration = 5, connections = 64, execArgv = [] } = {}) {
+export async function run({ runs = 3, duration = 5, connections = 64, profile = null } = {}) {
   const started = Date.now();
-  const fleet = await startFleet({ execArgv });
+  const fleet = await startFleet();
   let bare = null;
   let load = null;
   const results = { daemon304: [], bare304: [], daemon200: [], bare200: [] };
@@ -64,7 +64,10 @@ export async function run({ runs = 3, duration = 5, connections = 64, execArgv =
       // Alternate which server goes first, so slow drift (other load, thermal) hits both.
       const order = k % 2 === 0 ? cases : [cases[1], cases[0], cases[3], cases[2]];
       for (const [name, url, requests] of order) {
+        const profiled = profile && k === 0 && name.startsWith('daemon');
+        if (profiled) await fleet.daemon.call({ cmd: 'profileStart' });
         const res = await load.call({ cmd: 'run', url, requests, connections, duration, warmup: 1 });
+        if (profiled) console.log(`profile: ${(await fleet.daemon.call({ cmd: 'profileStop', file: join(profile, `polling-${name}.cpuprofile`) })).file}`);
         const expected = name.endsWith('304') ? '304' : '200';
         const wrong = Object.entries(res.statusCodes).filter(([code]) => code !== expected);
         if (wrong.length > 0 || res.errors > 0) {
@@ -130,9 +133,9 @@ export async function run({ runs = 3, duration = 5, connections = 64, execArgv =
 
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, 'cpu-prof': { type: 'boolean' } },
+    options: { runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, profile: { type: 'boolean' } },
   });
   const num = (v) => (v === undefined ? undefined : Number(v));
-  const execArgv = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir=bench/profiles'] : [];
-  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), execArgv }));
+  const profile = profileDir(values.profile);
+  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), profile }));
 }

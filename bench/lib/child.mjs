@@ -1,6 +1,8 @@
 // Child processes for benchmarks: fork a worker, talk to it over IPC, read a process's memory from /proc.
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * A forked worker that answers requests in order: `await w.call({cmd, ...})` resolves with the
@@ -45,8 +47,13 @@ export function startWorker(script, { execArgv = [], env = process.env, args = [
   };
 }
 
-/** Worker side: handlers by cmd; 'exit' runs `onExit` (if any) then exits. */
+/**
+ * Worker side: handlers by cmd; 'exit' runs `onExit` (if any) then exits. Every worker also
+ * answers 'profileStart' / 'profileStop' {file}: a CPU profile of just the window in between
+ * (node:inspector), written as a .cpuprofile for bench/profile-summary.mjs or DevTools.
+ */
 export function serve(handlers, onExit) {
+  handlers = { ...profileHandlers(), ...handlers };
   let queue = Promise.resolve();
   process.on('message', (msg) => {
     queue = queue.then(async () => {
@@ -74,4 +81,39 @@ export function memoryOf(pid = process.pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+}
+
+/**
+ * Where CPU profiles of the product's process go when a scenario runs with `--profile`: measured
+ * windows only (the worker's profileStart/profileStop), into $BENCH_PROFILE_DIR or
+ * <tmpdir>/brokkr-bench-profiles. Summarise with `node bench/profile-summary.mjs FILE`.
+ */
+export function profileDir(enabled) {
+  if (!enabled) return null;
+  const dir = process.env.BENCH_PROFILE_DIR ?? join(tmpdir(), 'brokkr-bench-profiles');
+  mkdirSync(dir, { recursive: true });
+  console.log(`cpu profiles of the measured windows go to ${dir}`);
+  return dir;
+}
+
+function profileHandlers() {
+  let session = null;
+  return {
+    async profileStart() {
+      const { Session } = await import('node:inspector/promises');
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+      return {};
+    },
+    async profileStop({ file }) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      session = null;
+      writeFileSync(file, JSON.stringify(profile));
+      return { file };
+    },
+  };
 }
