@@ -39,7 +39,7 @@ describe('brokkr-sync demo', () => {
     const stacks = await fetch(`${url}/api/v1/stacks`, { headers: { authorization: `Bearer ${m[1]}` } });
     expect(((await stacks.json()) as unknown[]).length).toBe(6);
     expect(await demo.stop('SIGTERM')).toBe(0);
-  });
+  }, 60_000);
 
   it('a second start keeps the repository and shows the same admin PAK', async () => {
     const first = readFileSync(join(work.path, '.brokkr/brokkr.db.admin-pak'), 'utf8').trim();
@@ -48,7 +48,7 @@ describe('brokkr-sync demo', () => {
     expect(demo.stdout()).toContain('kept from last time');
     expect(demo.stdout()).toContain(first);
     expect(await demo.stop('SIGTERM')).toBe(0);
-  });
+  }, 60_000);
 
   it('a busy port is a clear error that says how to pick another', async () => {
     const port = await freePort();
@@ -59,5 +59,5 @@ describe('brokkr-sync demo', () => {
     expect(second.stderr()).toContain(`port ${port} on 127.0.0.1 is already in use`);
     expect(second.stderr()).toContain(`npm start -- --port ${port + 1}`);
     expect(await blocker.stop('SIGTERM')).toBe(0);
-  });
+  }, 60_000);
 });

@@ -58,7 +58,7 @@ beforeAll(async () => {
   daemon = startDaemon();
   const m = await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve');
   url = m[1];
-});
+}, 60_000);
 
 afterAll(async () => {
   killAll();
@@ -84,7 +84,7 @@ describe('README walkthrough with real processes', () => {
     await until(() => read(file(out, 'web-app.yaml')) && read(file(out, 'teams__payments.yaml')), 'both prod stacks on disk');
     expect(read(file(out, 'web-app.yaml'))).toContain('replicas: 3');
     expect(existsSync(file(out, 'dev-only.yaml'))).toBe(false);
-  });
+  }, 60_000);
 
   it('a commit changes the file, a removed stack removes it, and every event is SUCCESS', async () => {
     repo.write('web/deployment.yaml', 'kind: Deployment\nreplicas: 4\n').commit('web: 4 replicas');
@@ -99,13 +99,13 @@ describe('README walkthrough with real processes', () => {
     const status = await runCli(['status', '--json'], { env: admin() });
     const agents = JSON.parse(status.stdout).agents as { name: string; pending: number; failed: number }[];
     expect(agents.find((a) => a.name === agentName)).toMatchObject({ pending: 0, failed: 0 });
-  });
+  }, 60_000);
 
   it('a hand-edited file is restored', async () => {
     writeFileSync(file(out, 'web-app.yaml'), 'replicas: 99 # edited by hand\n');
     await until(() => read(file(out, 'web-app.yaml'))?.includes('replicas: 4'), 'the edited file to be restored');
     await agent.waitFor(/restored web-app\.yaml: it was edited by hand/, 'the drift log line');
-  });
+  }, 60_000);
 
   it('killing the daemon (SIGKILL) and restarting it loses nothing', async () => {
     expect(await daemon.stop('SIGKILL')).toBeNull();
@@ -119,7 +119,7 @@ describe('README walkthrough with real processes', () => {
     const log = agent.stderr();
     expect(log.match(/lost connection to/g)).toHaveLength(1);
     expect(log.match(/connected again to/g)).toHaveLength(1);
-  });
+  }, 60_000);
 
   it('the agent exits 0 on SIGTERM and a restart applies nothing twice', async () => {
     await until(async () => (await events(agentName)).length >= 6, 'the events of the changes made while down');
@@ -128,7 +128,7 @@ describe('README walkthrough with real processes', () => {
     const again = await runCli(['agent', '--url', url, '--pak', agentPak, '--out', out, '--once']);
     expect(again.code, again.stderr).toBe(0);
     expect(await events(agentName)).toEqual(before);
-  });
+  }, 60_000);
 
   it('a wrong PAK is a clear error and exit code 1', async () => {
     const r = await runCli(['agent', '--url', url, '--pak', 'brk_wrong', '--out', out, '--once']);
@@ -137,7 +137,7 @@ describe('README walkthrough with real processes', () => {
     const adminPak = await runCli(['agent', '--url', url, '--pak', ADMIN_PAK, '--out', out, '--once']);
     expect(adminPak.code).toBe(1);
     expect(adminPak.stderr).toContain('this PAK belongs to the admin, not to an agent');
-  });
+  }, 60_000);
 
   it('an --apply command that fails reports FAILURE with its stderr, then succeeds after the fix', async () => {
     const created = await createAgent('applier', 'prod');
@@ -155,9 +155,9 @@ describe('README walkthrough with real processes', () => {
     expect(read(sink)).toContain('kind: Deployment');
     expect(await applier.stop('SIGTERM')).toBe(0);
     rmSync(flag);
-  });
+  }, 120_000);
 
   it('the daemon shuts down cleanly on SIGTERM', async () => {
     expect(await daemon.stop('SIGTERM')).toBe(0);
-  });
+  }, 60_000);
 });
