@@ -12,8 +12,8 @@ export interface ApplyRequest {
   stackId: string;
   stackName: string;
   sequenceId: number;
-  /** Target file name inside OUT (already made safe). */
-  file: string;
+  /** Target file name inside OUT (already made safe); null when an --apply command handles it. */
+  file: string | null;
   content: string;
 }
 
@@ -54,6 +54,7 @@ export function createApplier({ outDir, applyCommand, deleteCommand, commandTime
         const r = await runCommand({ command: applyCommand, stdin: req.content, env: commandEnv(req), timeoutMs: commandTimeoutMs, keepBytes: MESSAGE_TAIL_BYTES });
         return commandOutcome(applyCommand, r);
       }
+      if (!req.file) return { ok: false, message: `no file name for stack ${req.stackName}` };
       try {
         await writeFileAtomic(join(outDir, req.file), req.content);
         return { ok: true, message: `wrote ${req.file} (${Buffer.byteLength(req.content)} bytes)` };

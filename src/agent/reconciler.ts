@@ -80,31 +80,33 @@ export class Reconciler {
     if (obj.yaml_checksum && obj.yaml_checksum !== checksum) {
       logger.warn(`${name}: content checksum ${checksum.slice(0, 12)} differs from yaml_checksum ${obj.yaml_checksum.slice(0, 12)} sent by the daemon`);
     }
+    // Only file mode needs a file name; --apply gets the name in BROKKR_STACK_NAME as it is.
+    const safe = applier.writesFiles ? safeFileName(name) : null;
+    if (safe && !safe.ok) return this.fail(obj, name, 'DEPLOY', safe.message);
+    const file = safe?.ok ? safe.file : null;
     const entry = local.get(obj.stack_id);
-    if (entry && entry.sequence_id === obj.sequence_id && entry.checksum === checksum) {
+    // `file` too: switching between file mode and --apply between runs must apply once more.
+    if (entry && entry.sequence_id === obj.sequence_id && entry.checksum === checksum && entry.file === file) {
       // Applied before (a restart, or the SUCCESS report got lost): never apply twice.
       if (mode === 'full') return 'skipped';
       await this.report(obj, 'DEPLOY', { ok: true, message: `already applied (sequence ${obj.sequence_id})` });
       return 'applied';
     }
-
-    const safe = safeFileName(name);
-    if (!safe.ok) return this.fail(obj, name, 'DEPLOY', safe.message);
-    const owner = local.ownerOfFile(safe.file, obj.stack_id);
+    const owner = file ? local.ownerOfFile(file, obj.stack_id) : undefined;
     if (owner) {
       // A deleted stack whose marker is still queued in this pass frees the file first.
       if (pendingMarkers.has(owner)) return 'deferred';
       const other = local.get(owner)?.name ?? owner;
-      return this.fail(obj, name, 'DEPLOY', `file name collision: stacks ${JSON.stringify(other)} and ${JSON.stringify(name)} both map to ${safe.file}; rename one of them`);
+      return this.fail(obj, name, 'DEPLOY', `file name collision: stacks ${JSON.stringify(other)} and ${JSON.stringify(name)} both map to ${file}; rename one of them`);
     }
 
-    const outcome = await applier.apply({ stackId: obj.stack_id, stackName: name, sequenceId: obj.sequence_id, file: safe.file, content: obj.yaml_content });
+    const outcome = await applier.apply({ stackId: obj.stack_id, stackName: name, sequenceId: obj.sequence_id, file, content: obj.yaml_content });
     if (!outcome.ok) return this.fail(obj, name, 'DEPLOY', outcome.message);
     await local.recordApplied(
       obj.stack_id,
       {
         name,
-        file: applier.writesFiles ? safe.file : null,
+        file,
         object_id: obj.id,
         sequence_id: obj.sequence_id,
         checksum,

@@ -80,6 +80,15 @@ describe('agent against a real in-process daemon', () => {
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
+  it('switching from --apply to files on a restart writes the files (the state remembers how each stack was applied)', async () => {
+    const agent = await h.createAgent('a1', ['prod']);
+    await h.commit({ web: { content: 'kind: Web\n' } });
+    expect(await runAgent(agentOpts(agent.pak, { once: true, applyCommand: 'cat > /dev/null' }))).toEqual({ code: 0 });
+    expect(yamlFiles()).toEqual([]);
+    expect(await runAgent(agentOpts(agent.pak, { once: true }))).toEqual({ code: 0 });
+    expect(read('web.yaml')).toBe('kind: Web\n');
+  });
+
   it('a wiped OUT directory is rebuilt on the next start (first pass is full)', async () => {
     const agent = await h.createAgent('a1', ['prod']);
     await h.commit({ web: { content: 'kind: Web\n' } });
