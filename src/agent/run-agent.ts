@@ -161,6 +161,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
         const res = await api.targetState(agentId, { mode, waitSeconds: wait, etag: mode === 'full' ? null : etag, signal: halt.signal });
         monitor.up();
         reconnect.reset();
+        const repeated = !res.changed || sameObjects(objects, res.objects);
         if (res.changed) {
           objects = res.objects;
           etag = mode === 'incremental' ? res.etag : null;
@@ -174,10 +175,12 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
         mode = needFull ? 'full' : 'incremental';
         needFull = false;
         if (once && !wasFull && mode === 'incremental') break;
-        // A daemon that ignores wait/If-None-Match (brokkr v1) answers at once: when a pass had
-        // nothing to do, keep at least MIN_POLL_MS between polls instead of spinning.
+        // A daemon that ignores wait/If-None-Match (brokkr v1) answers the same list at once:
+        // then keep at least MIN_POLL_MS between polls instead of spinning. Only then — the
+        // answer right after our own SUCCESS report is a new (shorter) list, and sleeping there
+        // would delay the next commit.
         const idle = pass.applied + pass.removed + pass.failed === 0;
-        if (!wasFull && idle) await sleep(MIN_POLL_MS - (Date.now() - pollStarted), halt.signal);
+        if (!wasFull && idle && repeated) await sleep(MIN_POLL_MS - (Date.now() - pollStarted), halt.signal);
       } catch (err) {
         if (halt.signal.aborted) break;
         const verdict = classify(err);
@@ -201,6 +204,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
   if (once && failures > 0) return { code: 1, message: `${failures} deployment object(s) failed to apply (see the log above)` };
   if (!once) logger.info('stopped');
   return { code: 0 };
+}
+
+function sameObjects(a: DeploymentObject[], b: DeploymentObject[]): boolean {
+  return a.length === b.length && a.every((o, i) => o.id === b[i].id);
 }
 
 /** What an error means for the loop: wait it out (network) or stop (fatal). */
