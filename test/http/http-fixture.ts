@@ -85,7 +85,7 @@ export async function startTestServer(
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(base + path, { method, headers, body, signal: opts.signal });
+    const res = await fetch(base + path, { method, headers, body: body as BodyInit | undefined, signal: opts.signal });
     const text = await res.text();
     let parsed: unknown = text;
     try {

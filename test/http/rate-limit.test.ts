@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashPak } from '../../src/http/pak.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';
-import { startTestServer } from './http-fixture.js';
+import { startTestServer, type Reply } from './http-fixture.js';
 
 describe('RateLimiter', () => {
   it('allows a burst, then refills at the sustained rate', () => {
@@ -34,7 +34,7 @@ describe('rate limiting over HTTP', () => {
   it('a PAK over its burst gets 429 rate_limited with Retry-After; another PAK still gets through', async () => {
     const s = await startTestServer({ rateLimit: { perSecond: 0.5, burst: 5 } });
     const statuses: number[] = [];
-    let limited: Awaited<ReturnType<typeof s.call>> | null = null;
+    let limited: Reply | null = null;
     for (let i = 0; i < 8; i++) {
       const res = await s.call('GET', '/api/v1/agents');
       statuses.push(res.status);
