@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'rate_limited',
   'not_ready',
+  'unavailable',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -27,6 +28,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   rate_limited: 429,
   not_ready: 503,
+  unavailable: 503,
   internal: 500,
 };
 
@@ -82,9 +84,29 @@ const BY_STATUS: Record<number, ErrorCode> = {
   429: 'rate_limited',
 };
 
+/**
+ * SQLite failures that say "the database cannot be used right now" rather than "this server has
+ * a bug": another process holds the lock longer than the busy timeout, the disk is full, the
+ * file became read-only or unreadable. Clients get 503 and may retry; the cause is still logged.
+ */
+function databaseUnavailable(err: unknown): ApiError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null;
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
+    return new ApiError('unavailable', 'the database is locked by another process; retry shortly', { 'Retry-After': '1' });
+  }
+  if (/^SQLITE_(FULL|READONLY|IOERR|CANTOPEN)/.test(code)) {
+    return new ApiError('unavailable', 'the database cannot be written right now (disk full or read-only); retry later', { 'Retry-After': '5' });
+  }
+  return null;
+}
+
 /** Translate anything thrown into an ApiError; unknown errors become `internal` (and are logged by the caller). */
 export function toApiError(err: unknown): { error: ApiError; unexpected: boolean } {
   if (err instanceof ApiError) return { error: err, unexpected: false };
+  // Logged like an unexpected error: operators must see a locked or full database.
+  const unavailable = databaseUnavailable(err);
+  if (unavailable) return { error: unavailable, unexpected: true };
   if (err instanceof ConflictError) return { error: conflict(err.message), unexpected: false };
   if (err instanceof NotFoundError) return { error: notFound(err.message), unexpected: false };
   const fe = err as Partial<FastifyError> & { validation?: unknown };
