@@ -1,8 +1,8 @@
 /** Opening a SQLite file with the product's pragmas, a prepared-statement cache and the one transaction helper. */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 export interface ConnectionOptions {
   /** Milliseconds to wait for another writer's lock before failing with SQLITE_BUSY. */
@@ -21,13 +21,39 @@ export interface ConnectionOptions {
  * - busy_timeout: wait for a concurrent writer (a second process, `db migrate`) instead of failing.
  */
 export function openConnection(path: string, opts: ConnectionOptions = {}): Db {
-  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
-  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
-  if (!opts.readonly) db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  return db;
+  let db: Db | undefined;
+  try {
+    if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { readonly: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    if (!opts.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (err) {
+    db?.close();
+    throw openFailure(path, err);
+  }
+}
+
+/**
+ * SQLite says only "unable to open database file": name the file, and the likely reason when the
+ * file system can tell (a read-only mount, a directory without write permission), keeping the code.
+ */
+function openFailure(path: string, err: unknown): Error {
+  const e = err as { message?: string; code?: string };
+  let why = '';
+  const target = existsSync(path) ? path : dirname(path);
+  try {
+    if (existsSync(target) && target !== path && !statSync(target).isDirectory()) why = ` (${target} is a file, not a directory)`;
+    else if (existsSync(target)) accessSync(target, constants.W_OK);
+  } catch (access) {
+    const code = (access as NodeJS.ErrnoException).code;
+    why = code === 'EROFS' ? ` (${target} is on a read-only file system)` : code === 'EACCES' ? ` (no write permission on ${target})` : '';
+  }
+  const failure = new Error(`cannot open database ${resolve(path)}: ${e?.message ?? String(err)}${why}`);
+  if (typeof e?.code === 'string') (failure as Error & { code?: string }).code = e.code;
+  return failure;
 }
 
 /** A connection with cached prepared statements and a write-transaction helper. */
@@ -59,7 +85,12 @@ export class SqliteDb {
     this.#statements.clear();
     if (!this.raw.open) return;
     // Refresh query-planner statistics where SQLite thinks they are stale (cheap, recommended at close).
-    if (!this.raw.readonly) this.raw.pragma('optimize');
+    // Best effort: on a full disk or a locked file it fails, and that must not keep the file open.
+    try {
+      if (!this.raw.readonly) this.raw.pragma('optimize');
+    } catch {
+      /* statistics stay as they were */
+    }
     this.raw.close();
   }
 }
