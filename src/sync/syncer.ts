@@ -197,7 +197,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
 
   async function recordFailure(failure: SyncFailure, err: unknown): Promise<void> {
     // One line per distinct failure: a remote that is down for an hour must not flood the log.
-    if (failure.message !== lastFailure) {
+    const repeated = failure.message === lastFailure;
+    if (!repeated) {
       if (failure.code === 'INTERNAL') logger.error({ err, code: failure.code }, `sync failed: ${failure.message}`);
       else logger.error({ code: failure.code }, `sync failed: ${failure.message}; serving the last synced state, retrying`);
     } else logger.debug({ code: failure.code }, `sync still failing: ${failure.message}`);
@@ -207,7 +208,9 @@ export function createSyncer(opts: SyncerOptions): Syncer {
         await opts.store.setSyncFailure(generator, `${failure.code}: ${failure.message}`);
         if (!ready) ready = (await opts.store.getSyncState(generator))?.cursor_commit != null;
       } catch (storeErr) {
-        logger.error({ err: storeErr }, 'cannot record the sync failure in the database');
+        // Same rule as above: a full disk fails this on every pass; say it once per distinct failure.
+        if (repeated) logger.debug({ err: String(storeErr) }, 'still cannot record the sync failure in the database');
+        else logger.error({ err: storeErr instanceof Error ? storeErr.message : String(storeErr) }, 'cannot record the sync failure in the database');
       }
     }
   }
