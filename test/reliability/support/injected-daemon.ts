@@ -1,0 +1,110 @@
+/**
+ * The daemon wired like startDaemon (server + syncer over one store), but over a store whose
+ * writes can be made to fail with the errors SQLite raises for a full disk, a read-only file or a
+ * lock held elsewhere. Used where the real fault cannot be produced (no permission to mount).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChangeFeed } from '../../../src/change-feed.js';
+import { ensureAdminPak } from '../../../src/http/admin-pak.js';
+import type { Daemon } from '../../../src/http/daemon.js';
+import { createServer } from '../../../src/http/server.js';
+import { openStore } from '../../../src/store/open-store.js';
+import type { Store } from '../../../src/store/store.js';
+import { dataDirFor } from '../../../src/sync/data-dir.js';
+import { createSyncer, type Syncer } from '../../../src/sync/syncer.js';
+import { captureLogger, type TestDaemon } from './daemon.js';
+
+export type Fault = 'SQLITE_FULL' | 'SQLITE_READONLY' | 'SQLITE_BUSY';
+
+const MESSAGES: Record<Fault, string> = {
+  SQLITE_FULL: 'database or disk is full',
+  SQLITE_READONLY: 'attempt to write a readonly database',
+  SQLITE_BUSY: 'database is locked',
+};
+
+const WRITES = new Set<string>([
+  'ensureGenerator', 'saveSyncTarget', 'setSyncFailure', 'applyCommit', 'setAdminPakHash', 'createAgent', 'updateAgent',
+  'setAgentPakHash', 'recordHeartbeat', 'softDeleteAgent', 'addLabel', 'removeLabel', 'setAnnotation', 'removeAnnotation',
+  'addTarget', 'removeTarget', 'createEvent',
+]);
+
+/** `dir` (default: a new temp dir, removed on close) holds the database. */
+export async function startInjectedDaemon(opts: { repo: string; dir?: string }): Promise<TestDaemon & { setFault(f: Fault | null): void }> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'brokkr-rel-injected-'));
+  const dbPath = join(dir, 'brokkr.db');
+  const real = await openStore(dbPath);
+  let fault: Fault | null = null;
+  const store = new Proxy(real, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      if (!WRITES.has(String(key))) return value.bind(target);
+      return async (...args: unknown[]) => {
+        if (fault) throw Object.assign(new Error(MESSAGES[fault]), { name: 'SqliteError', code: fault });
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as Store;
+  const adminPak = 'brk_reliability-admin-pak-0123456789abcdef';
+  await ensureAdminPak(store, dbPath, { BROKKR_ADMIN_PAK: adminPak });
+  const log = captureLogger('debug');
+  const feed = new ChangeFeed();
+  let syncer: Syncer | null = null;
+  const app = await createServer({
+    store,
+    feed,
+    logger: log.logger,
+    syncer: { isReady: () => syncer?.isReady() ?? false, requestSync: (reason) => syncer?.requestSync(reason) },
+  });
+  syncer = createSyncer({ store, repo: opts.repo, dataDir: dataDirFor(dbPath), intervalSeconds: 1, feed, logger: log.logger, metrics: app.brokkr.metrics.sync });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const running = syncer;
+  const firstSync = running.start();
+  let closed = false;
+  const daemon: Daemon = {
+    url: address,
+    app,
+    store,
+    feed,
+    syncer: running,
+    firstSync,
+    async close() {
+      if (closed) return;
+      closed = true;
+      feed.releaseAll();
+      await app.close();
+      await running.stop();
+      await real.close();
+    },
+  };
+  const call: TestDaemon['call'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    const pak = o.pak === undefined ? adminPak : o.pak;
+    if (pak !== null) headers.authorization = `Bearer ${pak}`;
+    if (o.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(address + path, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body, text, headers: res.headers };
+  };
+  return {
+    daemon,
+    dir,
+    dbPath,
+    adminPak,
+    log,
+    call,
+    setFault: (f) => (fault = f),
+    async close() {
+      await daemon.close();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
