@@ -65,6 +65,17 @@ export class CatFileProcess {
     if (lines && this.child) this.child.stdin.write(lines);
   }
 
+  /**
+   * Start a new child on the next request, when nothing is in flight (answers are paired with
+   * requests by order, so a child with pending requests must finish them). The old one exits at EOF.
+   */
+  restartWhenIdle(): void {
+    const child = this.child;
+    if (!child || this.pending.length > 0 || this.outgoing.length > 0) return;
+    this.child = null;
+    child.stdin.end();
+  }
+
   /** Stop the child (pending requests are rejected). */
   async close(): Promise<void> {
     const child = this.child;

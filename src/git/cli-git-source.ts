@@ -89,7 +89,40 @@ export class CliGitSource implements GitSource {
       return entry && entry.type === 'tree' ? entry.oid : null;
     }
     const { header } = await this.infos.request(name);
-    return header && header.type === 'tree' ? header.oid : null;
+    if (header) return header.type === 'tree' ? header.oid : null;
+    return this.confirmMissingTree(commit, dir);
+  }
+
+  /**
+   * cat-file says "missing" both for a path the commit does not have and for an object git cannot
+   * read: a corrupt repository, or this long-lived process still reading a repository that was
+   * deleted and cloned again in place. Taking the second for the first would make every stack
+   * look deleted, so ask a fresh git, which fails on unreadable trees, before answering null.
+   */
+  private async confirmMissingTree(commit: string, dir: string): Promise<string | null> {
+    if (dir === '') {
+      const parsed = await runGitRaw(this.cwd, ['rev-parse', '-q', '--verify', `${this.checkOid(commit)}^{tree}`]);
+      const tree = parsed.stdout.toString('utf8').trim();
+      if (parsed.code !== 0 || (await runGitRaw(this.cwd, ['cat-file', '-e', tree])).code !== 0) {
+        throw new GitError(
+          'OBJECT_NOT_FOUND',
+          `the tree of commit ${commit.slice(0, 7)} cannot be read in ${this.displayName}: the repository is missing objects (corrupt, or replaced while being read)`,
+        );
+      }
+      this.restartReaders();
+      return tree;
+    }
+    // ls-tree exits non-zero when a tree on the way is unreadable, and lists nothing for an absent path.
+    const out = await runGit(this.cwd, ['--literal-pathspecs', 'ls-tree', '-z', '-d', this.checkOid(commit), '--', dir]);
+    const entry = parseLsTree(out).find((e) => e.path === dir);
+    if (entry) this.restartReaders(); // the long-lived reader was wrong: it reads a stale repository
+    return entry && entry.type === 'tree' ? entry.oid : null;
+  }
+
+  /** Let the long-lived readers start over on their next request (they reopen the repository). */
+  private restartReaders(): void {
+    this.blobs.restartWhenIdle();
+    this.infos.restartWhenIdle();
   }
 
   async diffTrees(from: string | null, to: string): Promise<TreeChange[]> {
@@ -108,13 +141,19 @@ export class CliGitSource implements GitSource {
     const wanted: string[] = [];
     headers.forEach(({ header }, i) => {
       const oid = unique[i];
-      if (!header || header.type !== 'blob') throw new GitError('OBJECT_NOT_FOUND', `blob ${oid} not found in ${this.displayName}`);
+      if (!header || header.type !== 'blob') {
+        this.restartReaders(); // if the reader was stale, the next pass reads afresh
+        throw new GitError('OBJECT_NOT_FOUND', `blob ${oid} not found in ${this.displayName}`);
+      }
       if (header.size > maxBytes) result.set(oid, { tooLarge: header.size });
       else wanted.push(oid);
     });
     const bodies = await Promise.all(wanted.map((oid) => this.blobs.request(oid)));
     bodies.forEach(({ header, body }, i) => {
-      if (!header || !body) throw new GitError('OBJECT_NOT_FOUND', `blob ${wanted[i]} not found in ${this.displayName}`);
+      if (!header || !body) {
+        this.restartReaders();
+        throw new GitError('OBJECT_NOT_FOUND', `blob ${wanted[i]} not found in ${this.displayName}`);
+      }
       result.set(wanted[i], body);
     });
     return result;
