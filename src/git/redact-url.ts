@@ -1,7 +1,8 @@
 /** Remove credentials from repository URLs (and from any text that may quote one) before logging or storing it. */
 
-// scheme://userinfo@host — userinfo may be `user`, `user:password` or a bare token; all of it goes.
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi;
+// scheme://userinfo@host — userinfo may be `user`, `user:password` or a bare token; all of it goes,
+// up to the LAST @ before the host: a password with a raw @ (`user:p@ss@host`) must not leave `ss` behind.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/]*@/gi;
 
 /**
  * `https://user:token@host/x.git` → `https://***@host/x.git`. Works on whole messages too (git's
