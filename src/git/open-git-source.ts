@@ -65,9 +65,21 @@ async function openRemote(options: OpenGitSourceOptions): Promise<GitSource> {
     simpleGit({
       baseDir: cwd ?? dataDir,
       timeout: { block: options.networkTimeoutMs ?? 120_000 },
-      // simple-git 3.36 refuses to run when the environment holds EDITOR, PAGER, GIT_SSH_COMMAND...
-      // gitEnv() sets GIT_SSH_COMMAND itself and users' shells set EDITOR: allow the env we pass.
-      unsafe: { allowUnsafeEditor: true, allowUnsafePager: true, allowUnsafeSshCommand: true, allowUnsafeAskPass: true } as never,
+      // simple-git 3.36 refuses to run when the environment holds EDITOR, PAGER, GIT_SSH_COMMAND,
+      // GIT_CONFIG_GLOBAL, PREFIX, GIT_PROXY_COMMAND... gitEnv() sets GIT_SSH_COMMAND itself, and the
+      // rest is the operator's own environment (containers and CI set GIT_CONFIG_GLOBAL or PREFIX):
+      // allow every environment category; the arguments we pass are fixed.
+      unsafe: {
+        allowUnsafeEditor: true,
+        allowUnsafePager: true,
+        allowUnsafeSshCommand: true,
+        allowUnsafeAskPass: true,
+        allowUnsafeConfigPaths: true,
+        allowUnsafeConfigEnvCount: true,
+        allowUnsafeGitProxy: true,
+        allowUnsafeTemplateDir: true,
+        allowUnsafeDiffExternal: true,
+      } as never,
     }).env(gitEnv());
 
   mkdirSync(join(dataDir, 'repos'), { recursive: true });
