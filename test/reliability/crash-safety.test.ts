@@ -16,6 +16,7 @@ import { intFromEnv, makeRng, seedFromEnv, type Rng } from './support/prng.js';
 
 const SEED = seedFromEnv('BROKKR_CRASH_SEED');
 const TRIALS = intFromEnv('BROKKR_CRASH_TRIALS', 2);
+const SERVE_TRIALS = intFromEnv('BROKKR_CRASH_SERVE_TRIALS', 1);
 const STACKS = intFromEnv('BROKKR_CRASH_STACKS', 2000);
 const BACKLOG = intFromEnv('BROKKR_CRASH_COMMITS', 60);
 /** Kills per phase before the process is left to finish (bounds the loop). */
@@ -45,7 +46,7 @@ function mustSucceed(run: Run, what: string): void {
 
 beforeAll(async () => {
   console.log(
-    `crash safety: seed ${SEED} (replay: BROKKR_CRASH_SEED=${SEED}), ${TRIALS} trials, ${STACKS} stacks, ${BACKLOG} backlog commits`,
+    `crash safety: seed ${SEED} (replay: BROKKR_CRASH_SEED=${SEED}), ${TRIALS} sync + ${SERVE_TRIALS} serve trials, ${STACKS} stacks, ${BACKLOG} backlog commits`,
   );
   work = mkdtempSync(join(tmpdir(), 'brokkr-crash-'));
   repo = makeImportRepo('brokkr-crash-repo-');
@@ -69,7 +70,7 @@ beforeAll(async () => {
     `crash safety: reference run ${Math.round(durations.snapshot)} ms snapshot + ${Math.round(durations.backlog)} ms backlog; ` +
       `${reference.counts.stacks} stack rows, ${reference.counts.deployment_objects} objects, ${reference.counts.sync_errors} recorded errors`,
   );
-}, 120_000);
+}, 120_000 + STACKS * 20 + BACKLOG * 500);
 
 interface PhaseResult {
   kills: number;
@@ -182,9 +183,11 @@ describe('crash safety under SIGKILL', () => {
   it(
     'the `serve` daemon killed the same way ends in the same database',
     async () => {
-      const line = await trial('serve', TRIALS);
-      console.log(`crash safety (seed ${SEED}): ${line}`);
+      for (let n = 0; n < SERVE_TRIALS; n++) {
+        const line = await trial('serve', TRIALS + n);
+        console.log(`crash safety (seed ${SEED}): ${line}`);
+      }
     },
-    PER_TRIAL_MS,
+    SERVE_TRIALS * PER_TRIAL_MS,
   );
 });
