@@ -15,13 +15,14 @@ import { finish, isMain, machine } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const WORKER = new URL('./lib/sync-worker.mjs', import.meta.url).pathname;
+const COLD_COMMITS = 5;
 
-async function measureSize(tmp, stacks, commits, profile) {
+async function measureSize(tmp, stacks, commits, profile, experiment) {
   const repo = join(tmp, `repo-${stacks}`);
   await generateRepo(repo, { stacks });
   const w = startWorker(WORKER);
   try {
-    await w.call({ cmd: 'open', repo, dir: join(tmp, `data-${stacks}`) });
+    await w.call({ cmd: 'open', repo, dir: join(tmp, `data-${stacks}`), experiment });
     await w.call({ cmd: 'sync' }); // snapshot
     const one = async (k) => {
       const from = git(repo, ['rev-parse', 'main']);
@@ -36,7 +37,7 @@ async function measureSize(tmp, stacks, commits, profile) {
         sync = await w.call({ cmd: 'sync' });
       }
       if (sync.commits !== 1 || sync.objects !== 1) throw new Error(`commit ${k}: expected one commit and one object, got ${sync.commits}/${sync.objects}`);
-      return { sync: sync.ms, floor: floor.ms };
+      return { sync: sync.ms, floor: floor.ms, syncSpawns: sync.spawns.calls, syncSpawnMs: sync.spawns.ms, floorSpawnMs: floor.spawns.ms, rssMiB: sync.rssMiB };
     };
     // The first commit after start also lists the cursor's tree once (the stack layout), so it
     // is reported on its own; the figures are the steady state after it.
@@ -45,25 +46,42 @@ async function measureSize(tmp, stacks, commits, profile) {
     if (profile) await w.call({ cmd: 'profileStart' });
     for (let k = 1; k <= commits; k++) samples.push(await one(k));
     if (profile) console.log(`profile: ${(await w.call({ cmd: 'profileStop', file: join(profile, `incremental-${stacks}.cpuprofile`) })).file}`);
-    return { stacks, first, samples };
+    // Cold: a new syncer per commit (a `brokkr-sync sync` run from cron), which loads the stored
+    // stacks and lists the cursor's tree once before it can diff.
+    const cold = [];
+    if (!experiment) {
+      for (let k = 0; k < COLD_COMMITS; k++) {
+        await w.call({ cmd: 'reopen' });
+        await commitStackChange(repo, (k * 104729) % stacks, 1000 + k);
+        cold.push((await w.call({ cmd: 'sync' })).ms);
+      }
+    }
+    return { stacks, first, samples, cold };
   } finally {
     await w.stop();
   }
 }
 
-export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = null } = {}) {
+export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = null, experiment = null } = {}) {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), 'brokkr-bench-incremental-'));
   const bySize = [];
   try {
     for (const stacks of sizes) {
-      const r = await measureSize(tmp, stacks, commits, profile);
+      const r = await measureSize(tmp, stacks, commits, profile, experiment);
       const sync = summarize(r.samples.map((s) => s.sync));
       const floor = summarize(r.samples.map((s) => s.floor));
       const ratio = summarize(r.samples.map((s) => s.sync / s.floor));
-      bySize.push({ ...r, sync, floor, ratio });
+      const spawnMs = summarize(r.samples.map((s) => s.syncSpawnMs));
+      const floorSpawnMs = summarize(r.samples.map((s) => s.floorSpawnMs));
+      const spawns = summarize(r.samples.map((s) => s.syncSpawns));
+      const rss = summarize(r.samples.map((s) => s.rssMiB));
+      const cold = summarize(r.cold);
+      bySize.push({ ...r, sync, floor, ratio, spawnMs, floorSpawnMs, spawns, rss, coldSummary: cold });
       console.log(
-        `incremental ${stacks} stacks: sync ${spread(sync)} ms, floor ${spread(floor)} ms, ratio ${spread(ratio)} (first commit after start ${fmt(r.first.sync)} ms)`,
+        `incremental ${stacks} stacks: sync ${spread(sync)} ms (${fmt(spawns.median, 0)} git spawns blocking ${fmt(spawnMs.median)} ms), ` +
+          `floor ${spread(floor)} ms (2 spawns blocking ${fmt(floorSpawnMs.median)} ms), ratio ${spread(ratio)}, RSS ${fmt(rss.median, 0)} MiB ` +
+          `(first commit after start ${fmt(r.first.sync)} ms)`,
       );
     }
   } finally {
@@ -71,12 +89,13 @@ export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = 
   }
   const rows = [];
   const details = [
-    '| stacks | sync (ms) | p90 (ms) | git floor (ms) | ratio sync/floor (per commit) | first commit after start (ms) | commits |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| stacks | sync (ms) | p90 (ms) | git floor (ms) | ratio sync/floor (per commit) | git spawns per sync: count, ms blocked in spawn() | floor: ms blocked in spawn() | worker RSS (MiB) | first commit after start (ms) | cold: new syncer per commit (ms) | commits |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const s of bySize) {
     details.push(
-      `| ${s.stacks} | ${spread(s.sync)} | ${fmt(s.sync.p90)} | ${spread(s.floor)} | ${spread(s.ratio, 2)} | ${fmt(s.first.sync)} | ${s.samples.length} |`,
+      `| ${s.stacks} | ${spread(s.sync)} | ${fmt(s.sync.p90)} | ${spread(s.floor)} | ${spread(s.ratio, 2)} | ${fmt(s.spawns.median, 0)}, ${spread(s.spawnMs)} | ` +
+        `${spread(s.floorSpawnMs)} | ${fmt(s.rss.median, 0)} | ${fmt(s.first.sync)} | ${s.cold.length ? spread(s.coldSummary) : '–'} | ${s.samples.length} |`,
     );
     rows.push({
       metric: `one-stack commit, ${s.stacks.toLocaleString('en')} stacks: time, ratio to git floor`,
@@ -108,12 +127,22 @@ export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = 
       `touched stack, build, one transaction) versus the bare git work for the same commit. Median (min–max) over ${commits} commits per size; ` +
       'the ratio is computed per commit, then summarised.',
     details,
-    raw: bySize.map(({ stacks, first, samples }) => ({ stacks, first, samples })),
+    raw: bySize.map(({ stacks, first, samples, cold }) => ({ stacks, first, samples, cold })),
   };
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { sizes: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'boolean' }, experiment: { type: 'string' } },
+  });
   const profile = profileDir(values.profile);
-  finish(await run({ sizes: values.sizes?.split(',').map(Number), commits: values.commits ? Number(values.commits) : undefined, profile }));
+  const result = await run({
+    sizes: values.sizes?.split(',').map(Number),
+    commits: values.commits ? Number(values.commits) : undefined,
+    profile,
+    // --experiment catfile: the what-if GitSource of bench/lib/catfile-git-source.mjs (not saved as a result).
+    experiment: values.experiment ?? null,
+  });
+  if (values.experiment) console.log(`experiment ${values.experiment}: results printed above, not saved`);
+  else finish(result);
 }

@@ -24,10 +24,17 @@ export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] }
       await sleep(settle * 1000);
       const m = await fleet.daemon.call({ cmd: 'memory' });
       if (m.waiting < agents) throw new Error(`only ${m.waiting} of ${agents} polls are parked`);
-      samples.push({ idle, parked: m });
+      // Live heap per parked poll: full GCs with the polls parked and after they are gone (after the RSS reading).
+      const withPolls = await fleet.daemon.call({ cmd: 'gc' });
+      await park.stop();
+      await sleep(1000);
+      const without = await fleet.daemon.call({ cmd: 'gc' });
+      const perPollKiB = ((withPolls.heapUsedMiB - without.heapUsedMiB) * 1024) / agents;
+      samples.push({ idle, parked: m, liveHeapMiB: without.heapUsedMiB, perPollKiB, pollsLeft: without.waiting });
       console.log(
         `memory run ${r + 1}/${runs}: RSS ${fmt(m.rssMiB, 0)} MiB with ${m.waiting} parked polls (${fmt(idle.rssMiB, 0)} MiB before parking), ` +
-          `V8 heap used ${fmt(m.heapUsedMiB, 0)} MiB, peak ${fmt(m.hwmMiB, 0)} MiB`,
+          `V8 heap used ${fmt(m.heapUsedMiB, 0)} MiB (live after GC: ${fmt(samples.at(-1).liveHeapMiB, 0)} MiB + ${fmt(samples.at(-1).perPollKiB, 1)} KiB per parked poll), ` +
+          `peak ${fmt(m.hwmMiB, 0)} MiB`,
       );
     } finally {
       await park.stop();
@@ -39,6 +46,8 @@ export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] }
   const hwm = summarize(samples.map((s) => s.parked.hwmMiB));
   const heap = summarize(samples.map((s) => s.parked.heapUsedMiB));
   const external = summarize(samples.map((s) => s.parked.externalMiB));
+  const live = summarize(samples.map((s) => s.liveHeapMiB));
+  const perPoll = summarize(samples.map((s) => s.perPollKiB));
   const rows = [
     {
       metric: `daemon RSS: 10,000 stacks, ${agents.toLocaleString('en')} agents, ${agents.toLocaleString('en')} parked polls`,
@@ -55,6 +64,8 @@ export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] }
     `| RSS with the polls parked (${settle} s after parking) | ${spread(rss, 0)} |`,
     `| V8 heap used / external (buffers) at that point | ${spread(heap, 0)} / ${spread(external, 0)} |`,
     `| peak RSS of the process (VmHWM) | ${spread(hwm, 0)} |`,
+    `| live V8 heap after a full GC, polls gone (measured after the RSS figure) | ${spread(live, 0)} |`,
+    `| live V8 heap per parked poll (KiB) | ${spread(perPoll, 1)} |`,
   ];
   return {
     scenario: 'memory',
@@ -70,7 +81,11 @@ export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] }
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, settle: { type: 'string' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, settle: { type: 'string' }, 'node-flags': { type: 'string' } } });
   const num = (v) => (v === undefined ? undefined : Number(v));
-  finish(await run({ runs: num(values.runs), settle: num(values.settle) }));
+  // --node-flags "--max-semi-space-size=2": an experiment with the daemon's V8 flags (printed, not saved).
+  const execArgv = values['node-flags']?.split(/\s+/).filter(Boolean) ?? [];
+  const result = await run({ runs: num(values.runs), settle: num(values.settle), execArgv });
+  if (execArgv.length > 0) console.log(`experiment with ${execArgv.join(' ')}: not saved`);
+  else finish(result);
 }

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { profileDir, startWorker } from './lib/child.mjs';
+import { CPUS, profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet, statePath } from './lib/fleet.mjs';
 import { finish, isMain, machine } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
@@ -18,9 +18,9 @@ const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
 const BARE = new URL('./lib/bare-worker.mjs', import.meta.url).pathname;
 const SKIP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
-export async function run({ runs = 3, duration = 5, connections = 64, profile = null } = {}) {
+export async function run({ runs = 3, duration = 5, connections = 64, profile = null, log = 'info' } = {}) {
   const started = Date.now();
-  const fleet = await startFleet();
+  const fleet = await startFleet({ log, cpu: CPUS.server });
   let bare = null;
   let load = null;
   const results = { daemon304: [], bare304: [], daemon200: [], bare200: [] };
@@ -42,9 +42,9 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
     httpAgent.destroy();
     const file = join(fleet.tmp, 'captured.json');
     writeFileSync(file, JSON.stringify(captured));
-    bare = startWorker(BARE);
+    bare = startWorker(BARE, { cpu: CPUS.server });
     const bareUrl = (await bare.call({ cmd: 'start', file })).url;
-    load = startWorker(LOAD);
+    load = startWorker(LOAD, { cpu: CPUS.load });
 
     const req = (withEtag) =>
       fleet.agents.map((agent, i) => ({
@@ -66,7 +66,13 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
       for (const [name, url, requests] of order) {
         const profiled = profile && k === 0 && name.startsWith('daemon');
         if (profiled) await fleet.daemon.call({ cmd: 'profileStart' });
-        const res = await load.call({ cmd: 'run', url, requests, connections, duration, warmup: 1 });
+        const server = name.startsWith('daemon') ? fleet.daemon : bare;
+        await load.call({ cmd: 'run', url, requests, connections, duration: 1, warmup: 0 });
+        const cpu0 = await server.call({ cmd: 'cpuUsage' });
+        const res = await load.call({ cmd: 'run', url, requests, connections, duration, warmup: 0 });
+        const cpu1 = await server.call({ cmd: 'cpuUsage' });
+        // Server CPU per answer: robust against other load on the machine, unlike req/s.
+        res.cpuUsPerRequest = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / res.total;
         if (profiled) console.log(`profile: ${(await fleet.daemon.call({ cmd: 'profileStop', file: join(profile, `polling-${name}.cpuprofile`) })).file}`);
         const expected = name.endsWith('304') ? '304' : '200';
         const wrong = Object.entries(res.statusCodes).filter(([code]) => code !== expected);
@@ -75,7 +81,8 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
         }
         results[name].push(res);
         console.log(
-          `  run ${k + 1}/${runs} ${name.padEnd(9)} ${fmt(res.requestsPerSecond, 0).padStart(6)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms`,
+          `  run ${k + 1}/${runs} ${name.padEnd(9)} ${fmt(res.requestsPerSecond, 0).padStart(6)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, ` +
+            `server CPU ${fmt(res.cpuUsPerRequest)} µs/answer`,
         );
       }
     }
@@ -88,18 +95,23 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
   const rps = (list) => summarize(list.map((r) => r.requestsPerSecond));
   const lat = (list, p) => summarize(list.map((r) => r.latency[p]));
   const ratio = (a, b) => summarize(results[a].map((r, i) => r.requestsPerSecond / results[b][i].requestsPerSecond));
+  const cpu = (name) => summarize(results[name].map((r) => r.cpuUsPerRequest));
+  // Bare CPU per answer over the daemon's: the throughput ratio the daemon would reach if the server were the only bottleneck.
+  const cpuRatio = (a, b) => summarize(results[a].map((r, i) => results[b][i].cpuUsPerRequest / r.cpuUsPerRequest));
   const bytes = summarize(bodyBytes);
   const objs = summarize(objects);
   const row = (name) =>
     `| ${name} | ${spread(rps(results[name]), 0)} | ${spread(lat(results[name], 'p50'))} | ${spread(lat(results[name], 'p99'))} | ${fmt(
       summarize(results[name].map((r) => r.latency.max)).median,
-    )} | ${JSON.stringify(results[name].at(-1)?.statusCodes ?? {})} |`;
+    )} | ${spread(cpu(name))} | ${JSON.stringify(results[name].at(-1)?.statusCodes ?? {})} |`;
   const details = [
     `Each 200 answer carries ${fmt(objs.median, 0)} objects, ${fmt(bytes.median / 1024, 1)} KiB (${fmt(bytes.min / 1024, 1)}–${fmt(bytes.max / 1024, 1)}); ` +
-      `${connections} connections, ${duration} s per run after a 1 s warm-up, ${runs} runs per case; latency resolution 1 ms (autocannon's histogram).`,
+      `${connections} connections, ${duration} s per run after a 1 s warm-up, ${runs} runs per case, the two servers alternating; latency resolution 1 ms ` +
+      "(autocannon's histogram). Server CPU per answer is the server process's user+system CPU time during the run divided by the answers: " +
+      'unlike req/s it hardly moves when other processes compete for the cores.',
     '',
-    '| server, answer | req/s | p50 (ms) | p99 (ms) | max (ms, median of runs) | status codes (last run) |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| server, answer | req/s | p50 (ms) | p99 (ms) | max (ms, median of runs) | server CPU per answer (µs) | status codes (last run) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     row('daemon304'),
     row('bare304'),
     row('daemon200'),
@@ -111,9 +123,17 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
   const rows = [
     { metric: '304 polls: throughput', value: `${spread(rps(results.daemon304), 0)} req/s; bare node:http ${fmt(rps(results.bare304).median, 0)} req/s` },
     { metric: '304 polls: ratio to bare node:http', value: `${spread(ratio304, 2)}×`, goal: '≥ 0.5×', pass: ratio304.median >= 0.5 },
+    {
+      metric: '304 polls: server CPU per answer, bare / daemon',
+      value: `${fmt(cpu('bare304').median)} / ${fmt(cpu('daemon304').median)} µs = ${spread(cpuRatio('daemon304', 'bare304'), 2)}×`,
+    },
     { metric: '304 polls: p50 / p99 latency', value: `${fmt(lat(results.daemon304, 'p50').median)} / ${spread(p99_304)} ms`, goal: `p99 ≤ 20 ms at ${connections} connections`, pass: p99_304.median <= 20 },
     { metric: '200 polls (50 objects): throughput', value: `${spread(rps(results.daemon200), 0)} req/s; bare node:http ${fmt(rps(results.bare200).median, 0)} req/s` },
     { metric: '200 polls: ratio to bare node:http', value: `${spread(ratio200, 2)}×` },
+    {
+      metric: '200 polls: server CPU per answer, bare / daemon',
+      value: `${fmt(cpu('bare200').median)} / ${fmt(cpu('daemon200').median)} µs = ${spread(cpuRatio('daemon200', 'bare200'), 2)}×`,
+    },
     { metric: '200 polls: p50 / p99 latency', value: `${fmt(lat(results.daemon200, 'p50').median)} / ${spread(lat(results.daemon200, 'p99'))} ms` },
   ];
   return {
@@ -124,8 +144,9 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
     machine: machine(),
     rows,
     summary:
-      'The real daemon (`startDaemon`: rate limits, request log at info to a discarded stdout, metrics, dashboard) in one process, ' +
-      'autocannon in another, the bare node:http server in a third; all on loopback, sharing the 2 cores.',
+      `The real daemon (\`startDaemon\`: rate limits, request log at ${log} to a discarded stdout, metrics, dashboard) in one process, ` +
+      'autocannon in another, the bare node:http server in a third; all on loopback. ' +
+      (CPUS.server === null ? 'No CPU pinning (taskset missing or one core).' : `The server under test is pinned to CPU ${CPUS.server} and autocannon to CPU ${CPUS.load} (taskset).`),
     details,
     raw: results,
   };
@@ -133,9 +154,15 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
 
 if (isMain(import.meta.url)) {
   const { values } = parseArgs({
-    options: { runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' }, profile: { type: 'boolean' } },
+    options: {
+      runs: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      profile: { type: 'boolean' },
+      log: { type: 'string' }, // the daemon's log level (default info, as shipped); experiments only
+    },
   });
   const num = (v) => (v === undefined ? undefined : Number(v));
   const profile = profileDir(values.profile);
-  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), profile }));
+  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), profile, log: values.log }));
 }

@@ -1,15 +1,16 @@
 // Child processes for benchmarks: fork a worker, talk to it over IPC, read a process's memory from /proc.
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
  * A forked worker that answers requests in order: `await w.call({cmd, ...})` resolves with the
  * worker's reply ({error} in a reply becomes a rejection). The worker uses serve() below.
  */
-export function startWorker(script, { execArgv = [], env = process.env, args = [], quiet = false } = {}) {
+export function startWorker(script, { execArgv = [], env = process.env, args = [], quiet = false, cpu = null } = {}) {
   const child = fork(script, args, { execArgv, env, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'] });
+  if (cpu !== null) pin(child.pid, cpu);
   const pending = [];
   let exited = null;
   child.on('message', (msg) => {
@@ -76,6 +77,20 @@ export function serve(handlers, onExit) {
   process.on('disconnect', () => process.exit(0));
 }
 
+/**
+ * CPU pinning for the HTTP scenarios: the server under test on one core, the load generator on
+ * another, so neither steals the other's core (null when taskset is missing or there is 1 core).
+ */
+export const CPUS = (() => {
+  if (cpus().length < 2 || spawnSync('taskset', ['--version']).status !== 0) return { server: null, load: null };
+  return { server: 0, load: 1 };
+})();
+
+function pin(pid, cpu) {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) console.warn(`taskset could not pin ${pid} to CPU ${cpu}: ${r.stderr.trim()}`);
+}
+
 /** VmRSS / VmHWM of a process in MiB (Linux /proc). */
 export function memoryOf(pid = process.pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -99,6 +114,8 @@ export function profileDir(enabled) {
 function profileHandlers() {
   let session = null;
   return {
+    /** CPU time of this process so far (µs, all threads), for CPU-per-request figures. */
+    cpuUsage: () => process.cpuUsage(),
     async profileStart() {
       const { Session } = await import('node:inspector/promises');
       session = new Session();

@@ -39,9 +39,9 @@ serve(
         requestSync(reason);
       };
       const notify = feed.notify.bind(feed);
-      feed.notify = () => {
-        trace.push({ kind: 'notify', t: now(), waiting: feed.waiting });
-        notify();
+      feed.notify = (...args) => {
+        trace.push({ kind: 'notify', t: now(), waiting: feed.waiting, scope: args[0] });
+        notify(...args);
         trace.push({ kind: 'notified', t: now() });
       };
       return { url: daemon.url, startMs: performance.now() - t0, pid: process.pid };
@@ -65,6 +65,22 @@ serve(
     },
     /** Trace entries recorded since the last call. */
     trace: () => ({ trace: trace.splice(0) }),
+    /** Diagnostics: write a heap snapshot (a full GC first) and report memory after it. */
+    async heapSnapshot({ file }) {
+      const { writeHeapSnapshot } = await import('node:v8');
+      writeHeapSnapshot(file);
+      const mem = process.memoryUsage();
+      return { file, ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, heapTotalMiB: mem.heapTotal / 2 ** 20 };
+    },
+    /** Diagnostics: a full GC, then the live heap (used for "heap per parked poll"; never before an RSS figure). */
+    async gc() {
+      const v8 = await import('node:v8');
+      const vm = await import('node:vm');
+      v8.setFlagsFromString('--expose_gc');
+      vm.runInNewContext('gc')();
+      const mem = process.memoryUsage();
+      return { ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, waiting: daemon.feed.waiting };
+    },
     async memory() {
       const mem = process.memoryUsage();
       return { ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, externalMiB: mem.external / 2 ** 20, waiting: daemon.feed.waiting };
