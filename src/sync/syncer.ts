@@ -78,6 +78,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let ready = false;
   let stopping = false;
   let lastFailure: string | null = null;
+  let failureCleared = false;
   let current: Promise<SyncReport> | null = null;
   let queued: Promise<SyncReport> | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -125,9 +126,16 @@ export function createSyncer(opts: SyncerOptions): Syncer {
         objects: report.commits.reduce((n, c) => n + c.created.length + c.updated.filter((u) => u.object).length, 0),
         errors: report.commits.reduce((n, c) => n + c.errors.length, 0),
       });
-      if (lastFailure !== null) logger.info({ repo: git?.displayName }, 'sync recovered');
+      const recovered = lastFailure !== null;
+      if (recovered) logger.info({ repo: git?.displayName }, 'sync recovered');
       lastFailure = null;
-      await opts.store.setSyncFailure(generator!, null);
+      // An idle pass writes nothing (a write waits for any lock another process holds, and
+      // better-sqlite3 waits synchronously): clear the recorded failure only when there may be
+      // one — after a failure, or once per process for one an earlier run left behind.
+      if (recovered || !failureCleared) {
+        await opts.store.setSyncFailure(generator!, null);
+        failureCleared = true;
+      }
     } catch (err) {
       view = null; // reload from the database next time: never trust memory after a failure
       report.failure = toFailure(err);
