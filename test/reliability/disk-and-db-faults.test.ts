@@ -197,6 +197,19 @@ describe('a disk that fills up under a running daemon', () => {
 });
 
 describe('another process holding the database lock', () => {
+  it('an idle daemon takes no write lock: passes without new commits write nothing, so a lock held elsewhere cannot stall them', async () => {
+    const repo = await smallRepo();
+    const d = await startInjectedDaemon({ repo: repo.path, dir: tempDir() });
+    cleanups.push(() => d.close());
+    await d.daemon.firstSync;
+    d.writes.length = 0;
+    await new Promise((r) => setTimeout(r, 2500)); // two or three interval passes
+    expect(d.log.lines.filter((l) => /sync requested/.test(l.msg)).length).toBeGreaterThanOrEqual(2);
+    expect(d.writes).toEqual([]);
+    await repo.commit();
+    await until(() => d.writes.includes('applyCommit'), 'the next commit to be written');
+  }, 30_000);
+
   it('a lock held past the busy timeout fails one write clearly (503, or a recorded sync failure), loses nothing, and everything resumes after release', async () => {
     const repo = await smallRepo();
     const d = await startTestDaemon({ repo: repo.path, dir: tempDir() });

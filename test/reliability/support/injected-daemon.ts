@@ -31,17 +31,20 @@ const WRITES = new Set<string>([
 ]);
 
 /** `dir` (default: a new temp dir, removed on close) holds the database. */
-export async function startInjectedDaemon(opts: { repo: string; dir?: string }): Promise<TestDaemon & { setFault(f: Fault | null): void }> {
+export async function startInjectedDaemon(opts: { repo: string; dir?: string }): Promise<TestDaemon & { setFault(f: Fault | null): void; writes: string[] }> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'brokkr-rel-injected-'));
   const dbPath = join(dir, 'brokkr.db');
   const real = await openStore(dbPath);
   let fault: Fault | null = null;
+  /** Names of the write methods called, in order (for "an idle pass writes nothing"). */
+  const writes: string[] = [];
   const store = new Proxy(real, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
       if (!WRITES.has(String(key))) return value.bind(target);
       return async (...args: unknown[]) => {
+        writes.push(String(key));
         if (fault) throw Object.assign(new Error(MESSAGES[fault]), { name: 'SqliteError', code: fault });
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
@@ -102,6 +105,7 @@ export async function startInjectedDaemon(opts: { repo: string; dir?: string }):
     log,
     call,
     setFault: (f) => (fault = f),
+    writes,
     async close() {
       await daemon.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
