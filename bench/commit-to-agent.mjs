@@ -78,6 +78,7 @@ function probe(url, agent) {
 
 export async function run({ commits = 60, probes = 8, others = 1000, profile = null } = {}) {
   const started = Date.now();
+  const host = machine(); // at the start: its load average is the other work competing with this run
   const fleet = await startFleet({ agents: others, probes, worktree: true, watch: true });
   let park = null;
   const probeAgents = [];
@@ -178,7 +179,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, profile = n
     title: '4. Commit → agent',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
-    machine: machine(),
+    machine: host,
     rows,
     summary: 'Loopback, real daemon (`startDaemon`, watch on), 10,000 stacks.',
     details,

@@ -64,6 +64,7 @@ async function measureSize(tmp, stacks, commits, profile, experiment) {
 
 export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = null, experiment = null } = {}) {
   const started = Date.now();
+  const host = machine(); // at the start: its load average is the other work competing with this run
   const tmp = mkdtempSync(join(tmpdir(), 'brokkr-bench-incremental-'));
   const bySize = [];
   try {
@@ -120,7 +121,7 @@ export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = 
     title: '2. Incremental sync',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
-    machine: machine(),
+    machine: host,
     rows,
     summary:
       `A running syncer (watch off, \`syncOnce()\` timed from call to return: resolve the branch, list new commits, diff, read the ` +

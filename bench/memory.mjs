@@ -14,6 +14,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] } = {}) {
   const started = Date.now();
+  const host = machine(); // at the start: its load average is the other work competing with this run
   const samples = [];
   for (let r = 0; r < runs; r++) {
     const fleet = await startFleet({ agents, watch: true, execArgv });
@@ -72,7 +73,7 @@ export async function run({ runs = 3, settle = 3, agents = 1000, execArgv = [] }
     title: '5. Memory',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
-    machine: machine(),
+    machine: host,
     rows,
     summary: `Real daemon (\`startDaemon\`, watch on), ${runs} fresh runs; 1 MB = 10^6 bytes in the goal, figures in MiB.`,
     details,

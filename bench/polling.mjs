@@ -20,6 +20,7 @@ const SKIP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-lengt
 
 export async function run({ runs = 3, duration = 5, connections = 64, profile = null, log = 'info' } = {}) {
   const started = Date.now();
+  const host = machine(); // at the start: its load average is the other work competing with this run
   const fleet = await startFleet({ log, cpu: CPUS.server });
   let bare = null;
   let load = null;
@@ -141,7 +142,7 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
     title: '3. Polling',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
-    machine: machine(),
+    machine: host,
     rows,
     summary:
       `The real daemon (\`startDaemon\`: rate limits, request log at ${log} to a discarded stdout, metrics, dashboard) in one process, ` +

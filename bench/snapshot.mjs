@@ -16,6 +16,7 @@ const WORKER = new URL('./lib/sync-worker.mjs', import.meta.url).pathname;
 
 export async function run({ sizes = [100, 1000, 10000], runs = [5, 5, 3] } = {}) {
   const started = Date.now();
+  const host = machine(); // at the start: its load average is the other work competing with this run
   const rows = [];
   const details = ['| stacks | files | generate repo (ms) | first sync (ms) | stacks/s | peak RSS (MiB) | runs |', '| --- | --- | --- | --- | --- | --- | --- |'];
   const raw = {};
@@ -64,7 +65,7 @@ export async function run({ sizes = [100, 1000, 10000], runs = [5, 5, 3] } = {})
     title: '1. Snapshot (first sync)',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
-    machine: machine(),
+    machine: host,
     rows,
     summary:
       'Fresh process and database per run; the figure is `createSyncer(...).syncOnce()` from call to return (open repository, ' +

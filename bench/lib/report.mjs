@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +44,8 @@ export function machine() {
     git: gitVersion,
     sqlite,
     platform: `${process.platform} ${process.arch}`,
+    // Other work on the machine while the scenario ran (1-minute load average when it started).
+    load1: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
@@ -90,7 +92,8 @@ function generatedBlock(results) {
     '',
   ];
   for (const r of results) {
-    out.push(`### ${r.title}`, '', `Measured ${r.date} in ${Math.round(r.durationS)} s. ${r.summary ?? ''}`.trim(), '');
+    const load = r.machine?.load1 !== undefined ? ` (1-minute load average ${r.machine.load1} when it started)` : '';
+    out.push(`### ${r.title}`, '', `Measured ${r.date} in ${Math.round(r.durationS)} s${load}. ${r.summary ?? ''}`.trim(), '');
     if (r.details?.length) out.push(...r.details, '');
   }
   out.push(END);
