@@ -110,8 +110,11 @@ async function crashUntilDone(opts: {
       timer = setTimeout(() => void child.kill('SIGKILL'), Math.floor(opts.rng.next() * opts.windowMs));
     }
     if (opts.daemon) {
-      // The daemon never exits by itself: once the cursor reached the target, stop it cleanly.
-      void until(() => child.process.exitCode !== null || child.process.signalCode !== null || readCursor(opts.db) === opts.target, 'the daemon to reach the target', PER_TRIAL_MS).then(
+      // The daemon never exits by itself: once the cursor reached the target, stop it cleanly
+      // (after it printed its banner: its SIGTERM handler is installed from then on).
+      const exited = () => child.process.exitCode !== null || child.process.signalCode !== null;
+      const arrived = () => child.stdout().includes('brokkr-sync serving') && readCursor(opts.db) === opts.target;
+      void until(() => exited() || arrived(), 'the daemon to reach the target', PER_TRIAL_MS).then(
         () => {
           if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
         },
