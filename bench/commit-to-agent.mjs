@@ -169,7 +169,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, profile = n
     `| latency, all answers: median, p90, p99, max (ms) | ${fmt(lat.median)}, ${fmt(lat.p90)}, ${fmt(lat.p99)}, ${fmt(lat.max)} |`,
     `| latency of the slowest probe per commit: median (min–max) (ms) | ${spread(worst)} |`,
     `| \`git commit\` itself (ms, not included) | ${spread(summarize(commitMs))} |`,
-    `| breakdown, median (min–max) ms: ref change seen after \`git commit\` returned (watcher + 30 ms debounce) | ${stages.length ? spread(summarize(stages.map((s) => s.detect))) : '–'} |`,
+    `| breakdown, median (min–max) ms: ref change seen after \`git commit\` returned (ref watcher, its debounce included) | ${stages.length ? spread(summarize(stages.map((s) => s.detect))) : '–'} |`,
     `| breakdown: sync pass until the change feed is notified | ${stages.length ? spread(summarize(stages.map((s) => s.sync))) : '–'} |`,
     `| breakdown: notified until the first / the last probe has its answer | ${stages.length ? `${spread(summarize(stages.map((s) => s.first)))} / ${spread(summarize(stages.map((s) => s.deliver)))}` : '–'} |`,
     `| daemon RSS while parked (MiB), samples | ${memory.map((m) => `${m.at}: ${fmt(m.rssMiB, 0)}`).join('; ')} |`,

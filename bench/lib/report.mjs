@@ -46,7 +46,23 @@ export function machine() {
     platform: `${process.platform} ${process.arch}`,
     // Other work on the machine while the scenario ran (1-minute load average when it started).
     load1: Math.round(loadavg()[0] * 100) / 100,
+    commit: productCommit(),
   };
+}
+
+/** The commit measured: HEAD of this checkout, marked when src/ has uncommitted changes. */
+function productCommit() {
+  // Set by whoever loads the product from a separate build (BROKKR_BENCH_DIST) to say what it is.
+  if (process.env.BROKKR_BENCH_COMMIT) return process.env.BROKKR_BENCH_COMMIT;
+  try {
+    const opts = { cwd: join(BENCH_DIR, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] };
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], opts).trim() !== '';
+    const dist = process.env.BROKKR_BENCH_DIST ? ` (product loaded from ${process.env.BROKKR_BENCH_DIST})` : '';
+    return `${head}${dirty ? ' with uncommitted changes in src/' : ''}${dist}`;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**
@@ -92,7 +108,7 @@ function generatedBlock(results) {
     '',
   ];
   for (const r of results) {
-    const load = r.machine?.load1 !== undefined ? ` (1-minute load average ${r.machine.load1} when it started)` : '';
+    const load = r.machine?.load1 !== undefined ? ` (1-minute load average ${r.machine.load1} when it started; commit ${r.machine.commit})` : '';
     out.push(`### ${r.title}`, '', `Measured ${r.date} in ${Math.round(r.durationS)} s${load}. ${r.summary ?? ''}`.trim(), '');
     if (r.details?.length) out.push(...r.details, '');
   }
