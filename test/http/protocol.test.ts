@@ -93,19 +93,41 @@ describe('headers and logs', () => {
         done();
       },
     });
-    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) });
+    const s = await startTestServer({ logger: pino({ level: 'debug' }, sink) });
     const { agent, pak } = await s.createAgent({ name: 'secret-name-in-body' });
     lines.length = 0;
     await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });
     await s.call('POST', '/api/v1/agents', { body: { name: 'another-body-secret', cluster_name: 'c' } });
     const logged = lines.map((l) => JSON.parse(l));
     expect(logged).toHaveLength(2);
-    expect(logged[0]).toMatchObject({ method: 'GET', route: '/api/v1/agents/:id/target-state', status: 200, msg: 'request' });
+    expect(logged[0]).toMatchObject({ level: 20, method: 'GET', route: '/api/v1/agents/:id/target-state', status: 200, msg: 'request' });
     expect(typeof logged[0].ms).toBe('number');
+    expect(logged[1]).toMatchObject({ level: 30, method: 'POST', route: '/api/v1/agents', status: 201 });
     const all = lines.join('');
     expect(all).not.toContain(pak);
     expect(all).not.toContain(s.adminPak);
     expect(all).not.toContain('another-body-secret');
     expect(all).not.toContain(agent.id); // the route pattern, not the raw URL
+  });
+
+  it('successful polls and heartbeats log at debug, their failures and everything else at info', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) });
+    const { agent, pak } = await s.createAgent();
+    lines.length = 0;
+    await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });
+    await s.call('POST', `/api/v1/agents/${agent.id}/heartbeat`, { pak });
+    await s.call('GET', `/api/v1/agents/${agent.id}/target-state?wait=99`, { pak });
+    await s.call('GET', `/api/v1/agents/${agent.id}`, { pak });
+    expect(lines.map((l) => JSON.parse(l)).map((l) => `${l.route} ${l.status}`)).toEqual([
+      '/api/v1/agents/:id/target-state 400',
+      '/api/v1/agents/:id 200',
+    ]);
   });
 });

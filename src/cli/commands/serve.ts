@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { isRemoteUrl, redactUrl } from '../../git/index.js';
+import type { Daemon } from '../../http/daemon.js';
 import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
 import { CliError } from '../errors.js';
 
@@ -50,9 +51,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (!isRemoteUrl(args.repo) && !existsSync(args.repo)) {
       throw new CliError(`--repo ${args.repo}: no such directory (give a local repository path or a URL)`, 2);
     }
+    // Signals are taken from the very start: a SIGTERM during migration or the first listen is a
+    // clean stop too (the daemon is closed as soon as it exists), never a kill mid-transaction.
+    const shutdown = shutdownOnSignals();
     // Imported here: every other command starts without loading the server.
     const { daemonLogger, startDaemon } = await import('../../http/daemon.js');
-    let daemon;
+    let daemon: Daemon;
     try {
       daemon = await startDaemon({
         repo: args.repo,
@@ -67,36 +71,60 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         logger: daemonLogger(args['log-level']),
       });
     } catch (err) {
+      shutdown.dispose();
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') throw new CliError(`cannot listen on ${args.host}:${args.port}: the address is in use (choose another --port)`, 1);
       if (e.code === 'EACCES') throw new CliError(`cannot listen on ${args.host}:${args.port}: permission denied`, 1);
       throw new CliError(e.message ?? String(err), 1);
     }
-    const branch = args.branch ?? 'current branch';
-    process.stdout.write(`brokkr-sync serving ${daemon.url} (repository ${redactUrl(args.repo)}, branch ${branch})\n`);
-    if (daemon.adminPak) {
-      process.stdout.write(
-        `admin PAK (shown once; also written to ${daemon.adminPakFile ?? 'nowhere: in-memory database'} with mode 0600):\n  ${daemon.adminPak}\n`,
-      );
+    if (!shutdown.requested) {
+      const branch = args.branch ?? 'current branch';
+      process.stdout.write(`brokkr-sync serving ${daemon.url} (repository ${redactUrl(args.repo)}, branch ${branch})\n`);
+      if (daemon.adminPak) {
+        process.stdout.write(
+          `admin PAK (shown once; also written to ${daemon.adminPakFile ?? 'nowhere: in-memory database'} with mode 0600):\n  ${daemon.adminPak}\n`,
+        );
+      }
     }
-
-    await new Promise<void>((resolve) => {
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals += 1;
-        if (signals > 1) {
-          process.stderr.write(`${signal} again: exiting without waiting\n`);
-          process.exit(1);
-        }
-        process.stderr.write(`${signal}: shutting down (finishing the sync in flight)\n`);
-        daemon.close().then(resolve, (err: unknown) => {
-          process.stderr.write(`error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
-          process.exitCode = 1;
-          resolve();
-        });
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    await shutdown.stopped(daemon);
   },
 };
+
+/**
+ * SIGTERM/SIGINT → close the daemon once (a second signal exits at once). Installed before the
+ * daemon starts; `stopped(daemon)` resolves when the daemon has been closed.
+ */
+function shutdownOnSignals() {
+  let requested: NodeJS.Signals | null = null;
+  let wake: () => void = () => undefined;
+  const signalled = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    requested = signal;
+    process.stderr.write(`${signal}: shutting down (finishing the sync in flight)\n`);
+    wake();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return {
+    get requested() {
+      return requested !== null;
+    },
+    dispose() {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+    async stopped(daemon: Daemon): Promise<void> {
+      await signalled;
+      try {
+        await daemon.close();
+      } catch (err) {
+        process.stderr.write(`error during shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      }
+    },
+  };
+}
