@@ -25,6 +25,8 @@ export interface TargetState {
   etag: string;
   /** Newest sequence_id first, as the store returned it. */
   entries: TargetStateEntry[];
+  /** The global epoch the state was computed at (keys the serialized-body cache). */
+  global: number;
 }
 
 interface CacheEntry {
@@ -37,6 +39,8 @@ interface CacheEntry {
 export interface TargetStatesOptions {
   maxAgeMs?: number;
   maxEntries?: number;
+  /** Budget of the serialized-body cache, in UTF-16 code units (default 32 Mi ≈ 64 MiB). */
+  maxBodyChars?: number;
 }
 
 /** The ETag of a list of target-state entries (cheap: a hash of a few numbers). */
@@ -55,12 +59,54 @@ export class TargetStates {
   readonly #agentEpochs = new Map<string, number>();
   /** How many feed notifications were agent-scoped; feed.version minus this is the global epoch. */
   #scoped = 0;
+  /**
+   * Serialized 200 bodies by `global epoch:ETag`. Objects are immutable, so within one global
+   * epoch an ETag determines the bytes; agents of one label group share identical states, so
+   * after a commit one serialization (and one getObjects) serves them all — concurrent requests
+   * share the promise. Only the current epoch can ever hit, so older entries are dropped.
+   */
+  readonly #bodies = new Map<string, { body: Promise<string>; chars: number }>();
+  #bodiesEpoch = -1;
+  #bodyChars = 0;
+  readonly #maxBodyChars: number;
 
-  constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000 }: TargetStatesOptions = {}) {
+  constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000, maxBodyChars = 32 * 1024 * 1024 }: TargetStatesOptions = {}) {
     this.#store = store;
     this.#feed = feed;
     this.#maxAgeMs = maxAgeMs;
     this.#maxEntries = maxEntries;
+    this.#maxBodyChars = maxBodyChars;
+  }
+
+  /** The serialized answer for a state: from the cache, or produced once and cached. */
+  body(state: TargetState, produce: () => Promise<string>): Promise<string> {
+    if (state.global !== this.#bodiesEpoch) {
+      if (state.global < this.#bodiesEpoch) return produce(); // a late request of an older epoch
+      this.#bodies.clear();
+      this.#bodyChars = 0;
+      this.#bodiesEpoch = state.global;
+    }
+    const key = state.etag;
+    const hit = this.#bodies.get(key);
+    if (hit) return hit.body;
+    const entry = { body: produce(), chars: 0 };
+    this.#bodies.set(key, entry);
+    entry.body.then(
+      (text) => {
+        if (this.#bodies.get(key) !== entry) return;
+        entry.chars = text.length;
+        this.#bodyChars += text.length;
+        for (const [k, e] of this.#bodies) {
+          if (this.#bodyChars <= this.#maxBodyChars) break;
+          this.#bodies.delete(k);
+          this.#bodyChars -= e.chars;
+        }
+      },
+      () => {
+        if (this.#bodies.get(key) === entry) this.#bodies.delete(key);
+      },
+    );
+    return entry.body;
   }
 
   #globalEpoch(): number {
@@ -76,7 +122,7 @@ export class TargetStates {
     const agent = this.#agentEpochs.get(agentId) ?? 0;
     const hit = this.#cache.get(key);
     if (hit && hit.global === global && hit.agent === agent && now - hit.at < this.#maxAgeMs) return hit.state;
-    const state = this.#store.targetStateIds(agentId, mode).then((entries) => ({ etag: etagOf(entries), entries }));
+    const state = this.#store.targetStateIds(agentId, mode).then((entries) => ({ etag: etagOf(entries), entries, global }));
     const entry: CacheEntry = { global, agent, at: now, state };
     if (hit) this.#cache.delete(key);
     else if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);

@@ -20,13 +20,13 @@ async function report(s: TestServer, agent: { id: string; pak: string }, objectI
   return res.body;
 }
 
-/** A store whose targetStateIds calls are counted (to prove cache hits skip the database). */
-function countingStore(store: Store): { store: Store; calls: () => number } {
+/** A store whose calls of one method are counted (to prove cache hits skip the database). */
+function countingStore(store: Store, method: keyof Store = 'targetStateIds'): { store: Store; calls: () => number } {
   let n = 0;
   const proxy = new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (prop === 'targetStateIds') {
+      if (prop === method) {
         return (...args: unknown[]) => {
           n += 1;
           return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -192,6 +192,25 @@ describe('ETag and If-None-Match', () => {
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 2\n' }]);
     expect((await ts(s, agent.id, pak, '', { 'if-none-match': etag })).status).toBe(200);
     expect(counting.calls()).toBe(callsAfterFirst + 1);
+  });
+});
+
+describe('serialized answers', () => {
+  it('agents with the same target state share one read and serialization of the objects, until a commit', async () => {
+    let counting!: ReturnType<typeof countingStore>;
+    const s = await startTestServer({}, { wrapStore: (store) => (counting = countingStore(store, 'getObjects')).store });
+    const a = await s.createAgent({ labels: ['prod'] });
+    const b = await s.createAgent({ labels: ['prod'] });
+    await s.repo.commit([{ name: 'web', labels: ['prod'], yaml: 'a: 1\n' }]);
+    const before = counting.calls();
+    const [ra, rb] = await Promise.all([ts(s, a.agent.id, a.pak), ts(s, b.agent.id, b.pak)]);
+    expect(ra.text).toBe(rb.text);
+    expect(ra.body[0].yaml_content).toBe('a: 1\n');
+    expect(counting.calls()).toBe(before + 1);
+    await s.repo.commit([{ name: 'web', labels: ['prod'], yaml: 'a: 2\n' }]);
+    const after = await ts(s, a.agent.id, a.pak);
+    expect(after.body[0].yaml_content).toBe('a: 2\n');
+    expect(counting.calls()).toBe(before + 2);
   });
 });
 

@@ -78,9 +78,12 @@ export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): voi
 
       reply.header('etag', state.etag);
       if (ifNoneMatchHit(condition, state.etag)) return reply.code(304).send();
-      const objects = state.entries.length === 0 ? [] : await store.getObjects(state.entries.map((e) => e.id));
-      objects.sort((a, b) => b.sequence_id - a.sequence_id);
-      return objects;
+      const body = await targets.body(state, async () => {
+        const objects = state.entries.length === 0 ? [] : await store.getObjects(state.entries.map((e) => e.id));
+        objects.sort((a, b) => b.sequence_id - a.sequence_id);
+        return reply.serialize(objects) as string;
+      });
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 }
