@@ -83,7 +83,13 @@ serve(
     },
     async memory() {
       const mem = process.memoryUsage();
-      return { ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, externalMiB: mem.external / 2 ** 20, waiting: daemon.feed.waiting };
+      return {
+        ...memoryOf(),
+        heapUsedMiB: mem.heapUsed / 2 ** 20,
+        heapTotalMiB: mem.heapTotal / 2 ** 20,
+        externalMiB: mem.external / 2 ** 20,
+        waiting: daemon.feed.waiting,
+      };
     },
   },
   async () => {

@@ -14,7 +14,7 @@ const DAEMON = new URL('./daemon-worker.mjs', import.meta.url).pathname;
  * Start the fleet. `groups` label groups split the stacks evenly (10,000 / 200 = 50 per agent);
  * `probes` extra stacks-and-agents share the label `probe` (the commit → agent scenario).
  */
-export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000, probes = 0, worktree = false, watch = false, log = 'info', execArgv = [], cpu = null } = {}) {
+export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000, probes = 0, worktree = false, watch = false, log = 'info', execArgv = [], cpu = null, script = DAEMON } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'brokkr-bench-fleet-'));
   const repo = join(tmp, 'repo');
   let daemon = null;
@@ -22,7 +22,7 @@ export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000
     const g0 = performance.now();
     await generateRepo(repo, { stacks, groups, probes, worktree });
     const generateMs = performance.now() - g0;
-    daemon = startWorker(DAEMON, { quiet: true, execArgv, cpu });
+    daemon = startWorker(script, { quiet: true, execArgv, cpu });
     const adminPak = `bench-admin-${randomBytes(16).toString('hex')}`;
     const started = await daemon.call({ cmd: 'start', repo, dir: join(tmp, 'data'), watch, log, adminPak });
     const { agents: list } = await daemon.call({ cmd: 'agents', count: agents, groups, probes });
