@@ -15,7 +15,7 @@ interface RouteCase {
 const A = '/api/v1/agents';
 const routes: RouteCase[] = [
   { method: 'GET', path: () => `${A}`, allowed: ['admin', 'self', 'other'] },
-  { method: 'GET', path: () => `${A}/?name=self&cluster_name=c1`, allowed: ['admin', 'self', 'other'] },
+  { method: 'GET', path: () => `${A}/?name=self&cluster_name=c1`, allowed: ['admin', 'self'] },
   { method: 'POST', path: () => `${A}`, body: () => ({ name: 'new', cluster_name: 'c9' }), allowed: ['admin'] },
   { method: 'GET', path: (w) => `${A}/${w.self.id}`, allowed: ['admin', 'self'] },
   { method: 'PUT', path: (w) => `${A}/${w.self.id}`, body: () => ({ status: 'INACTIVE' }), allowed: ['admin'] },
@@ -105,10 +105,24 @@ describe('authentication and authorization matrix', () => {
     const w = await buildWorld();
     const asAgent = await w.s.call('GET', `${A}`, { pak: w.self.pak });
     expect(asAgent.body.map((a: { id: string }) => a.id)).toEqual([w.self.id]);
+  });
+
+  it('the brokkr search /agents/?name=&cluster_name= answers one agent: itself for an agent, 403 for another, 404 for none', async () => {
+    const w = await buildWorld();
+    const self = await w.s.call('GET', `${A}/?name=self&cluster_name=c1`, { pak: w.self.pak });
+    expect(self.status).toBe(200);
+    expect(self.body.id).toBe(w.self.id);
     const search = await w.s.call('GET', `${A}/?name=other&cluster_name=c1`, { pak: w.self.pak });
-    expect(search.body).toEqual([]);
+    expect(search.status).toBe(403);
+    expect(JSON.stringify(search.body)).not.toContain(w.other.id);
     const asAdmin = await w.s.call('GET', `${A}/?name=other&cluster_name=c1`);
-    expect(asAdmin.body.map((a: { id: string }) => a.id)).toEqual([w.other.id]);
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.id).toBe(w.other.id);
+    expect(asAdmin.body).not.toHaveProperty('pak_hash');
+    expect((await w.s.call('GET', `${A}/?name=nobody&cluster_name=c1`)).status).toBe(404);
+    const missing = await w.s.call('GET', `${A}/?name=other`);
+    expect(missing.status).toBe(400);
+    expect(missing.body.code).toBe('bad_request');
   });
 
   it('POST /auth/pak tells each PAK who it is', async () => {

@@ -202,7 +202,7 @@ describe('fuzzing every route', () => {
       const back = await w.s.call('GET', `/api/v1/agents/${res.body.agent.id}`);
       expect(back.body.name).toBe(name);
       const search = await w.s.call('GET', `/api/v1/agents/?name=${encodeURIComponent(name)}&cluster_name=${encodeURIComponent(name)}`);
-      expect(search.body.map((a: { id: string }) => a.id)).toEqual([res.body.agent.id]);
+      expect(search.body.id).toBe(res.body.agent.id);
     }
     expect((await w.s.call('GET', '/api/v1/agents')).body.length).toBe(2 + SQLISH.length + 2);
   });

@@ -157,7 +157,7 @@ describe('git faults while serving', () => {
     await again.daemon.firstSync;
     await waitForError(again, new RegExp(`^GIT_UNAVAILABLE: cannot read files: blob ${blob} not found`));
     const stateAgain = async () => {
-      const res = await again.call('GET', '/api/v1/agents/?name=a&cluster_name=c');
+      const res = await again.call('GET', '/api/v1/agents?name=a&cluster_name=c');
       expect(res.status).toBe(200);
       return res.body[0].id as string;
     };

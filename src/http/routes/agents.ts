@@ -1,7 +1,7 @@
 /** Agent-facing agent routes: find an agent, read one, its associated stacks, and heartbeats. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { notFound } from '../errors.js';
+import { forbidden, notFound } from '../errors.js';
 import { agentSchema, arrayOf, idParams, nameText, stackSchema } from '../schemas.js';
 import { ADMIN_OR_SELF, SELF_ONLY, noContent, responses } from './route-kit.js';
 
@@ -18,24 +18,44 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
     return agent;
   };
 
-  const find = {
+  const list = {
     schema: {
-      summary: 'Find agents by name and/or cluster (an agent sees only itself)',
+      summary: 'List agents, optionally filtered by name and/or cluster (an agent sees only itself)',
       tags: ['agents'],
       querystring: findQuery,
       response: responses({ 200: arrayOf(agentSchema) }, [400, 403]),
     },
     config: { access: { roles: ['admin', 'agent'] as const } },
   };
-  const handler = async (request: FastifyRequest) => {
+  app.get('/agents', list, async (request: FastifyRequest) => {
     const { name, cluster_name } = request.query as { name?: string; cluster_name?: string };
     const agents = await store.listAgents({ name, cluster_name });
     const p = request.principal;
     return p?.role === 'agent' ? agents.filter((a) => a.id === p.agent.id) : agents;
-  };
-  // brokkr serves the search at `/agents/` and the admin list at `/agents`; both answer the same way here.
-  app.get('/agents', find, handler);
-  app.get('/agents/', find, handler);
+  });
+
+  // brokkr v1's search (`/agents/` with a trailing slash): both parameters, one agent or 404, as
+  // brokkr's own agents expect; another agent's record is 403, like every other agent route.
+  app.get(
+    '/agents/',
+    {
+      schema: {
+        summary: 'Find the agent with this name in this cluster (brokkr v1 search)',
+        tags: ['agents'],
+        querystring: { ...findQuery, required: ['name', 'cluster_name'] },
+        response: responses({ 200: agentSchema }, [400, 403, 404]),
+      },
+      config: { access: { roles: ['admin', 'agent'] as const } },
+    },
+    async (request: FastifyRequest) => {
+      const { name, cluster_name } = request.query as { name: string; cluster_name: string };
+      const [agent] = await store.listAgents({ name, cluster_name });
+      if (!agent) throw notFound(`no agent named ${JSON.stringify(name)} in cluster ${JSON.stringify(cluster_name)}`);
+      const p = request.principal;
+      if (p?.role === 'agent' && p.agent.id !== agent.id) throw forbidden('an agent may only look up itself');
+      return agent;
+    },
+  );
 
   app.get(
     '/agents/:id',
