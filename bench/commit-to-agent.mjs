@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
-import { finish, isMain, machine } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const PARK = new URL('./lib/park-worker.mjs', import.meta.url).pathname;
@@ -188,10 +188,11 @@ export async function run({ commits = 60, probes = 8, others = 1000, profile = n
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: { commits: { type: 'string' }, probes: { type: 'string' }, others: { type: 'string' }, profile: { type: 'boolean' } },
+  await main(async () => {
+    const { values } = parseArgs({
+      options: { commits: { type: 'string' }, probes: { type: 'string' }, others: { type: 'string' }, profile: { type: 'boolean' } },
+    });
+    const profile = profileDir(values.profile);
+    finish(await run({ commits: positive(values, 'commits'), probes: positive(values, 'probes'), others: positive(values, 'others'), profile }));
   });
-  const num = (v) => (v === undefined ? undefined : Number(v));
-  const profile = profileDir(values.profile);
-  finish(await run({ commits: num(values.commits), probes: num(values.probes), others: num(values.others), profile }));
 }

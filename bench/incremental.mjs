@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { profileDir, startWorker } from './lib/child.mjs';
 import { commitStackChange, generateRepo, git } from './lib/gen-repo.mjs';
-import { finish, isMain, machine } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const WORKER = new URL('./lib/sync-worker.mjs', import.meta.url).pathname;
@@ -133,17 +133,19 @@ export async function run({ sizes = [100, 1000, 10000], commits = 20, profile = 
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: { sizes: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'boolean' }, experiment: { type: 'string' } },
+  await main(async () => {
+    const { values } = parseArgs({
+      options: { sizes: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'boolean' }, experiment: { type: 'string' } },
+    });
+    const profile = profileDir(values.profile);
+    const result = await run({
+      sizes: positiveList(values, 'sizes'),
+      commits: positive(values, 'commits'),
+      profile,
+      // --experiment catfile: the what-if GitSource of bench/lib/catfile-git-source.mjs (not saved as a result).
+      experiment: values.experiment ?? null,
+    });
+    if (values.experiment) console.log(`experiment ${values.experiment}: results printed above, not saved`);
+    else finish(result);
   });
-  const profile = profileDir(values.profile);
-  const result = await run({
-    sizes: values.sizes?.split(',').map(Number),
-    commits: values.commits ? Number(values.commits) : undefined,
-    profile,
-    // --experiment catfile: the what-if GitSource of bench/lib/catfile-git-source.mjs (not saved as a result).
-    experiment: values.experiment ?? null,
-  });
-  if (values.experiment) console.log(`experiment ${values.experiment}: results printed above, not saved`);
-  else finish(result);
 }

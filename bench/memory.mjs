@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { startWorker } from './lib/child.mjs';
 import { startFleet } from './lib/fleet.mjs';
-import { finish, isMain, machine } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const PARK = new URL('./lib/park-worker.mjs', import.meta.url).pathname;
@@ -90,11 +90,12 @@ export async function run({ runs = 3, settle = 5, agents = 1000, execArgv = [] }
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { runs: { type: 'string' }, settle: { type: 'string' }, 'node-flags': { type: 'string' } } });
-  const num = (v) => (v === undefined ? undefined : Number(v));
-  // --node-flags "--max-semi-space-size=2": an experiment with the daemon's V8 flags (printed, not saved).
-  const execArgv = values['node-flags']?.split(/\s+/).filter(Boolean) ?? [];
-  const result = await run({ runs: num(values.runs), settle: num(values.settle), execArgv });
-  if (execArgv.length > 0) console.log(`experiment with ${execArgv.join(' ')}: not saved`);
-  else finish(result);
+  await main(async () => {
+    const { values } = parseArgs({ options: { runs: { type: 'string' }, settle: { type: 'string' }, 'node-flags': { type: 'string' } } });
+    // --node-flags "--max-semi-space-size=2": an experiment with the daemon's V8 flags (printed, not saved).
+    const execArgv = values['node-flags']?.split(/\s+/).filter(Boolean) ?? [];
+    const result = await run({ runs: positive(values, 'runs'), settle: positive(values, 'settle'), execArgv });
+    if (execArgv.length > 0) console.log(`experiment with ${execArgv.join(' ')}: not saved`);
+    else finish(result);
+  });
 }

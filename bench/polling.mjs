@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CPUS, profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet, statePath } from './lib/fleet.mjs';
-import { finish, isMain, machine } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
@@ -155,16 +155,17 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string' },
-      duration: { type: 'string' },
-      connections: { type: 'string' },
-      profile: { type: 'boolean' },
-      log: { type: 'string' }, // the daemon's log level (default info, as shipped); experiments only
-    },
+  await main(async () => {
+    const { values } = parseArgs({
+      options: {
+        runs: { type: 'string' },
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        profile: { type: 'boolean' },
+        log: { type: 'string' }, // the daemon's log level (default info, as shipped); experiments only
+      },
+    });
+    const profile = profileDir(values.profile);
+    finish(await run({ runs: positive(values, 'runs'), duration: positive(values, 'duration'), connections: positive(values, 'connections'), profile, log: values.log }));
   });
-  const num = (v) => (v === undefined ? undefined : Number(v));
-  const profile = profileDir(values.profile);
-  finish(await run({ runs: num(values.runs), duration: num(values.duration), connections: num(values.connections), profile, log: values.log }));
 }

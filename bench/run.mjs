@@ -7,24 +7,32 @@ import { run as polling } from './polling.mjs';
 import { run as commitToAgent } from './commit-to-agent.mjs';
 import { run as memory } from './memory.mjs';
 import { load } from './lib/product.mjs';
-import { loadResults, machine, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
+import { loadResults, machine, main, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
 
 const SCENARIOS = { snapshot, incremental, polling, 'commit-to-agent': commitToAgent, memory };
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
-const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
-for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
 
-await load('http/daemon.js'); // fails early and clearly without a build
-const m = machine();
-console.log(`brokkr-sync benchmarks: ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, git ${m.git}, SQLite ${m.sqlite}`);
-const started = Date.now();
-for (const name of names) {
-  const t0 = Date.now();
-  console.log(`\n== ${name}`);
-  const result = await SCENARIOS[name]();
-  saveResult(result);
-  console.log(`== ${name} done in ${Math.round((Date.now() - t0) / 1000)} s`);
-}
-writeDoc();
-console.log(`\n${resultsTable(loadResults().filter((r) => names.includes(r.scenario)))}\n`);
-console.log(`all done in ${Math.round((Date.now() - started) / 1000)} s; docs/BENCHMARKS.md updated`);
+await main(async () => {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+  for (const name of names) {
+    if (!SCENARIOS[name]) {
+      console.error(`bench: unknown scenario '${name}' in --only; known: ${Object.keys(SCENARIOS).join(', ')}`);
+      process.exit(2);
+    }
+  }
+
+  await load('http/daemon.js'); // fails early and clearly without a build
+  const m = machine();
+  console.log(`brokkr-sync benchmarks: ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, git ${m.git}, SQLite ${m.sqlite}`);
+  const started = Date.now();
+  for (const name of names) {
+    const t0 = Date.now();
+    console.log(`\n== ${name}`);
+    const result = await SCENARIOS[name]();
+    saveResult(result);
+    console.log(`== ${name} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
+  writeDoc();
+  console.log(`\n${resultsTable(loadResults().filter((r) => names.includes(r.scenario)))}\n`);
+  console.log(`all done in ${Math.round((Date.now() - started) / 1000)} s; docs/BENCHMARKS.md updated`);
+});

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWorker } from './lib/child.mjs';
 import { generateRepo } from './lib/gen-repo.mjs';
-import { finish, isMain, machine } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const WORKER = new URL('./lib/sync-worker.mjs', import.meta.url).pathname;
@@ -77,7 +77,8 @@ export async function run({ sizes = [100, 1000, 10000], runs = [5, 5, 3] } = {})
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, runs: { type: 'string' } } });
-  const list = (s) => s?.split(',').map(Number);
-  finish(await run({ sizes: list(values.sizes), runs: list(values.runs) }));
+  await main(async () => {
+    const { values } = parseArgs({ options: { sizes: { type: 'string' }, runs: { type: 'string' } } });
+    finish(await run({ sizes: positiveList(values, 'sizes'), runs: positiveList(values, 'runs') }));
+  });
 }

@@ -149,3 +149,34 @@ export function finish(result) {
 
 /** True when the module at `url` is the script node was started with. */
 export const isMain = (url) => process.argv[1] !== undefined && fileURLToPath(url) === process.argv[1];
+
+/** Run a script's body: a failure prints one line (what failed and why), not a stack trace, and exits 1. */
+export async function main(body) {
+  try {
+    await body();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`bench: ${message.split('\n')[0]}`);
+    if (process.env.BENCH_DEBUG) console.error(err);
+    const usage = err instanceof UsageError || String(err?.code ?? '').startsWith('ERR_PARSE_ARGS');
+    process.exit(usage ? 2 : 1);
+  }
+}
+
+export class UsageError extends Error {}
+
+/** A positive number option (`--runs 3`), or undefined when absent; anything else is a usage error. */
+export function positive(values, name) {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, not '${v}'`);
+  return n;
+}
+
+/** A comma-separated list of positive numbers (`--sizes 100,1000`), or undefined. */
+export function positiveList(values, name) {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  return v.split(',').map((item) => positive({ [name]: item.trim() }, name));
+}
