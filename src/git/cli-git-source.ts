@@ -70,7 +70,10 @@ export class CliGitSource implements GitSource {
   }
 
   async listFirstParentCommits(from: string, to: string): Promise<GitCommit[]> {
-    const out = await this.log(['--first-parent', '--reverse', `${this.checkOid(from)}..${this.checkOid(to)}`]);
+    // --ancestry-path: after a `git pull` merge the first-parent line runs through the puller's own
+    // commits, which do not contain `from`; diffing `from` against them would undo its changes
+    // (deleting stacks) until the merge restores them. Only commits descending from `from` count.
+    const out = await this.log(['--first-parent', '--ancestry-path', '--reverse', `${this.checkOid(from)}..${this.checkOid(to)}`]);
     return parseLog(out);
   }
 

@@ -48,7 +48,7 @@ export interface GitSource {
   getCommit(sha: string): Promise<GitCommit>;
   /** Does `ancestor` lie on the history of `descendant`? */
   isAncestor(ancestor: string, descendant: string): Promise<boolean>;
-  /** First-parent commits after `from` (exclusive) up to `to` (inclusive), oldest first. */
+  /** First-parent commits after `from` (exclusive) up to `to` (inclusive) that descend from `from`, oldest first. */
   listFirstParentCommits(from: string, to: string): Promise<GitCommit[]>;
   /** Recursive listing of a commit's tree, optionally limited to a directory prefix. */
   listTree(commit: string, dir?: string): Promise<TreeEntry[]>;

@@ -167,6 +167,28 @@ describe('commits after the first sync', () => {
     expect((await fx.stack('beta')).path).toBe('a');
   });
 
+  it('a merge whose first parent lacks the cursor (git pull) applies only the merge: no stack is deleted and re-created', async () => {
+    fx = await makeSyncFixture();
+    const base = fx.repo.writeAll(stackFiles('web')).commit('base');
+    fx.repo.writeAll(stackFiles('cache')).commit('cache on main');
+    await fx.sync();
+    const cache = await fx.stack('cache');
+    // Someone committed on an older main, pulled (merge: first parent = their commit) and pushed.
+    fx.repo.checkout('local', true);
+    fx.repo.resetHard(base);
+    fx.repo.writeAll(stackFiles('web', {}, 'v2')).commit('local change');
+    fx.repo.git('merge', '--no-ff', '-q', '-m', 'merge main into local', 'main');
+    fx.repo.git('checkout', '-q', 'main');
+    fx.repo.git('merge', '--ff-only', '-q', 'local');
+
+    const report = await fx.sync();
+    expect(report.commits.map((c) => c.commit.subject)).toEqual(['merge main into local']);
+    expect(report.commits[0]!.deleted).toEqual([]);
+    expect((await fx.stack('cache')).id).toBe(cache.id);
+    expect((await fx.allStacks()).filter((s) => s.deleted_at !== null)).toEqual([]);
+    expect((await fx.objects('web'))[0]!.yaml_content).toContain('v2');
+  });
+
   it('nested stacks: a stack below another is its own stack and its files are not in the parent', async () => {
     fx = await makeSyncFixture();
     fx.repo
