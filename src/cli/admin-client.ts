@@ -1,7 +1,8 @@
 /** A small typed client for the daemon's admin HTTP API, used by the admin commands of the CLI. */
 import type { Options } from 'yargs';
-import type { Agent, AgentEvent, AgentTarget, SyncError, SyncState, Uuid } from '../store/records.js';
+import type { Agent, AgentAnnotation, AgentEvent, AgentLabel, AgentTarget, Stack, Uuid } from '../store/records.js';
 import type { ObjectWithCommit, StackDetail } from '../store/store.js';
+import type * as Answers from '../http/status-answers.js';
 import { CliError } from './errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
@@ -10,27 +11,17 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** An agent as the API returns it (the PAK hash is never needed by, and may not reach, the CLI). */
 export type AgentRecord = Omit<Agent, 'pak_hash'> & { pak_hash?: string };
-export interface AgentLabelRecord { id: Uuid; agent_id: Uuid; label: string }
-export interface AgentAnnotationRecord { id: Uuid; agent_id: Uuid; key: string; value: string }
-export interface StackRecord { id: Uuid; name: string; deleted_at: string | null; description: string | null }
-export type RepositoryState = SyncState & { generator_name?: string; cursor_subject?: string | null };
-export interface SyncStatus { ready: boolean; repositories: RepositoryState[]; errors: SyncError[] }
-export interface StatusAgent {
-  id: Uuid;
-  name: string;
-  cluster_name: string;
-  status: string;
-  last_heartbeat: string | null;
-  heartbeat_age_seconds: number | null;
-  pending: number;
-  failed: number;
-}
-export interface StatusOverview {
+export type StackRecord = Pick<Stack, 'id' | 'name' | 'deleted_at' | 'description'>;
+/**
+ * The status answers as the CLI reads them: more tolerant than what this daemon sends (a daemon may
+ * add the cursor commit's subject, or list the invalid stacks instead of counting them).
+ */
+export type RepositoryState = Omit<Answers.RepositoryState, 'generator_name'> & { generator_name?: string | null; cursor_subject?: string | null };
+export type SyncStatus = Omit<Answers.SyncStatus, 'repositories'> & { repositories: RepositoryState[] };
+export type StatusOverview = Omit<Answers.StatusOverview, 'ready' | 'repositories' | 'stacks'> & {
   repositories: RepositoryState[];
   stacks: { total: number; invalid: number | unknown[] };
-  errors: SyncError[];
-  agents: StatusAgent[];
-}
+};
 
 /** The options every admin command takes; `.env('BROKKR')` in main.ts maps BROKKR_URL / BROKKR_PAK. */
 export const adminOptions = {
@@ -130,19 +121,19 @@ export class AdminClient {
   deleteAgent(id: Uuid): Promise<void> {
     return this.request('DELETE', `/agents/${enc(id)}`);
   }
-  agentLabels(id: Uuid): Promise<AgentLabelRecord[]> {
+  agentLabels(id: Uuid): Promise<AgentLabel[]> {
     return this.request('GET', `/agents/${enc(id)}/labels`);
   }
-  addLabel(id: Uuid, label: string): Promise<AgentLabelRecord> {
+  addLabel(id: Uuid, label: string): Promise<AgentLabel> {
     return this.request('POST', `/agents/${enc(id)}/labels`, { label });
   }
   removeLabel(id: Uuid, label: string): Promise<void> {
     return this.request('DELETE', `/agents/${enc(id)}/labels/${enc(label)}`);
   }
-  agentAnnotations(id: Uuid): Promise<AgentAnnotationRecord[]> {
+  agentAnnotations(id: Uuid): Promise<AgentAnnotation[]> {
     return this.request('GET', `/agents/${enc(id)}/annotations`);
   }
-  setAnnotation(id: Uuid, key: string, value: string): Promise<AgentAnnotationRecord> {
+  setAnnotation(id: Uuid, key: string, value: string): Promise<AgentAnnotation> {
     return this.request('POST', `/agents/${enc(id)}/annotations`, { key, value });
   }
   removeAnnotation(id: Uuid, key: string): Promise<void> {

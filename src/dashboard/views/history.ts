@@ -2,7 +2,7 @@
 import { api, describe } from '../api.js';
 import { ago, h, notice, replaceRegion, shortSha } from '../dom.js';
 import { foldUnchanged, lineDiff } from '../line-diff.js';
-import type { ObjectWithCommit, StackDetail } from '../types.js';
+import type { ObjectWithCommit, StackDetail } from '../../store/store.js';
 import { setQuery, type ViewFactory } from './view.js';
 
 /** Most diff rows drawn at once. */

@@ -5,7 +5,7 @@
  */
 import { api, describe } from '../api.js';
 import { h, notice, replaceRegion } from '../dom.js';
-import { CELL_STATES, type CellState, type MatrixCell, type MatrixPage } from '../types.js';
+import type { CellState, MatrixCell, MatrixPage } from '../../http/dashboard/delivery-matrix.js';
 import { setQuery, type ViewFactory } from './view.js';
 
 const PAGE = 50;
@@ -18,6 +18,9 @@ export const STATE_TEXT: Record<CellState | 'none', { symbol: string; word: stri
   deleted: { symbol: '·', word: 'deleted', help: 'the agent confirmed the deletion' },
   none: { symbol: '—', word: 'not associated', help: 'the stack does not target this agent' },
 };
+
+/** The states in display order: the browser cannot load the server's CELL_STATES, and STATE_TEXT's type keeps this list complete. */
+const CELL_STATES = Object.keys(STATE_TEXT).filter((s): s is CellState => s !== 'none');
 
 export const matrixView: ViewFactory = (root, route) => {
   const q = h('input', { id: 'matrix-q', type: 'search', value: route.query.get('q') ?? '', autocomplete: 'off' });

@@ -1,7 +1,8 @@
 /** Overview: sync errors first, then each repository's cursor, then the counts that say whether all is well. */
 import { api, describe } from '../api.js';
 import { ago, h, notice, replaceRegion, shortSha } from '../dom.js';
-import type { Status, SyncError, SyncStatus } from '../types.js';
+import type { StatusOverview, SyncStatus } from '../../http/status-answers.js';
+import type { SyncError } from '../../store/records.js';
 import type { ViewFactory } from './view.js';
 
 /** "teams/payments/stack.yaml:4" (or the stack path when the error is not about one file). */
@@ -36,10 +37,10 @@ export const overviewView: ViewFactory = (root) => {
 
   return {
     async refresh() {
-      let status: Status;
+      let status: StatusOverview;
       let sync: SyncStatus;
       try {
-        [status, sync] = await Promise.all([api<Status>('/status'), api<SyncStatus>('/sync/status')]);
+        [status, sync] = await Promise.all([api<StatusOverview>('/status'), api<SyncStatus>('/sync/status')]);
       } catch (err) {
         replaceRegion(region, notice(`Could not load the overview: ${describe(err)}`, 'error'));
         return;

@@ -1,7 +1,9 @@
 /** Stacks: every live stack with its labels, annotations and latest object's commit; invalid ones show their file:line errors. */
 import { api, describe } from '../api.js';
 import { ago, chips, h, notice, replaceRegion, shortSha } from '../dom.js';
-import type { StackDetail, SyncError, SyncStatus } from '../types.js';
+import type { SyncStatus } from '../../http/status-answers.js';
+import type { SyncError } from '../../store/records.js';
+import type { StackDetail } from '../../store/store.js';
 import { errorList } from './overview.js';
 import { setQuery, type ViewFactory } from './view.js';
 

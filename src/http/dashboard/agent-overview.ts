@@ -20,6 +20,13 @@ export interface AgentOverview {
   failed: number;
 }
 
+/** GET /api/v1/dashboard/agents */
+export interface AgentsAnswer {
+  now: string;
+  stale_after_seconds: number;
+  agents: AgentOverview[];
+}
+
 type Tags = Map<string, { labels: string[]; annotations: Record<string, string> }>;
 
 /**

@@ -34,6 +34,13 @@ export interface DeliveryMatrix {
   counts: Record<CellState, number>;
 }
 
+/** GET /api/v1/dashboard/matrix: one page of rows; `total` counts the rows matching the filters. */
+export interface MatrixPage extends DeliveryMatrix {
+  total: number;
+  offset: number;
+  limit: number;
+}
+
 export interface MatrixInputs {
   stacks: StackDetail[];
   /** Sorted as the columns should be. */

@@ -6,8 +6,8 @@ import { extractPak } from '../auth.js';
 import { ApiError, badRequest, sendApiError } from '../errors.js';
 import { hashPak } from '../pak.js';
 import { ADMIN } from '../routes/route-kit.js';
-import { AgentOverviewSource, STALE_AFTER_SECONDS } from './agent-overview.js';
-import { CELL_STATES, type CellState, type DeliveryMatrix } from './delivery-matrix.js';
+import { type AgentsAnswer, AgentOverviewSource, STALE_AFTER_SECONDS } from './agent-overview.js';
+import { CELL_STATES, type CellState, type DeliveryMatrix, type MatrixPage } from './delivery-matrix.js';
 import { MatrixSource } from './matrix-source.js';
 import { type Asset, DEFAULT_ASSETS_DIR, loadAssets, SECURITY_HEADERS } from './static-assets.js';
 
@@ -61,7 +61,7 @@ export function dashboardPlugin(opts: DashboardOptions): FastifyPluginAsync {
       return pageOf(await matrix.get(), query);
     });
 
-    app.get('/api/v1/dashboard/agents', { ...admin, schema: { summary: 'Agents with labels, annotations, heartbeat age and delivery counts', tags } }, async () => ({
+    app.get('/api/v1/dashboard/agents', { ...admin, schema: { summary: 'Agents with labels, annotations, heartbeat age and delivery counts', tags } }, async (): Promise<AgentsAnswer> => ({
       now: new Date().toISOString(),
       stale_after_seconds: STALE_AFTER_SECONDS,
       agents: await agents.list(),
@@ -125,7 +125,7 @@ function parseMatrixQuery(query: Record<string, unknown>): MatrixQuery {
 }
 
 /** One page of rows (stacks), optionally filtered by stack name and by a cell state present in the row. */
-function pageOf(m: DeliveryMatrix, { offset, limit, q, state }: MatrixQuery) {
+function pageOf(m: DeliveryMatrix, { offset, limit, q, state }: MatrixQuery): MatrixPage {
   const matching =
     q || state
       ? m.rows.filter((r) => (!q || r.stack.name.toLowerCase().includes(q)) && (!state || r.cells.some((c) => c?.state === state)))

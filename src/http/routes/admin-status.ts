@@ -1,15 +1,16 @@
 /** Admin overviews: generators, sync status and errors, the fleet status, and the change counter the dashboard long-polls. */
 import type { FastifyInstance } from 'fastify';
-import type { SyncError, SyncState } from '../../store/records.js';
+import type { SyncError } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { ServerContext } from '../context.js';
+import type { RepositoryState, StatusOverview, SyncStatus } from '../status-answers.js';
 import { arrayOf, digits, generatorSchema, syncErrorSchema, syncStateSchema, waitParam } from '../schemas.js';
 import { ADMIN, responses } from './route-kit.js';
 
 const tags = ['status'];
 
 /** Sync states with the name of the generator (repository) they belong to. */
-async function repositories(store: Store): Promise<(SyncState & { generator_name: string | null })[]> {
+async function repositories(store: Store): Promise<RepositoryState[]> {
   const [states, generators] = await Promise.all([store.listSyncStates(), store.listGenerators()]);
   const names = new Map(generators.map((g) => [g.id, g.name]));
   return states.map((s) => ({ ...s, generator_name: names.get(s.generator_id) ?? null }));
@@ -59,7 +60,7 @@ export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): voi
       },
       config: { access: ADMIN },
     },
-    async () => {
+    async (): Promise<SyncStatus> => {
       const [repos, errors] = await Promise.all([repositories(store), store.listSyncErrors()]);
       return { ready: ctx.syncer?.isReady() ?? false, repositories: repos, errors };
     },
@@ -89,7 +90,7 @@ export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): voi
       },
       config: { access: ADMIN },
     },
-    async () => {
+    async (): Promise<StatusOverview> => {
       const [repos, errors, stacks, agents, delivery] = await Promise.all([
         repositories(store),
         store.listSyncErrors(),
