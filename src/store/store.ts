@@ -143,6 +143,8 @@ export interface Store {
   setSyncFailure(generatorId: Uuid, message: string | null): Promise<void>;
   listSyncStates(): Promise<SyncState[]>;
   listSyncedStacks(generatorId: Uuid): Promise<SyncedStack[]>;
+  /** Which of these names live stacks of other generators hold (one indexed probe per name). */
+  stackNamesHeldByOthers(generatorId: Uuid, names: readonly string[]): Promise<Set<string>>;
   /** Apply one commit: stacks, objects, provenance, errors and the cursor, in one transaction. */
   applyCommit(plan: CommitPlan): Promise<CommitResult>;
   listSyncErrors(generatorId?: Uuid): Promise<SyncError[]>;

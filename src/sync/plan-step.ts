@@ -191,12 +191,11 @@ function validOf(b: BuiltStack): ValidStack | null {
   return { name, description, labels, annotations, content: b.content, checksum: b.checksum };
 }
 
-/** Names held by live stacks of other generators, loaded only when this commit introduces a new name. */
+/** Which of the names this commit introduces are held by live stacks of other generators. */
 async function foreignNames(env: SyncEnv, valid: ValidStack[], byName: Map<string, SyncedStack>): Promise<Set<string>> {
-  const fresh = valid.some((b) => !byName.has(b.name));
-  if (!fresh) return new Set();
-  const all = await env.store.listStacks();
-  return new Set(all.filter((s) => s.generator_id !== env.generatorId && s.deleted_at === null).map((s) => s.name));
+  const fresh = valid.filter((b) => !byName.has(b.name)).map((b) => b.name);
+  if (fresh.length === 0) return new Set();
+  return env.store.stackNamesHeldByOthers(env.generatorId, fresh);
 }
 
 function sameSet(a: string[], b: string[]): boolean {

@@ -1,6 +1,6 @@
 /** SPEC §2–§3 duplicate names: the newcomer is invalid, the incumbent is never changed; a freed name goes to the newcomer. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeSyncFixture, manifest, stackFiles, type SyncFixture } from './sync-fixture.js';
+import { makeSyncFixture, manifest, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 let fx: SyncFixture;
 afterEach(async () => fx?.cleanup());
@@ -84,5 +84,23 @@ describe('duplicate names', () => {
     expect(report.failure).toBeUndefined();
     expect((await fx.stack('mine')).generator_id).toBe(fx.syncer().generatorId());
     expect((await fx.store.listSyncErrors(fx.syncer().generatorId()))[0]!.message).toMatch(/another repository/);
+  });
+
+  it('a commit creating a stack checks only its new names against other repositories, not every stack with its details', async () => {
+    fx = await makeSyncFixture();
+    fx.repo.writeAll({ ...stackFiles('a'), ...stackFiles('b') }).commit('two');
+    await fx.sync();
+    let listed = 0;
+    const store = wrapStore(fx.store, {
+      listStacks: async (opts) => {
+        listed += 1;
+        return fx.store.listStacks(opts);
+      },
+    });
+    const syncer = fx.newSyncer({ store });
+    fx.repo.writeAll(stackFiles('c')).commit('add c');
+    const report = await syncer.syncOnce();
+    expect(report.commits[0]!.created.map((c) => c.name)).toEqual(['c']);
+    expect(listed).toBe(0);
   });
 });

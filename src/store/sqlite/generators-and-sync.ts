@@ -104,6 +104,18 @@ export function listSyncedStacks(db: SqliteDb, generatorId: string): SyncedStack
   }));
 }
 
+/** Which of `names` are held by live stacks of another generator (probes the live-name unique index). */
+export function stackNamesHeldByOthers(db: SqliteDb, generatorId: string, names: readonly string[]): Set<string> {
+  if (names.length === 0) return new Set();
+  const rows = db
+    .stmt<{ name: string }>(
+      `SELECT s.name FROM stacks s WHERE s.name IN (SELECT value FROM json_each(?))
+         AND s.deleted_at IS NULL AND s.generator_id <> ?`,
+    )
+    .all(JSON.stringify([...new Set(names)]), generatorId);
+  return new Set(rows.map((r) => r.name));
+}
+
 /** Mark the generator active now (called when a commit is applied). */
 export function touchGenerator(db: SqliteDb, generatorId: string): void {
   db.stmt('UPDATE generators SET last_active_at = ? WHERE id = ?').run(nowIso(), generatorId);

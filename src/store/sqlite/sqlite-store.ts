@@ -61,6 +61,9 @@ export class SqliteStore implements Store {
   async listSyncedStacks(generatorId: string): Promise<SyncedStack[]> {
     return sync.listSyncedStacks(this.db, generatorId);
   }
+  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Set<string>> {
+    return sync.stackNamesHeldByOthers(this.db, generatorId, names);
+  }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
     return applyCommit(this.db, plan);
   }
