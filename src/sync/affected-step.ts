@@ -4,9 +4,9 @@
  * stack and its parent), so that only those stacks are read.
  */
 import type { TreeEntry } from '../git/git-source.js';
-import { stackDirOf } from '../manifest/stack-layout.js';
+import { isResourceName, isVisibleUnder, stackDirOf } from '../manifest/stack-layout.js';
 import type { TreeDelta } from './diff-step.js';
-import { manifestDir, type CommitStep, type SyncEnv, type SyncView } from './sync-env.js';
+import { manifestDir, repoPath, type CommitStep, type SyncEnv, type SyncView } from './sync-env.js';
 
 export interface AffectedStacks {
   step: CommitStep;
@@ -50,6 +50,9 @@ export async function affectedStep(env: SyncEnv, delta: TreeDelta, view: SyncVie
 
   const touched = new Set<string>();
   for (const { path } of delta.changed) {
+    // A README, a chart archive or a hidden file is in no stack's content: reading the stack
+    // would only find the same checksum again.
+    if (manifestDir(env.root, path) === null && !(isResourceName(path) && isVisibleUnder(repoPath(env.root, path), env.root))) continue;
     const old = stackDirOf(path, before);
     const now = stackDirOf(path, after);
     if (old !== null) touched.add(old);

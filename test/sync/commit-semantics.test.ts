@@ -63,6 +63,17 @@ describe('commits after the first sync', () => {
     expect((await fx.objects('web')).map((o) => o.commit!.subject)).toEqual(['revert', 'change', 'web']);
   });
 
+  it('a commit touching only files that are not stack resources reads no stack', async () => {
+    fx = await makeSyncFixture();
+    fx.repo.writeAll({ ...stackFiles('web'), ...stackFiles('db') }).commit('two');
+    await fx.sync();
+    fx.repo.write('web/README.md', 'docs').write('db/.hidden/x.yaml', configMap('hidden')).write('web/chart.tgz', 'bin').commit('docs');
+    const report = await fx.sync();
+    expect(report.commits).toHaveLength(1);
+    expect(report.commits[0]!.stacks_read).toBe(0);
+    expect(report.commits[0]!.updated).toEqual([]);
+  });
+
   it('a label, annotation or description change updates the stack rows, not its objects', async () => {
     fx = await makeSyncFixture();
     fx.repo.writeAll(stackFiles('web', { labels: ['prod'], annotations: { region: 'eu' } })).commit('web');
