@@ -3,23 +3,20 @@ import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { isRemoteUrl, redactUrl } from '../../git/index.js';
 import type { Daemon } from '../../http/daemon.js';
-import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
 import { CliError } from '../errors.js';
+import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
 
-interface ServeArgs {
-  repo: string;
-  branch?: string;
-  root?: string;
-  db: string;
+interface ServeArgs extends RepoArgs {
   host: string;
   port: number;
   interval?: number;
   'webhook-secret'?: string;
-  'max-bytes': number;
   'log-level': string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+// --help lists --max-bytes with the daemon's own options, after --webhook-secret (its place before the options were shared).
+const { 'max-bytes': maxBytesOption, ...repoSourceOptions } = repoOptions('SQLite database file (admin PAK in FILE.admin-pak, clones in FILE.d/)');
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -27,23 +24,19 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   builder: (y) =>
     y
       .options({
-        repo: { type: 'string', demandOption: true, describe: 'Repository: a local path or a URL (file://, https://, ssh://, git@host:path)' },
-        branch: { type: 'string', describe: "Branch to track (default: the repository's current branch)" },
-        root: { type: 'string', describe: 'Directory of the stacks inside the repository (default: its root)' },
-        db: { type: 'string', default: './brokkr.db', describe: 'SQLite database file (admin PAK in FILE.admin-pak, clones in FILE.d/)', normalize: true },
+        ...repoSourceOptions,
         host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' },
         port: { type: 'number', default: 3000, describe: 'Port to listen on' },
         interval: { type: 'number', describe: 'Seconds between polls of the repository (default 5 local, 30 remote)' },
         'webhook-secret': { type: 'string', describe: 'Secret of POST /api/v1/webhooks/git (HMAC X-Hub-Signature-256 or X-Gitlab-Token)' },
-        'max-bytes': { type: 'number', default: DEFAULT_MAX_CONTENT_BYTES, describe: 'Largest content of one stack, in bytes' },
+        'max-bytes': maxBytesOption,
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })
       .check((args) => {
-        if (String(args.repo).trim() === '') throw new CliError('--repo must name a repository path or URL', 2);
+        checkRepo(args.repo);
         if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new CliError(`--port must be 0..65535, not ${String(args.port)}`, 2);
         if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
-        const max = args['max-bytes'];
-        if (!Number.isInteger(max) || max <= 0) throw new CliError(`--max-bytes must be a positive whole number of bytes, not ${String(max)}`, 2);
+        checkMaxBytes(args['max-bytes']);
         if (!LOG_LEVELS.includes(args['log-level'])) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
         return true;
       }) as unknown as Argv<ServeArgs>,

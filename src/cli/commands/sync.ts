@@ -1,20 +1,12 @@
 /** `brokkr-sync sync`: one pass over every pending commit into the database, printing what changed, then exit. */
 import type { Argv, CommandModule } from 'yargs';
 import { redactUrl } from '../../git/index.js';
-import { DEFAULT_MAX_CONTENT_BYTES } from '../../manifest/index.js';
 import { openStore } from '../../store/open-store.js';
 import { dataDirFor } from '../../sync/data-dir.js';
 import type { CommitReport, StackError, SyncProgress, SyncReport } from '../../sync/sync-report.js';
 import { createSyncer } from '../../sync/syncer.js';
 import { CliError } from '../errors.js';
-
-interface SyncArgs {
-  repo: string;
-  branch?: string;
-  root?: string;
-  db: string;
-  'max-bytes': number;
-}
+import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
 
 const short = (sha: string | null) => (sha ? sha.slice(0, 7) : '(none)');
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -83,24 +75,17 @@ function progressLine(): { update(p: SyncProgress): void; clear(): void } {
   };
 }
 
-export const syncCommand: CommandModule<object, SyncArgs> = {
+export const syncCommand: CommandModule<object, RepoArgs> = {
   command: 'sync',
   describe: 'Sync every pending commit of the branch into the database once, print what changed, exit',
   builder: (y) =>
     y
-      .options({
-        repo: { type: 'string', demandOption: true, describe: 'Repository: a local path or a URL (file://, https://, ssh://, git@host:path)' },
-        branch: { type: 'string', describe: "Branch to track (default: the repository's current branch)" },
-        root: { type: 'string', describe: 'Directory of the stacks inside the repository (default: its root)' },
-        db: { type: 'string', default: './brokkr.db', describe: 'SQLite database file (remote clones live in FILE.d/)', normalize: true },
-        'max-bytes': { type: 'number', default: DEFAULT_MAX_CONTENT_BYTES, describe: "Largest content of one stack, in bytes" },
-      })
+      .options(repoOptions('SQLite database file (remote clones live in FILE.d/)'))
       .check((args) => {
-        const max = args['max-bytes'];
-        if (!Number.isInteger(max) || max <= 0) throw new CliError(`--max-bytes must be a positive whole number of bytes, not ${String(max)}`, 2);
-        if (String(args.repo).trim() === '') throw new CliError('--repo must name a repository path or URL', 2);
+        checkMaxBytes(args['max-bytes']);
+        checkRepo(args.repo);
         return true;
-      }) as unknown as Argv<SyncArgs>,
+      }) as unknown as Argv<RepoArgs>,
   handler: async (args) => {
     const store = await openStore(args.db);
     const progress = progressLine();
