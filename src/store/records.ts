@@ -14,21 +14,21 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const EVENT_STATUSES = ['SUCCESS', 'FAILURE'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 
-export interface Stack {
+/** The bookkeeping columns every brokkr entity table starts with. */
+export interface EntityColumns {
   id: Uuid;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: Timestamp | null;
+}
+
+export interface Stack extends EntityColumns {
   name: string;
   description: string | null;
   generator_id: Uuid;
 }
 
-export interface Agent {
-  id: Uuid;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  deleted_at: Timestamp | null;
+export interface Agent extends EntityColumns {
   name: string;
   cluster_name: string;
   last_heartbeat: Timestamp | null;
@@ -36,11 +36,7 @@ export interface Agent {
   pak_hash: string;
 }
 
-export interface DeploymentObject {
-  id: Uuid;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  deleted_at: Timestamp | null;
+export interface DeploymentObject extends EntityColumns {
   sequence_id: number;
   stack_id: Uuid;
   yaml_content: string;
@@ -50,11 +46,7 @@ export interface DeploymentObject {
   generator_id: Uuid;
 }
 
-export interface AgentEvent {
-  id: Uuid;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  deleted_at: Timestamp | null;
+export interface AgentEvent extends EntityColumns {
   agent_id: Uuid;
   deployment_object_id: Uuid;
   event_type: string;
@@ -94,11 +86,7 @@ export interface AgentAnnotation {
   value: string;
 }
 
-export interface Generator {
-  id: Uuid;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  deleted_at: Timestamp | null;
+export interface Generator extends EntityColumns {
   name: string;
   description: string | null;
   api_key_hash: string | null;
