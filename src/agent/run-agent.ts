@@ -155,7 +155,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
   try {
     while (!halt.signal.aborted) {
       const retryMs = retries.msUntilNext(objects.map((o) => o.id));
-      const wait = once || mode === 'full' ? 0 : Math.max(1, Math.min(waitSeconds, retryMs === null ? waitSeconds : Math.ceil(retryMs / 1000)));
+      // While the daemon is unreachable, probe without a long poll: a reconnect that parks for
+      // the whole wait would only learn (and log) that the daemon is back when the wait ends.
+      const wait = once || mode === 'full' || monitor.isDown ? 0 : Math.max(1, Math.min(waitSeconds, retryMs === null ? waitSeconds : Math.ceil(retryMs / 1000)));
       const pollStarted = Date.now();
       try {
         const res = await api.targetState(agentId, { mode, waitSeconds: wait, etag: mode === 'full' ? null : etag, signal: halt.signal });

@@ -154,6 +154,21 @@ describe('agent against a real in-process daemon', () => {
     expect(opts.logger.lines.filter((l) => l.includes('connected again'))).toHaveLength(1);
   });
 
+  it('says it is connected again as soon as the daemon is back, not after a full long poll', async () => {
+    const agent = await h.createAgent('a1', ['prod']);
+    await h.commit({ web: { content: 'v: 1\n' } });
+    // Long polls of 30 s and no heartbeat: only the poll loop can notice that the daemon is back.
+    const opts = agentOpts(agent.pak, { waitSeconds: 30, heartbeatSeconds: 0 });
+    background(opts);
+    await until(() => existsSync(join(out, 'web.yaml')), 'first apply');
+    await new Promise((r) => setTimeout(r, 1_500)); // settle: the SUCCESS reported, a long poll parked on the new tag
+    await h.stopServer();
+    await until(() => opts.logger.lines.some((l) => l.includes('lost connection to')), 'the lost-connection line');
+    await h.startServer();
+    // Nothing changed while it was down, so a reconnecting long poll would be held for 30 s.
+    await until(() => opts.logger.lines.some((l) => l.includes('connected again')), 'the connected-again line', 5_000);
+  });
+
   it('restores a file edited or deleted by hand', async () => {
     const agent = await h.createAgent('a1', ['prod']);
     await h.commit({ web: { content: 'v: 1\n' } });
