@@ -229,6 +229,25 @@ describe('long poll', () => {
     expect(s.feed.waiting).toBe(0);
   });
 
+  it('a parked long poll is cut off with 401 when its PAK is rotated or its agent deleted', async () => {
+    const s = await startTestServer();
+    for (const revoke of ['rotate', 'delete'] as const) {
+      const { agent, pak } = await s.createAgent({ name: `revoked-${revoke}` });
+      const etag = (await ts(s, agent.id, pak)).headers.get('etag')!;
+      const poll = ts(s, agent.id, pak, '?wait=60', { 'if-none-match': etag });
+      await until(() => s.feed.waiting === 1);
+      const res =
+        revoke === 'rotate'
+          ? await s.call('POST', `/api/v1/agents/${agent.id}/rotate-pak`)
+          : await s.call('DELETE', `/api/v1/agents/${agent.id}`);
+      expect(res.status).toBeLessThan(300);
+      const answer = await poll;
+      expect(answer.status, revoke).toBe(401);
+      expect(answer.body.code).toBe('unauthorized');
+      expect(s.feed.waiting).toBe(0);
+    }
+  });
+
   it('a long poll is answered by an admin adding a label that associates a stack', async () => {
     const s = await startTestServer();
     const { agent, pak } = await s.createAgent();

@@ -134,6 +134,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       const pak = generatePak();
       const agent = await store.setAgentPakHash(id, hashPak(pak));
       auth.invalidateAgent(id);
+      targets.agentChanged(id); // wakes the agent's parked polls, which then find their PAK revoked
       return { agent, pak };
     },
   );

@@ -9,7 +9,8 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { notFound } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
+import { extractPak } from '../auth.js';
 import { arrayOf, deploymentObjectSchema, idParams, waitParam } from '../schemas.js';
 import { ifNoneMatchHit, parseIfNoneMatch, type TargetMode, type TargetState } from '../target-states.js';
 import { ADMIN_OR_SELF, responses } from './route-kit.js';
@@ -74,6 +75,16 @@ export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): voi
         signal ??= closedSignal(reply);
         // Resolves on the next notify after `version` (at once if one happened during the query above).
         await feed.waitFor(version, remaining, signal);
+        // The PAK was checked when the request arrived; a rotation or deletion while it was parked
+        // (both wake the feed) must cut it off too, not answer it up to a minute later.
+        if (request.principal?.role === 'agent') {
+          const again = await ctx.auth.authenticate(extractPak(request.headers.authorization) ?? '');
+          if (again?.role !== 'agent' || again.agent.id !== request.principal.agent.id) {
+            throw new ApiError('unauthorized', 'the PAK was revoked while the request waited (PAK rotated or agent deleted)', {
+              'WWW-Authenticate': 'Bearer',
+            });
+          }
+        }
       }
 
       reply.header('etag', state.etag);
