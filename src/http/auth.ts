@@ -134,7 +134,7 @@ export function installAuth(app: FastifyInstance, auth: Authenticator, limiter: 
     limit(limiter, principal ? principalKey(principal) : `ip:${request.ip}`);
     if (!principal) throw new ApiError('unauthorized', 'unknown PAK', { 'WWW-Authenticate': 'Bearer' });
     if (!access.roles.includes(principal.role)) {
-      throw new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is a ${principal.role} PAK`);
+      throw new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is ${principal.role === 'generator' ? 'a' : 'an'} ${principal.role} PAK`);
     }
     if (principal.role === 'agent' && access.self) {
       const wanted = (request.params as Record<string, string | undefined>)[access.self];
