@@ -27,7 +27,10 @@ export async function resolveStep(env: SyncEnv, input: ResolveInput): Promise<Sy
   const { branch, view } = input;
   const tip = await gitCall(() => env.git.resolveBranch(branch), 'resolve the branch');
   if (tip === null) {
-    throw new SyncFailureError('BRANCH_MISSING', `branch ${branch} does not exist in ${env.git.displayName}`);
+    throw new SyncFailureError(
+      'BRANCH_MISSING',
+      `branch ${branch} does not exist in ${env.git.displayName} (a new repository has no branch until its first commit; otherwise check --branch)`,
+    );
   }
   if (env.root !== '' && (await gitCall(() => env.git.treeId(tip, env.root), 'read the tree')) === null) {
     throw new SyncFailureError(

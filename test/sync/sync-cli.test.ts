@@ -84,6 +84,14 @@ describe('brokkr-sync sync', () => {
     expect(missingRepo.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
+  it('a repository without commits gets an error that says so, not just a missing branch', async () => {
+    const { repo, db } = await setup();
+    const empty = await cli(['sync', '--repo', repo.path, '--db', db]);
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/branch main does not exist .*no branch until its first commit/);
+    expect(empty.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('exits 2 on usage errors', async () => {
     const { repo, db } = await setup();
     expect((await cli(['sync', '--db', db])).code).toBe(2);
