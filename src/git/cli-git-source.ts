@@ -1,11 +1,18 @@
 /** GitSource over the real `git` binary: -z plumbing for listings, long-lived cat-file children for objects. */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { CatFileProcess } from './cat-file-process.js';
 import { GitError, summarizeStderr } from './git-error.js';
 import type { GitCommit, GitSource, TreeChange, TreeEntry } from './git-source.js';
+import { MissingTreeError, diffTreeObjects, parseCommitObject, parseTreeObject, walkTree, type TreeReader } from './object-reader.js';
 import { LOG_FORMAT, parseDiffTree, parseLog, parseLsTree } from './parse-git-output.js';
 import { runGit, runGitRaw } from './run-git.js';
 
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+/** How far a first-parent walk through cat-file goes before asking git (a long backlog is rare and one spawn then is nothing). */
+const WALK_LIMIT = 64;
+/** Parsed commits kept (immutable objects; a pass reads the same few more than once). */
+const COMMIT_CACHE = 256;
 
 export interface CliGitSourceOptions {
   /** Directory git runs in: a work tree's top level or a bare repository. */
@@ -23,6 +30,14 @@ export class CliGitSource implements GitSource {
   private readonly blobs: CatFileProcess;
   private readonly infos: CatFileProcess;
   private emptyTree: string | null = null;
+  private readonly commits = new Map<string, GitCommit>();
+  /** Device and inodes of the repository directory and its .git when the readers last looked. */
+  private identity: string | null = null;
+  /** Tree objects by id through the long-lived reader; null when it does not have them. */
+  private readonly readTree: TreeReader = async (oid) => {
+    const { header, body } = await this.blobs.request(oid);
+    return header && header.type === 'tree' && body ? parseTreeObject(body, oid.length / 2) : null;
+  };
 
   constructor(options: CliGitSourceOptions) {
     this.cwd = options.cwd;
@@ -49,19 +64,62 @@ export class CliGitSource implements GitSource {
       throw new GitError('BRANCH_NOT_FOUND', `invalid branch name ${JSON.stringify(branch)}`);
     }
     const ref = branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
+    this.checkIdentity();
+    // Through the long-lived reader (it reads the ref afresh on every request); a "missing" answer
+    // is confirmed by a fresh git, as for trees: the reader may be stale (a repository re-cloned in place).
+    const { header } = await this.infos.request(`${ref}^{commit}`);
+    if (header && header.type === 'commit') return header.oid;
     const result = await runGitRaw(this.cwd, ['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
     if (result.code !== 0) return null;
+    this.restartReaders();
     return result.stdout.toString('utf8').trim();
   }
 
   async getCommit(sha: string): Promise<GitCommit> {
+    this.checkOid(sha);
+    const cached = this.commits.get(sha);
+    if (cached) return cached;
+    const { header, body } = await this.blobs.request(sha);
+    const parsed = header && header.type === 'commit' && body ? parseCommitObject(sha, body) : null;
+    if (parsed) {
+      if (this.commits.size >= COMMIT_CACHE) this.commits.delete(this.commits.keys().next().value as string);
+      this.commits.set(sha, parsed);
+      return parsed;
+    }
+    // Not readable here (or needs git's re-encoding): git log decides, and says why.
+    return this.logCommit(sha);
+  }
+
+  private async logCommit(sha: string): Promise<GitCommit> {
     const result = await runGitRaw(this.cwd, this.logArgs(['-1', '--no-walk', this.checkOid(sha)]));
     const [commit] = result.code === 0 ? parseLog(result.stdout) : [];
     if (!commit) throw new GitError('OBJECT_NOT_FOUND', `commit ${sha} not found in ${this.displayName}`);
     return commit;
   }
 
+  /**
+   * The first-parent chain from `to` back to `from` (exclusive), oldest first, read through the
+   * long-lived reader; null when `from` is not within WALK_LIMIT first parents (then git decides).
+   */
+  private async firstParentChain(from: string, to: string): Promise<GitCommit[] | null> {
+    const chain: GitCommit[] = [];
+    let sha = to;
+    try {
+      while (chain.length < WALK_LIMIT) {
+        if (sha === from) return chain.reverse();
+        const commit = await this.getCommit(sha);
+        chain.push(commit);
+        if (commit.parents.length === 0) return null;
+        sha = commit.parents[0];
+      }
+    } catch {
+      return null; // an unreadable commit on the way: let git answer
+    }
+    return null;
+  }
+
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    if ((await this.firstParentChain(this.checkOid(ancestor), this.checkOid(descendant))) !== null) return true;
     const result = await runGitRaw(this.cwd, ['merge-base', '--is-ancestor', this.checkOid(ancestor), this.checkOid(descendant)]);
     if (result.code === 0) return true;
     // Exit 1 is "no"; an unknown commit (gone after a force-push and gc) is not an ancestor either.
@@ -70,6 +128,9 @@ export class CliGitSource implements GitSource {
   }
 
   async listFirstParentCommits(from: string, to: string): Promise<GitCommit[]> {
+    // Every commit on the first-parent chain from `to` down to `from` descends from `from`.
+    const chain = await this.firstParentChain(this.checkOid(from), this.checkOid(to));
+    if (chain !== null) return chain;
     // --ancestry-path: after a `git pull` merge the first-parent line runs through the puller's own
     // commits, which do not contain `from`; diffing `from` against them would undo its changes
     // (deleting stacks) until the merge restores them. Only commits descending from `from` count.
@@ -80,6 +141,21 @@ export class CliGitSource implements GitSource {
   async listTree(commit: string, dir = ''): Promise<TreeEntry[]> {
     const tree = await this.treeId(commit, dir);
     if (tree === null) return [];
+    if (dir !== '') {
+      // One stack's directory: its few trees and blob sizes through the long-lived readers. The
+      // whole tree (a snapshot) stays one ls-tree: one spawn for tens of thousands of entries.
+      try {
+        const entries = await walkTree(this.readTree, tree, dir);
+        const sizes = await Promise.all(entries.map((e) => (e.type === 'blob' ? this.infos.request(e.oid) : null)));
+        entries.forEach((e, i) => {
+          const size = sizes[i]?.header?.size;
+          if (size !== undefined) e.size = size;
+        });
+        return entries;
+      } catch (err) {
+        if (!(err instanceof MissingTreeError)) throw err;
+      }
+    }
     return parseLsTree(await runGit(this.cwd, ['ls-tree', '-r', '-z', '--long', tree]), dir);
   }
 
@@ -122,13 +198,47 @@ export class CliGitSource implements GitSource {
     return entry && entry.type === 'tree' ? entry.oid : null;
   }
 
+  /**
+   * A repository deleted and cloned again at the same path (an operator's re-clone) leaves the
+   * long-lived readers on the old one's open files, answering for objects the new one lacks. Every
+   * pass starts by resolving the branch, so that is where a changed directory identity is noticed.
+   */
+  private checkIdentity(): void {
+    let id: string;
+    try {
+      const dir = statSync(this.cwd);
+      let dotGit = '';
+      try {
+        dotGit = String(statSync(join(this.cwd, '.git')).ino);
+      } catch {
+        /* a bare repository */
+      }
+      id = `${dir.dev}:${dir.ino}:${dotGit}`;
+    } catch {
+      return; // gone: the git calls that follow report it
+    }
+    if (this.identity !== null && this.identity !== id) this.restartReaders();
+    this.identity = id;
+  }
+
   /** Let the long-lived readers start over on their next request (they reopen the repository). */
   private restartReaders(): void {
+    this.commits.clear();
     this.blobs.restartWhenIdle();
     this.infos.restartWhenIdle();
   }
 
   async diffTrees(from: string | null, to: string): Promise<TreeChange[]> {
+    if (from !== null) {
+      // Compare tree objects, descending only where subtree ids differ: a one-file commit reads
+      // a handful of small trees instead of spawning diff-tree.
+      try {
+        const [a, b] = await Promise.all([this.treeId(this.checkOid(from), ''), this.treeId(this.checkOid(to), '')]);
+        if (a !== null && b !== null) return await diffTreeObjects(this.readTree, a, b, '');
+      } catch (err) {
+        if (!(err instanceof MissingTreeError)) throw err;
+      }
+    }
     const base = from === null ? await this.emptyTreeId() : this.checkOid(from);
     const out = await runGit(this.cwd, ['diff-tree', '-r', '--no-renames', '--no-ext-diff', '-z', base, this.checkOid(to)]);
     return parseDiffTree(out);

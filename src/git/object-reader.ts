@@ -1,0 +1,127 @@
+/** Commits and trees read as raw objects through the long-lived `cat-file --batch`: a sync's steady-state reads without spawning git (whose fork cost grows with the daemon's RSS). */
+import type { GitCommit, TreeChange, TreeEntry } from './git-source.js';
+
+/** One entry of a raw tree object. */
+export interface RawTreeEntry {
+  name: string;
+  /** Six digits, as ls-tree prints them ('040000' for trees). */
+  mode: string;
+  type: 'blob' | 'tree' | 'commit';
+  oid: string;
+}
+
+/** Parse a tree object: `<mode> SP <name> NUL <raw oid>` repeated; oidBytes is 20 (sha1) or 32. */
+export function parseTreeObject(body: Buffer, oidBytes: number): RawTreeEntry[] {
+  const entries: RawTreeEntry[] = [];
+  let i = 0;
+  while (i < body.length) {
+    const space = body.indexOf(0x20, i);
+    const nul = body.indexOf(0, space);
+    if (space < 0 || nul < 0 || nul + 1 + oidBytes > body.length) throw new Error('malformed tree object');
+    const mode = body.toString('latin1', i, space).padStart(6, '0');
+    const name = body.toString('utf8', space + 1, nul);
+    const oid = body.toString('hex', nul + 1, nul + 1 + oidBytes);
+    i = nul + 1 + oidBytes;
+    entries.push({ mode, name, oid, type: mode === '040000' ? 'tree' : mode === '160000' ? 'commit' : 'blob' });
+  }
+  return entries;
+}
+
+/**
+ * Parse a commit object into a GitCommit, or null when it needs git's own formatting (a
+ * non-UTF-8 `encoding` header, an unparsable identity line): callers then ask `git log`.
+ */
+export function parseCommitObject(sha: string, body: Buffer): GitCommit | null {
+  const text = body.toString('utf8');
+  const split = text.indexOf('\n\n');
+  const headers = (split < 0 ? text : text.slice(0, split)).split('\n');
+  const message = split < 0 ? '' : text.slice(split + 2);
+  const parents: string[] = [];
+  let author: { name: string; email: string } | null = null;
+  let committed: number | null = null;
+  for (const line of headers) {
+    if (line.startsWith('parent ')) parents.push(line.slice(7));
+    else if (line.startsWith('author ')) {
+      const m = /^author (.*?) ?<([^>]*)> (\d+) [+-]\d{4}$/.exec(line);
+      if (m) author = { name: m[1], email: m[2] };
+    } else if (line.startsWith('committer ')) {
+      const m = / (\d+) [+-]\d{4}$/.exec(line);
+      if (m) committed = Number(m[1]);
+    } else if (line.startsWith('encoding ') && !/^encoding utf-?8$/i.test(line)) return null;
+  }
+  if (!author || committed === null) return null;
+  // git's %s: the first paragraph of the message, its lines joined by spaces.
+  const subject = message.replace(/^\n+/, '').split(/\n[ \t]*\n/)[0].trim().split('\n').map((l) => l.trim()).join(' ');
+  return {
+    sha,
+    parents,
+    author_name: author.name,
+    author_email: author.email,
+    subject,
+    committed_at: new Date(committed * 1000).toISOString(),
+  };
+}
+
+/** git's order of tree entries: by name, a tree compared as if its name ended in '/'. */
+export function compareTreeEntries(a: RawTreeEntry, b: RawTreeEntry): number {
+  const ka = Buffer.from(a.type === 'tree' ? `${a.name}/` : a.name, 'utf8');
+  const kb = Buffer.from(b.type === 'tree' ? `${b.name}/` : b.name, 'utf8');
+  return Buffer.compare(ka, kb);
+}
+
+/** Reads a tree object by id (null when git does not have it). */
+export type TreeReader = (oid: string) => Promise<RawTreeEntry[] | null>;
+
+/** Thrown when a tree on the way cannot be read: callers fall back to the git command. */
+export class MissingTreeError extends Error {}
+
+/** Every non-tree entry below a tree, paths prefixed, in `ls-tree -r` order (subtrees read in parallel). */
+export async function walkTree(read: TreeReader, oid: string, prefix: string): Promise<TreeEntry[]> {
+  const entries = await read(oid);
+  if (!entries) throw new MissingTreeError(`tree ${oid} not found`);
+  const parts = await Promise.all(
+    entries.map((e) => {
+      const path = prefix === '' ? e.name : `${prefix}/${e.name}`;
+      return e.type === 'tree' ? walkTree(read, e.oid, path) : Promise.resolve([{ path, mode: e.mode, type: e.type, oid: e.oid }]);
+    }),
+  );
+  return parts.flat();
+}
+
+/** `git diff-tree -r --no-renames` of two trees, descending only where the subtree ids differ. */
+export async function diffTreeObjects(read: TreeReader, a: string | null, b: string | null, prefix: string): Promise<TreeChange[]> {
+  const [ea, eb] = await Promise.all([a ? read(a) : [], b ? read(b) : []]);
+  if (!ea || !eb) throw new MissingTreeError('a tree to compare is missing');
+  // Merge by name; a name that is a tree on one side and a file on the other is two changes.
+  const byName = new Map<string, { old?: RawTreeEntry; new?: RawTreeEntry }>();
+  for (const e of ea) byName.set(e.name, { old: e });
+  for (const e of eb) byName.set(e.name, { ...byName.get(e.name), new: e });
+  const pieces: { key: RawTreeEntry; changes: Promise<TreeChange[]> }[] = [];
+  for (const [name, { old, new: now }] of byName) {
+    if (old && now && old.oid === now.oid && old.mode === now.mode) continue;
+    const path = prefix === '' ? name : `${prefix}/${name}`;
+    const oldTree = old?.type === 'tree' ? old : undefined;
+    const newTree = now?.type === 'tree' ? now : undefined;
+    const oldFile = old && old.type !== 'tree' ? old : undefined;
+    const newFile = now && now.type !== 'tree' ? now : undefined;
+    if (oldTree || newTree) {
+      pieces.push({ key: (oldTree ?? newTree)!, changes: diffTreeObjects(read, oldTree?.oid ?? null, newTree?.oid ?? null, path) });
+    }
+    if (oldFile || newFile) {
+      const change: TreeChange =
+        oldFile && newFile
+          ? { path, status: kind(oldFile) === kind(newFile) ? 'M' : 'T', oldOid: oldFile.oid, newOid: newFile.oid, oldMode: oldFile.mode, newMode: newFile.mode }
+          : oldFile
+            ? { path, status: 'D', oldOid: oldFile.oid, newOid: null, oldMode: oldFile.mode, newMode: null }
+            : { path, status: 'A', oldOid: null, newOid: newFile!.oid, oldMode: null, newMode: newFile!.mode };
+      pieces.push({ key: (oldFile ?? newFile)!, changes: Promise.resolve([change]) });
+    }
+  }
+  pieces.sort((x, y) => compareTreeEntries(x.key, y.key));
+  return (await Promise.all(pieces.map((p) => p.changes))).flat();
+}
+
+/** What `T` (type change) distinguishes: regular file, symlink, submodule. */
+function kind(e: RawTreeEntry): string {
+  return e.mode === '120000' ? 'link' : e.mode === '160000' ? 'gitlink' : 'file';
+}
