@@ -12,7 +12,10 @@ export interface RefWatcher {
 }
 
 export interface WatchRefsOptions {
-  /** Quiet time before calling back, so a burst (lock file, rename, reflog) is one call. */
+  /**
+   * Quiet time before calling back, so a burst (lock file, rename, reflog) is one call. Short
+   * (default 5 ms): it delays every commit, and the syncer coalesces requests during a pass anyway.
+   */
   debounceMs?: number;
   /** Told about watcher errors (the periodic poll remains the fallback). */
   onError?: (err: Error) => void;
@@ -63,7 +66,7 @@ export function watchRefs(repoPath: string, branch: string, onChange: () => void
     timer = setTimeout(() => {
       timer = null;
       if (!closed) onChange();
-    }, options.debounceMs ?? 30);
+    }, options.debounceMs ?? 5);
   };
   watcher.on('add', fire).on('change', fire).on('unlink', fire);
   // chokidar's file-level events can miss a ref renamed over again within a few milliseconds (it
