@@ -36,11 +36,14 @@ export async function affectedStep(env: SyncEnv, delta: TreeDelta, view: SyncVie
 
   if (view.stackDirs === null) throw new Error('affectedStep: the stack layout at the cursor is not loaded');
   const before = view.stackDirs;
-  const after = new Set(before);
+  // Copied only when a manifest moves: most commits change resources, and copying the layout of
+  // 10,000 stacks on each of them made a one-stack commit cost grow with the repository.
+  let after = before;
   let manifestTouched = false;
   for (const { path, status } of delta.changed) {
     const dir = manifestDir(env.root, path);
     if (dir === null) continue;
+    if (!manifestTouched) after = new Set(before);
     manifestTouched = true;
     // D = the manifest is gone (also when it turned into a directory); A/M/T = it exists (a
     // manifest that became a symlink is still a stack, reported invalid by the build step).

@@ -11,7 +11,7 @@ import type { CommitInfo } from '../store/records.js';
 import type { CommitPlan, StackUpsert, SyncedStack } from '../store/store.js';
 import { compareBytes, duplicateNameProblem, type ManifestProblem } from '../manifest/index.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
-import { repoPath, type SyncEnv, type SyncView } from './sync-env.js';
+import { repoPath, viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
 import type { StackError } from './sync-report.js';
 
 export interface UpsertNote {
@@ -40,7 +40,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     subject: gitCommit.subject,
     committed_at: gitCommit.committed_at,
   };
-  const byName = new Map([...view.stacks.values()].map((s) => [s.name, s]));
+  const { byName } = viewIndexes(view);
   const dirs = [...built.stacks.keys()].sort(compareBytes); // byte order, as lint's duplicate check
 
   // Stored stacks that leave their directory in this commit.

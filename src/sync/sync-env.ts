@@ -36,6 +36,19 @@ export interface SyncView {
   stacks: Map<string, SyncedStack>;
   /** Directories with recorded errors. */
   invalidDirs: Set<string>;
+  /** Indexes over `stacks` by name and id, kept in step by writeStep (built on first use). */
+  byName?: Map<string, SyncedStack>;
+  byId?: Map<string, SyncedStack>;
+}
+
+/**
+ * The name and id indexes of the view, built once and then maintained by writeStep: rebuilding
+ * them from every stack on every commit made a one-stack commit's cost grow with the repository.
+ */
+export function viewIndexes(view: SyncView): { byName: Map<string, SyncedStack>; byId: Map<string, SyncedStack> } {
+  view.byName ??= new Map([...view.stacks.values()].map((s) => [s.name, s]));
+  view.byId ??= new Map([...view.stacks.values()].map((s) => [s.id, s]));
+  return { byName: view.byName, byId: view.byId };
 }
 
 /** One unit of work: compare `from` (null = compare against the stored state) with `commit`. */

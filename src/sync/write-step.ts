@@ -6,7 +6,7 @@
 import { CursorMovedError } from '../store/store.js';
 import type { SyncedStack } from '../store/store.js';
 import type { PlannedCommit } from './plan-step.js';
-import type { SyncEnv, SyncView } from './sync-env.js';
+import { viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
 import { SyncFailureError, type CommitReport } from './sync-report.js';
 
 export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: SyncView): Promise<CommitReport> {
@@ -34,10 +34,16 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
     stacks_read: planned.built.stacks.size,
   };
 
-  const byId = new Map([...view.stacks.values()].map((s) => [s.id, s]));
+  const { byId, byName } = viewIndexes(view);
+  const forget = (s: SyncedStack | undefined) => {
+    if (!s) return;
+    if (byId.get(s.id) === s) byId.delete(s.id);
+    if (byName.get(s.name) === s) byName.delete(s.name);
+  };
   // Move the view: first vacate every directory a stack leaves, then occupy the new ones (two
   // stacks may swap directories in one commit).
   for (const stack of planned.deleted) {
+    forget(byId.get(stack.id));
     if (view.stacks.get(stack.path)?.id === stack.id) view.stacks.delete(stack.path);
   }
   notes.forEach((note, i) => {
@@ -56,6 +62,8 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
       return;
     }
     const previous = upsert.id ? byId.get(upsert.id) : undefined;
+    forget(previous);
+    forget(view.stacks.get(upsert.path));
     const next: SyncedStack = {
       id,
       name: upsert.name,
@@ -66,6 +74,8 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
       latest_checksum: upsert.content?.checksum ?? previous?.latest_checksum ?? null,
     };
     view.stacks.set(upsert.path, next);
+    byId.set(id, next);
+    byName.set(next.name, next);
     if (!upsert.id && created) {
       report.created.push({ stack_id: id, name: upsert.name, path: upsert.path, object_id: created.object_id, sequence_id: created.sequence_id });
     } else {
@@ -93,6 +103,8 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
     // The store did not report a created stack's id: reload rather than guess.
     const fresh = await env.store.listSyncedStacks(env.generatorId);
     view.stacks = new Map(fresh.map((s) => [s.path, s]));
+    view.byName = undefined;
+    view.byId = undefined;
   }
   return report;
 }
