@@ -9,6 +9,12 @@
 export class ChangeFeed {
   #version = 0;
   #waiters = new Set<() => void>();
+  #listeners: ((scope: ChangeScope | undefined) => void)[] = [];
+
+  /** Called synchronously inside notify(), before any waiter wakes (caches invalidate here). */
+  onNotify(listener: (scope: ChangeScope | undefined) => void): void {
+    this.#listeners.push(listener);
+  }
 
   /** Monotonic counter, bumped by every notify(). */
   get version(): number {
@@ -21,8 +27,9 @@ export class ChangeFeed {
   }
 
   /** Record that something agents or admins can see has changed, and wake every waiter. */
-  notify(): void {
+  notify(scope?: ChangeScope): void {
     this.#version += 1;
+    for (const listener of this.#listeners) listener(scope);
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
@@ -56,4 +63,10 @@ export class ChangeFeed {
     this.#waiters.clear();
     for (const wake of waiters) wake();
   }
+}
+
+/** What a notification is about; absent = anything may have changed. */
+export interface ChangeScope {
+  /** Only the objects of these stacks changed (no stack rows, labels or annotations). */
+  stacks?: readonly string[];
 }

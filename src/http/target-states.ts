@@ -10,12 +10,16 @@
  * - the agent epoch counts changes that concern one agent only (its events, labels,
  *   annotations, targets), announced through `agentChanged()`.
  *
+ * A commit that only gave some stacks new objects is announced with those stacks
+ * (`feed.notify({ stacks })`): it bumps the agent epochs of just the agents whose cached state
+ * holds one of them, so with 1,000 parked long polls a commit re-queries a handful, not all.
+ *
  * While neither moved, repeated polls (and long polls woken by somebody else's change) reuse
  * the cached tag without a query. `maxAgeMs` bounds how long a tag is trusted anyway, for
  * writers that share the database file but not this process's feed.
  */
 import { createHash } from 'node:crypto';
-import type { ChangeFeed } from '../change-feed.js';
+import type { ChangeFeed, ChangeScope } from '../change-feed.js';
 import type { Store, TargetStateEntry } from '../store/store.js';
 
 export type TargetMode = 'incremental' | 'full';
@@ -59,6 +63,10 @@ export class TargetStates {
   readonly #agentEpochs = new Map<string, number>();
   /** How many feed notifications were agent-scoped; feed.version minus this is the global epoch. */
   #scoped = 0;
+  /** Stack id → agents whose cached state holds one of its objects (for stack-scoped notifications). */
+  readonly #holders = new Map<string, Set<string>>();
+  /** Agents with a query in flight: its result is not indexed yet, so any scoped change invalidates it. */
+  readonly #pending = new Map<string, number>();
   /**
    * Serialized 200 bodies by `global epoch:ETag`. Objects are immutable, so within one global
    * epoch an ETag determines the bytes; agents of one label group share identical states, so
@@ -76,6 +84,24 @@ export class TargetStates {
     this.#maxAgeMs = maxAgeMs;
     this.#maxEntries = maxEntries;
     this.#maxBodyChars = maxBodyChars;
+    feed.onNotify((scope) => this.#onNotify(scope));
+  }
+
+  /** A notification about some stacks only: bump the epochs of the agents that hold them. */
+  #onNotify(scope: ChangeScope | undefined): void {
+    if (!scope?.stacks) return; // global: every cached tag is stale
+    const agents = new Set<string>(this.#pending.keys());
+    for (const stack of scope.stacks) for (const agent of this.#holders.get(stack) ?? []) agents.add(agent);
+    for (const agent of agents) this.#agentEpochs.set(agent, (this.#agentEpochs.get(agent) ?? 0) + 1);
+    this.#scoped += 1;
+  }
+
+  #index(agentId: string, entries: TargetStateEntry[]): void {
+    for (const e of entries) {
+      let set = this.#holders.get(e.stack_id);
+      if (!set) this.#holders.set(e.stack_id, (set = new Set()));
+      set.add(agentId);
+    }
   }
 
   /** The serialized answer for a state: from the cache, or produced once and cached. */
@@ -122,7 +148,23 @@ export class TargetStates {
     const agent = this.#agentEpochs.get(agentId) ?? 0;
     const hit = this.#cache.get(key);
     if (hit && hit.global === global && hit.agent === agent && now - hit.at < this.#maxAgeMs) return hit.state;
-    const state = this.#store.targetStateIds(agentId, mode).then((entries) => ({ etag: etagOf(entries), entries, global }));
+    this.#pending.set(agentId, (this.#pending.get(agentId) ?? 0) + 1);
+    const done = () => {
+      const n = (this.#pending.get(agentId) ?? 1) - 1;
+      if (n === 0) this.#pending.delete(agentId);
+      else this.#pending.set(agentId, n);
+    };
+    const state = this.#store.targetStateIds(agentId, mode).then(
+      (entries) => {
+        this.#index(agentId, entries);
+        done();
+        return { etag: etagOf(entries), entries, global };
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
     const entry: CacheEntry = { global, agent, at: now, state };
     if (hit) this.#cache.delete(key);
     else if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);

@@ -106,6 +106,8 @@ export type Principal =
 export interface TargetStateEntry {
   id: Uuid;
   sequence_id: number;
+  /** The stack the object belongs to (lets caches tell which agents a commit concerns). */
+  stack_id: Uuid;
 }
 
 export interface EventQuery {

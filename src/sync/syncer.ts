@@ -200,7 +200,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       const where = e.file === null ? '' : e.line === null ? `${e.file}: ` : `${e.file}:${e.line}: `;
       logger.warn({ stack: e.stack_name ?? e.stack_path, commit: e.commit_sha.slice(0, 7) }, `${where}${e.message}`);
     }
-    if (changed > 0) opts.feed?.notify();
+    if (changed > 0) opts.feed?.notify(scopeOf(commit));
   }
 
   async function recordFailure(failure: SyncFailure, err: unknown): Promise<void> {
@@ -288,6 +288,16 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     isReady: () => ready,
   };
   return syncer;
+}
+
+/**
+ * A commit that only gave existing stacks new objects (or deleted stacks) changes the target
+ * state of just the agents associated with those stacks; anything touching stack rows (new
+ * stacks, labels, annotations) may change associations, so it concerns everyone.
+ */
+function scopeOf(commit: CommitReport): { stacks: string[] } | undefined {
+  if (commit.created.length > 0 || commit.updated.some((u) => u.fields.length > 0)) return undefined;
+  return { stacks: [...commit.updated.map((u) => u.stack_id), ...commit.deleted.map((d) => d.stack_id)] };
 }
 
 function toFailure(err: unknown): SyncFailure {

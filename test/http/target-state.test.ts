@@ -193,6 +193,33 @@ describe('ETag and If-None-Match', () => {
     expect((await ts(s, agent.id, pak, '', { 'if-none-match': etag })).status).toBe(200);
     expect(counting.calls()).toBe(callsAfterFirst + 1);
   });
+
+  it('a commit that changes only some stacks re-reads only the agents holding them; a global change re-reads everyone', async () => {
+    let counting!: ReturnType<typeof countingStore>;
+    const s = await startTestServer({}, { wrapStore: (store) => (counting = countingStore(store)).store });
+    const prod = await s.createAgent({ labels: ['prod'] });
+    const dev = await s.createAgent({ labels: ['dev'] });
+    const ids = await s.repo.commit([
+      { name: 'web', labels: ['prod'], yaml: 'w: 1\n' },
+      { name: 'tool', labels: ['dev'], yaml: 't: 1\n' },
+    ]);
+    const tag = async (a: { agent: { id: string }; pak: string }) => (await ts(s, a.agent.id, a.pak)).headers.get('etag')!;
+    const [prodTag, devTag] = [await tag(prod), await tag(dev)];
+    const calls = counting.calls();
+    // What the syncer announces for a commit that only gave `web` a new object.
+    await s.repo.commit([{ name: 'web', labels: ['prod'], yaml: 'w: 2\n' }], [], false);
+    s.feed.notify({ stacks: [ids.get('web')!] });
+    expect((await ts(s, dev.agent.id, dev.pak, '', { 'if-none-match': devTag })).status).toBe(304);
+    expect(counting.calls()).toBe(calls); // dev's cached tag still holds: no query
+    const changed = await ts(s, prod.agent.id, prod.pak, '', { 'if-none-match': prodTag });
+    expect(changed.status).toBe(200);
+    expect(changed.body[0].yaml_content).toBe('w: 2\n');
+    expect(counting.calls()).toBe(calls + 1);
+    // A change without a scope (labels, new stacks, other writers) concerns everyone.
+    s.feed.notify();
+    expect((await ts(s, dev.agent.id, dev.pak, '', { 'if-none-match': devTag })).status).toBe(304);
+    expect(counting.calls()).toBe(calls + 2);
+  });
 });
 
 describe('serialized answers', () => {

@@ -169,6 +169,34 @@ describe('cost of a commit', () => {
   });
 });
 
+describe('change notifications', () => {
+  it('a commit that only changes content names its stacks; new stacks and label changes concern everyone', async () => {
+    const fx = await fixture();
+    const scopes: unknown[] = [];
+    fx.feed.onNotify((scope) => scopes.push(scope ?? 'everyone'));
+    fx.repo.writeAll({ ...stackFiles('web', { labels: ['prod'] }), ...stackFiles('db', { labels: ['prod'] }) }).commit('two stacks');
+    await fx.sync();
+    expect(scopes).toEqual(['everyone']); // a snapshot creates stacks
+
+    fx.repo.write('web/config.yaml', configMap('web', { value: 'v2' })).commit('web content');
+    await fx.sync();
+    expect(scopes.at(-1)).toEqual({ stacks: [(await fx.stack('web')).id] });
+
+    const dbId = (await fx.stack('db')).id;
+    fx.repo.remove('db').commit('db gone');
+    await fx.sync();
+    expect(scopes.at(-1)).toEqual({ stacks: [dbId] }); // its marker reaches the agents holding it
+
+    fx.repo.writeAll(stackFiles('web', { labels: ['dev'] })).commit('web relabelled');
+    await fx.sync();
+    expect(scopes.at(-1)).toBe('everyone');
+
+    fx.repo.writeAll(stackFiles('cache')).commit('a new stack');
+    await fx.sync();
+    expect(scopes.at(-1)).toBe('everyone');
+  });
+});
+
 describe('more than one writer, stopping, polling', () => {
   it('another writer moving the cursor mid-pass makes the pass reload, and nothing is applied twice', async () => {
     const fx = await fixture();

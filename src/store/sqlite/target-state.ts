@@ -38,7 +38,7 @@ const SUCCEEDED = `EXISTS (SELECT 1 FROM agent_events e
   WHERE e.agent_id = @agent AND e.deployment_object_id = o.id AND e.status = 'SUCCESS' AND e.deleted_at IS NULL)`;
 
 export const TARGET_STATE_SQL = `WITH ${ASSOCIATED}, ${LATEST}
-SELECT o.id, o.sequence_id FROM latest JOIN deployment_objects o ON o.sequence_id = latest.sequence_id
+SELECT o.id, o.sequence_id, o.stack_id FROM latest JOIN deployment_objects o ON o.sequence_id = latest.sequence_id
 WHERE @incremental = 0 OR NOT ${SUCCEEDED}
 ORDER BY o.sequence_id DESC`;
 
