@@ -29,7 +29,9 @@ export async function buildStep(env: SyncEnv, affected: AffectedStacks): Promise
   if (affected.build.length === 0) return { affected, stacks };
 
   // Paths from here on are repo-relative, as the manifest module reports them.
-  const entries = (await listEntries(env, affected)).map((e) => ({ ...e, path: repoPath(env.root, e.path) }));
+  const listed = await listEntries(env, affected);
+  // With the root at the repository root, root-relative paths are the repo paths: no copy.
+  const entries = env.root === '' ? listed : listed.map((e) => ({ ...e, path: repoPath(env.root, e.path) }));
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const layouts = new Map<string, StackLayout>();
   for (const layout of layoutStacks([...byPath.keys()], env.root)) {

@@ -33,6 +33,8 @@ export async function diffStep(env: SyncEnv, step: CommitStep): Promise<TreeDelt
 export async function listRootTree(env: SyncEnv, sha: string, dir = ''): Promise<TreeEntry[]> {
   const prefix = env.root === '' ? dir : dir === '' ? env.root : `${env.root}/${dir}`;
   const entries = await gitCall(() => env.git.listTree(sha, prefix === '' ? undefined : prefix), 'list the tree');
+  // With the root at the repository root the listing is already root-relative: no copy.
+  if (env.root === '') return entries.filter((entry) => entry.path !== '');
   const out: TreeEntry[] = [];
   for (const entry of entries) {
     const rel = rootRelative(env.root, entry.path);
