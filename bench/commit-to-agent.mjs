@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
-import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const PARK = new URL('./lib/park-worker.mjs', import.meta.url).pathname;

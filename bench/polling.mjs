@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CPUS, profileDir, startWorker } from './lib/child.mjs';
 import { getState, startFleet, statePath } from './lib/fleet.mjs';
-import { finish, isMain, machine, main, positive, positiveList } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive } from './lib/report.mjs';
 import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
