@@ -29,14 +29,19 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
   let objects = [];
   try {
     console.log(`polling: fleet ready (${fleet.agents.length} agents, daemon start + first sync ${fmt(fleet.startMs)} ms)`);
-    // Capture every agent's answer: the ETags for the 304 case, the bytes for the bare server.
+    // Capture every agent's answers, 200 and 304: the ETags for the 304 case, the bytes (status,
+    // headers, body) for the bare server.
     const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     const captured = [];
     for (const agent of fleet.agents) {
       const r = await getState(fleet.url, agent, { httpAgent });
       if (r.status !== 200) throw new Error(`agent ${agent.name}: target-state answered ${r.status}: ${r.body.slice(0, 200)}`);
       const headers = Object.fromEntries(Object.entries(r.headers).filter(([k]) => !SKIP_HEADERS.has(k)));
-      captured.push({ url: statePath(agent), etag: r.etag, headers, body: r.body });
+      // And its 304: the bare server answers conditional polls with exactly these headers too.
+      const n = await getState(fleet.url, agent, { httpAgent, etag: r.etag });
+      if (n.status !== 304) throw new Error(`agent ${agent.name}: a conditional poll with its own ETag answered ${n.status}`);
+      const headers304 = Object.fromEntries(Object.entries(n.headers).filter(([k]) => !SKIP_HEADERS.has(k)));
+      captured.push({ url: statePath(agent), etag: r.etag, headers, headers304, body: r.body });
       bodyBytes.push(Buffer.byteLength(r.body));
       objects.push(JSON.parse(r.body).length);
     }

@@ -12,7 +12,7 @@ serve(
     async start({ file }) {
       const captured = JSON.parse(readFileSync(file, 'utf8'));
       const byUrl = new Map(
-        captured.map((c) => [c.url, { etag: c.etag, headers: c.headers, body: Buffer.from(c.body, 'utf8') }]),
+        captured.map((c) => [c.url, { etag: c.etag, headers: c.headers, headers304: c.headers304, body: Buffer.from(c.body, 'utf8') }]),
       );
       server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
         const path = req.url.replace(/&wait=\d+/, '');
@@ -22,7 +22,7 @@ serve(
           return;
         }
         if (req.headers['if-none-match'] === entry.etag) {
-          res.writeHead(304, { etag: entry.etag }).end();
+          res.writeHead(304, entry.headers304).end();
           return;
         }
         res.writeHead(200, { ...entry.headers, 'content-length': entry.body.length }).end(entry.body);
