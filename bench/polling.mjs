@@ -151,7 +151,8 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
     machine: host,
     rows,
     summary:
-      `The real daemon (\`startDaemon\`: rate limits, request log at ${log} to a discarded stdout, metrics, dashboard) in one process, ` +
+      `The real daemon (\`startDaemon\` as shipped: rate limits, the request log at level ${log} to a discarded stdout, metrics, ` +
+      'the dashboard) in one process, ' +
       'autocannon in another, the bare node:http server in a third; all on loopback. ' +
       (CPUS.server === null ? 'No CPU pinning (taskset missing or one core).' : `The server under test is pinned to CPU ${CPUS.server} and autocannon to CPU ${CPUS.load} (taskset).`),
     details,
