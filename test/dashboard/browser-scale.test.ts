@@ -1,15 +1,13 @@
 /** The dashboard in headless Chromium with a big fleet (1,000 stacks × 100 agents): paged matrix and stacks, filters. */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/http/daemon.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { launchChromium, requireBrowserPrerequisites } from './chromium.js';
 import { buildFleet } from './matrix-fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ASSETS = join(import.meta.dirname, '../../dist/dashboard/index.html');
 const WAIT = { timeout: 15_000 };
 
 let repo: TestRepo;
@@ -19,10 +17,7 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the dashboard browser tests need Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`);
-  }
-  if (!existsSync(ASSETS)) throw new Error(`${ASSETS} not found: build the dashboard first (npm run build; npm test runs it as pretest)`);
+  requireBrowserPrerequisites();
   repo = await makeRepo();
   repo.write('app/stack.yaml', 'name: app\n').write('app/cm.yaml', 'kind: ConfigMap\n').commit('one stack');
   data = makeTempDir('brokkr-dash-scale-');
@@ -31,10 +26,7 @@ beforeAll(async () => {
   // A second generator holds the big fleet; the first five agents have reported on everything.
   await buildFleet(daemon.store, { stacks: 1000, agents: 100, report: (a, s) => (a >= 5 ? null : (a + s) % 50 === 0 ? 'FAILURE' : 'SUCCESS') });
   daemon.feed.notify();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   await page.goto(daemon.url);
   await page.fill('#pak', daemon.adminPak!);

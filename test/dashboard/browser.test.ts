@@ -3,16 +3,14 @@
  * HTTP on a free port): sign-in, stacks, live matrix updates from commits and agent reports,
  * sync errors, history diff, keyboard use.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/http/daemon.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { launchChromium, requireBrowserPrerequisites } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ASSETS = join(import.meta.dirname, '../../dist/dashboard/index.html');
 /** Upper bound for a UI change to show up; the assertions are about the change, not its speed. */
 const WAIT = { timeout: 15_000 };
 
@@ -74,10 +72,7 @@ async function signedInPage(hash = ''): Promise<Page> {
 const cell = (page: Page, stack: string, agentName: string) => page.locator(`td[data-stack="${stack}"][data-agent="${agentName}"]`);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the dashboard browser tests need Debian's chromium package (apt-get install -y chromium; .ci/run installs it)`);
-  }
-  if (!existsSync(ASSETS)) throw new Error(`${ASSETS} not found: build the dashboard first (npm run build; npm test runs it as pretest)`);
+  requireBrowserPrerequisites();
   repo = await makeRepo();
   repo.writeAll({
     'apps/web/stack.yaml': 'name: web\nlabels: [prod]\nannotations:\n  tier: frontend\n',
@@ -92,10 +87,7 @@ beforeAll(async () => {
   adminPak = daemon.adminPak!;
   const created = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name: 'edge-1', cluster_name: 'eu-1', labels: ['prod'] });
   agent = { id: created.agent.id, pak: created.initial_pak };
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
