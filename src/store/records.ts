@@ -34,6 +34,10 @@ export interface Agent extends EntityColumns {
   last_heartbeat: Timestamp | null;
   status: string;
   pak_hash: string;
+  /** brokkr's heartbeat report: the agent's own view of its Kubernetes API (null until reported). */
+  k8s_reachable: boolean | null;
+  k8s_api_latency_ms: number | null;
+  k8s_reported_at: Timestamp | null;
 }
 
 export interface DeploymentObject extends EntityColumns {

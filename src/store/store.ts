@@ -1,9 +1,11 @@
 /**
  * The store interface: everything the rest of the product may ask of the database.
  *
- * All SQL lives behind this interface (src/store/sqlite/...). Methods are async so that a
- * PostgreSQL implementation can slot in later; every method that writes more than one row is
- * one transaction inside the implementation, so callers never hold a transaction open.
+ * All SQL lives behind this interface, one implementation per engine (src/store/sqlite/...,
+ * src/store/postgres/...), both held to one contract suite (test/store/). Every method that
+ * writes more than one row is one transaction inside the implementation, so callers never hold
+ * a transaction open. Every write announces what it changed through `onChange`, to this process
+ * and (PostgreSQL) to every other replica on the database: callers never raise notifications.
  */
 import type {
   Agent,
@@ -69,6 +71,12 @@ export interface CommitPlan {
   commit: CommitInfo;
   /** The cursor this plan was computed from; applyCommit refuses (CursorMovedError) if it moved. */
   expectedCursor: string | null;
+  /**
+   * The replica that computed the plan. When set, applyCommit also refuses (LeaseLostError) unless
+   * that holder has the generator's unexpired sync lease at commit time: a replica that lost its
+   * lease (stalled, cut off from the database) never writes, even if the cursor did not move yet.
+   */
+  leaseHolder?: string;
   upserts: StackUpsert[];
   /** Stack ids to soft-delete (the trigger inserts the deletion markers). */
   deletes: Uuid[];
@@ -128,11 +136,73 @@ export class NotFoundError extends Error {
 export class CursorMovedError extends Error {
   override name = 'CursorMovedError';
 }
+/** Thrown by applyCommit when the plan's leaseHolder no longer holds the generator's sync lease. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+/** Thrown when the database cannot be reached right now (HTTP 503 with Retry-After; retried by the syncer). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/**
+ * What a write changed, as every replica learns it. Listeners use it to wake long polls and to
+ * invalidate caches; it is a hint, never the data itself (they re-read the store).
+ */
+export type StoreChange =
+  /** Only these stacks got new objects or deletion markers (no stack rows, labels or annotations). */
+  | { kind: 'objects'; stacks: Uuid[] }
+  /** Stack rows, their labels or annotations, or generators changed: any agent may be concerned. */
+  | { kind: 'stacks' }
+  /** One agent's events, labels, annotations, targets, heartbeat or record changed. */
+  | { kind: 'agent'; agentId: Uuid }
+  /** Credentials changed: an agent's PAK rotated or the agent deleted (agentId), or admin PAKs (null). */
+  | { kind: 'auth'; agentId: Uuid | null };
+
+export type ChangeListener = (change: StoreChange) => void;
+
+/** A lease on syncing one repository: exactly one replica holds a live one at a time. */
+export interface SyncLease {
+  generator_id: Uuid;
+  /** The replica's id (hostname:pid:random), chosen at start. */
+  holder: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
+/** brokkr's optional heartbeat body: the agent's own view of its Kubernetes API. */
+export interface HeartbeatReport {
+  k8s_reachable?: boolean | null;
+  k8s_api_latency_ms?: number | null;
+}
+
+/** The engines behind the interface, and what differs between them. */
+export const STORE_ENGINES = ['sqlite', 'postgres'] as const;
+export type StoreEngine = (typeof STORE_ENGINES)[number];
 
 export interface Store {
+  readonly engine: StoreEngine;
   /** Schema version after migrations. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;
+
+  // --- change notification -------------------------------------------------------------------
+  /**
+   * Call listener for every change written by any client of the database that goes through a
+   * Store: this one synchronously after its write commits; on PostgreSQL also every other
+   * replica's, delivered by LISTEN/NOTIFY within milliseconds. Returns the unsubscribe function.
+   */
+  onChange(listener: ChangeListener): () => void;
+
+  // --- sync leases (one syncing replica per repository) --------------------------------------
+  /**
+   * Take the generator's sync lease for holder, or extend it when holder has it already, until
+   * now + ttlMs by the database's clock. False when another holder's lease has not expired.
+   */
+  acquireSyncLease(generatorId: Uuid, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up (shutdown), so another replica takes over at once instead of after expiry. */
+  releaseSyncLease(generatorId: Uuid, holder: string): Promise<void>;
+  listSyncLeases(): Promise<SyncLease[]>;
 
   // --- generators and sync -------------------------------------------------------------------
   /** The generator row for a repository, created on first use (one per repository). */
@@ -156,6 +226,8 @@ export interface Store {
   findPrincipal(pakHash: string): Promise<Principal | null>;
   /** Replace the admin PAK hash. */
   setAdminPakHash(pakHash: string): Promise<void>;
+  /** Store pakHash as the admin PAK only when there is none yet (atomic: of replicas starting together, one wins). */
+  addAdminPakHashIfNone(pakHash: string): Promise<boolean>;
   hasAdminPak(): Promise<boolean>;
 
   // --- agents --------------------------------------------------------------------------------
@@ -164,7 +236,8 @@ export interface Store {
   listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]>;
   updateAgent(id: Uuid, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent>;
   setAgentPakHash(id: Uuid, pakHash: string): Promise<Agent>;
-  recordHeartbeat(id: Uuid): Promise<void>;
+  /** Sets last_heartbeat and status ACTIVE; a report also sets k8s_reachable, k8s_api_latency_ms and k8s_reported_at. */
+  recordHeartbeat(id: Uuid, report?: HeartbeatReport): Promise<void>;
   softDeleteAgent(id: Uuid): Promise<void>;
 
   // --- labels, annotations, targets (one shape for stacks and agents) ------------------------

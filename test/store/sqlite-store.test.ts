@@ -24,7 +24,11 @@ describe('agents', () => {
     expect(agent).toMatchObject({ name: 'edge', cluster_name: 'eu', status: 'INACTIVE', last_heartbeat: null, deleted_at: null, pak_hash: 'h' });
     expect(agent.id).toMatch(UUID_V4);
     expect(agent.created_at).toMatch(ISO_MS);
-    expect(Object.keys(agent)).toEqual(['id', 'created_at', 'updated_at', 'deleted_at', 'name', 'cluster_name', 'last_heartbeat', 'status', 'pak_hash']);
+    expect(Object.keys(agent)).toEqual([
+      'id', 'created_at', 'updated_at', 'deleted_at', 'name', 'cluster_name', 'last_heartbeat', 'status', 'pak_hash',
+      'k8s_reachable', 'k8s_api_latency_ms', 'k8s_reported_at',
+    ]);
+    expect(agent).toMatchObject({ k8s_reachable: null, k8s_api_latency_ms: null, k8s_reported_at: null });
   });
 
   it('a second live agent with the same name and cluster is a ConflictError', async () => {

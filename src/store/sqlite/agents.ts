@@ -1,9 +1,9 @@
 /** Agents and their targets: create, read, update, heartbeat, soft delete (the trigger soft-deletes their events). */
 import type { Agent, AgentTarget } from '../records.js';
-import { NotFoundError } from '../store.js';
+import { NotFoundError, type HeartbeatReport } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { guarded } from './errors.js';
-import { AGENT_COLUMNS, nowIso } from './rows.js';
+import { AGENT_COLUMNS, type AgentRow, nowIso, toAgent } from './rows.js';
 
 function requireLiveAgent(db: SqliteDb, id: string): Agent {
   const agent = getAgent(db, id);
@@ -13,9 +13,11 @@ function requireLiveAgent(db: SqliteDb, id: string): Agent {
 
 export function createAgent(db: SqliteDb, input: { name: string; cluster_name: string; pak_hash: string }): Agent {
   return guarded(`agent '${input.name}' in cluster '${input.cluster_name}'`, () =>
-    db
-      .stmt<Agent>(`INSERT INTO agents (name, cluster_name, pak_hash) VALUES (?, ?, ?) RETURNING ${AGENT_COLUMNS}`)
-      .get(input.name, input.cluster_name, input.pak_hash)!,
+    toAgent(
+      db
+        .stmt<AgentRow>(`INSERT INTO agents (name, cluster_name, pak_hash) VALUES (?, ?, ?) RETURNING ${AGENT_COLUMNS}`)
+        .get(input.name, input.cluster_name, input.pak_hash)!,
+    ),
   );
 }
 
@@ -23,18 +25,20 @@ export function getAgent(db: SqliteDb, id: string, opts: { includeDeleted?: bool
   const sql = opts.includeDeleted
     ? `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`
     : `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND deleted_at IS NULL`;
-  return db.stmt<Agent>(sql).get(id) ?? null;
+  const row = db.stmt<AgentRow>(sql).get(id);
+  return row ? toAgent(row) : null;
 }
 
 export function listAgents(db: SqliteDb, filter: { name?: string; cluster_name?: string; includeDeleted?: boolean } = {}): Agent[] {
   // NULL parameters switch a condition off, so one cached statement serves every filter.
   return db
-    .stmt<Agent>(
+    .stmt<AgentRow>(
       `SELECT ${AGENT_COLUMNS} FROM agents
        WHERE (@name IS NULL OR name = @name) AND (@cluster IS NULL OR cluster_name = @cluster) AND (@all = 1 OR deleted_at IS NULL)
        ORDER BY name, cluster_name, created_at`,
     )
-    .all({ name: filter.name ?? null, cluster: filter.cluster_name ?? null, all: filter.includeDeleted ? 1 : 0 });
+    .all({ name: filter.name ?? null, cluster: filter.cluster_name ?? null, all: filter.includeDeleted ? 1 : 0 })
+    .map(toAgent);
 }
 
 export function updateAgent(db: SqliteDb, id: string, patch: { name?: string; cluster_name?: string; status?: string }): Agent {
@@ -57,10 +61,16 @@ export function setAgentPakHash(db: SqliteDb, id: string, pakHash: string): Agen
   });
 }
 
-export function recordHeartbeat(db: SqliteDb, id: string): void {
-  const { changes } = db
-    .stmt(`UPDATE agents SET last_heartbeat = ?, status = 'ACTIVE' WHERE id = ? AND deleted_at IS NULL`)
-    .run(nowIso(), id);
+export function recordHeartbeat(db: SqliteDb, id: string, report?: HeartbeatReport): void {
+  const now = nowIso();
+  const { changes } = report
+    ? db
+        .stmt(
+          `UPDATE agents SET last_heartbeat = ?, status = 'ACTIVE', k8s_reachable = ?, k8s_api_latency_ms = ?, k8s_reported_at = ?
+           WHERE id = ? AND deleted_at IS NULL`,
+        )
+        .run(now, report.k8s_reachable == null ? null : report.k8s_reachable ? 1 : 0, report.k8s_api_latency_ms ?? null, now, id)
+    : db.stmt(`UPDATE agents SET last_heartbeat = ?, status = 'ACTIVE' WHERE id = ? AND deleted_at IS NULL`).run(now, id);
   if (changes === 0) throw new NotFoundError(`agent ${id} not found`);
 }
 
@@ -77,7 +87,7 @@ export function countAgentsByStatus(db: SqliteDb): Record<string, number> {
 }
 
 export function listTargets(db: SqliteDb, agentId: string): AgentTarget[] {
-  return db.stmt<AgentTarget>('SELECT id, agent_id, stack_id FROM agent_targets WHERE agent_id = ? ORDER BY rowid').all(agentId);
+  return db.stmt<AgentTarget>('SELECT id, agent_id, stack_id FROM agent_targets WHERE agent_id = ? ORDER BY stack_id').all(agentId);
 }
 
 export function addTarget(db: SqliteDb, agentId: string, stackId: string): AgentTarget {

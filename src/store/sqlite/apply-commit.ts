@@ -1,11 +1,12 @@
 /** Applying one commit's plan: stacks, objects, provenance, errors and the cursor, all in one transaction. */
 import type { CommitInfo } from '../records.js';
-import { ConflictError, CursorMovedError, NotFoundError, type CommitPlan, type CommitResult, type StackUpsert } from '../store.js';
+import { ConflictError, CursorMovedError, LeaseLostError, NotFoundError, type CommitPlan, type CommitResult, type StackUpsert } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { guarded } from './errors.js';
 import { getSyncState, touchGenerator } from './generators-and-sync.js';
 import { replaceTags } from './owner-tags.js';
 import { nowIso } from './rows.js';
+import { holdsSyncLease } from './sync-leases.js';
 
 /**
  * The cursor invariant: the cursor moves in the same transaction as the rows its commit produced,
@@ -23,6 +24,9 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
       throw new CursorMovedError(
         `sync cursor moved: expected ${plan.expectedCursor ?? '(none)'}, found ${state.cursor_commit ?? '(none)'}`,
       );
+    }
+    if (plan.leaseHolder !== undefined && !holdsSyncLease(db, plan.generatorId, plan.leaseHolder)) {
+      throw new LeaseLostError(`sync lease of generator ${plan.generatorId} is no longer held by ${plan.leaseHolder}`);
     }
     const now = nowIso();
     const result: CommitResult = { created: [], updated: [], deleted: [] };

@@ -28,3 +28,11 @@ export function setAdminPakHash(db: SqliteDb, pakHash: string): void {
 export function hasAdminPak(db: SqliteDb): boolean {
   return db.stmt('SELECT 1 FROM admin_paks LIMIT 1').get() !== undefined;
 }
+
+export function addAdminPakHashIfNone(db: SqliteDb, pakHash: string): boolean {
+  return db.tx(() => {
+    if (hasAdminPak(db)) return false;
+    db.stmt('INSERT INTO admin_paks (pak_hash) VALUES (?)').run(pakHash);
+    return true;
+  });
+}

@@ -39,7 +39,7 @@ export function listEvents(db: SqliteDb, query: EventQuery = {}): AgentEvent[] {
     .stmt<AgentEvent>(
       `SELECT ${EVENT_COLUMNS} FROM agent_events
        WHERE ${where.join(' AND ')}
-       ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+       ORDER BY seq DESC LIMIT @limit`,
     )
     .all(params);
 }

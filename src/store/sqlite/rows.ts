@@ -3,7 +3,8 @@ import type { Agent, AgentEvent, CommitInfo, DeploymentObject, Generator, Stack 
 
 // Column lists in the order of the record types, so JSON output reads like the data model.
 export const STACK_COLUMNS = 'id, created_at, updated_at, deleted_at, name, description, generator_id';
-export const AGENT_COLUMNS = 'id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status, pak_hash';
+export const AGENT_COLUMNS =
+  'id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status, pak_hash, k8s_reachable, k8s_api_latency_ms, k8s_reported_at';
 export const OBJECT_COLUMNS =
   'id, created_at, updated_at, deleted_at, sequence_id, stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id';
 export const EVENT_COLUMNS = 'id, created_at, updated_at, deleted_at, agent_id, deployment_object_id, event_type, status, message';
@@ -19,6 +20,7 @@ export function qualified(columns: string, alias: string): string {
 
 export type ObjectRow = Omit<DeploymentObject, 'is_deletion_marker'> & { is_deletion_marker: number };
 export type GeneratorRow = Omit<Generator, 'is_active'> & { is_active: number };
+export type AgentRow = Omit<Agent, 'k8s_reachable'> & { k8s_reachable: number | null };
 
 export function toObject(row: ObjectRow): DeploymentObject {
   return { ...row, is_deletion_marker: row.is_deletion_marker === 1 };
@@ -32,8 +34,8 @@ export function toStack(row: Stack): Stack {
   return { ...row };
 }
 
-export function toAgent(row: Agent): Agent {
-  return { ...row };
+export function toAgent(row: AgentRow): Agent {
+  return { ...row, k8s_reachable: row.k8s_reachable === null ? null : row.k8s_reachable === 1 };
 }
 
 export function toEvent(row: AgentEvent): AgentEvent {

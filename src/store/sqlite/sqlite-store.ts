@@ -2,7 +2,9 @@
 import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   Annotation,
+  ChangeListener,
   CommitPlan,
+  HeartbeatReport,
   CommitResult,
   EventQuery,
   Label,
@@ -11,9 +13,12 @@ import type {
   Principal,
   StackDetail,
   Store,
+  StoreChange,
   SyncedStack,
+  SyncLease,
   TargetStateEntry,
 } from '../store.js';
+import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
 import * as agents from './agents.js';
 import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
@@ -24,13 +29,40 @@ import { currentVersion } from './migrator.js';
 import * as tags from './owner-tags.js';
 import * as stacks from './stacks-and-objects.js';
 import * as target from './target-state.js';
+import * as leases from './sync-leases.js';
 
 /**
  * better-sqlite3 is synchronous: each method runs to completion on the event loop, so a method
  * is atomic with respect to the others; multi-row writes are one transaction inside the module.
+ * Changes are announced in process only, right after the write: other processes sharing the
+ * file learn nothing (their caches are bounded by age instead); replicas need PostgreSQL.
  */
 export class SqliteStore implements Store {
+  readonly engine = 'sqlite' as const;
+  readonly #hub = new ChangeHub();
+
   constructor(readonly db: SqliteDb) {}
+
+  onChange(listener: ChangeListener): () => void {
+    return this.#hub.subscribe(listener);
+  }
+
+  /** Run a write, then announce it (only once it committed: a refused write announces nothing). */
+  #wrote<T>(result: T, change: StoreChange | null): T {
+    if (change) this.#hub.emit(change);
+    return result;
+  }
+
+  // --- sync leases
+  async acquireSyncLease(generatorId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return leases.acquireSyncLease(this.db, generatorId, holder, ttlMs);
+  }
+  async releaseSyncLease(generatorId: string, holder: string): Promise<void> {
+    leases.releaseSyncLease(this.db, generatorId, holder);
+  }
+  async listSyncLeases(): Promise<SyncLease[]> {
+    return leases.listSyncLeases(this.db);
+  }
 
   async schemaVersion(): Promise<number> {
     return currentVersion(this.db.raw);
@@ -65,7 +97,8 @@ export class SqliteStore implements Store {
     return sync.stackNamesHeldByOthers(this.db, generatorId, names);
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
-    return applyCommit(this.db, plan);
+    const result = applyCommit(this.db, plan);
+    return this.#wrote(result, changeOfCommit(result, plan.upserts.filter((u) => u.id === undefined).length));
   }
   async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
     return sync.listSyncErrors(this.db, generatorId);
@@ -76,7 +109,11 @@ export class SqliteStore implements Store {
     return auth.findPrincipal(this.db, pakHash);
   }
   async setAdminPakHash(pakHash: string): Promise<void> {
-    auth.setAdminPakHash(this.db, pakHash);
+    this.#wrote(auth.setAdminPakHash(this.db, pakHash), { kind: 'auth', agentId: null });
+  }
+  async addAdminPakHashIfNone(pakHash: string): Promise<boolean> {
+    const added = auth.addAdminPakHashIfNone(this.db, pakHash);
+    return this.#wrote(added, added ? { kind: 'auth', agentId: null } : null);
   }
   async hasAdminPak(): Promise<boolean> {
     return auth.hasAdminPak(this.db);
@@ -84,7 +121,8 @@ export class SqliteStore implements Store {
 
   // --- agents
   async createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent> {
-    return agents.createAgent(this.db, input);
+    const agent = agents.createAgent(this.db, input);
+    return this.#wrote(agent, { kind: 'agent', agentId: agent.id });
   }
   async getAgent(id: string, opts?: { includeDeleted?: boolean }): Promise<Agent | null> {
     return agents.getAgent(this.db, id, opts);
@@ -93,16 +131,17 @@ export class SqliteStore implements Store {
     return agents.listAgents(this.db, filter);
   }
   async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent> {
-    return agents.updateAgent(this.db, id, patch);
+    return this.#wrote(agents.updateAgent(this.db, id, patch), { kind: 'auth', agentId: id });
   }
   async setAgentPakHash(id: string, pakHash: string): Promise<Agent> {
-    return agents.setAgentPakHash(this.db, id, pakHash);
+    return this.#wrote(agents.setAgentPakHash(this.db, id, pakHash), { kind: 'auth', agentId: id });
   }
-  async recordHeartbeat(id: string): Promise<void> {
-    agents.recordHeartbeat(this.db, id);
+  /** Not announced: a heartbeat changes no target state, and thousands of agents send them. */
+  async recordHeartbeat(id: string, report?: HeartbeatReport): Promise<void> {
+    agents.recordHeartbeat(this.db, id, report);
   }
   async softDeleteAgent(id: string): Promise<void> {
-    agents.softDeleteAgent(this.db, id);
+    this.#wrote(agents.softDeleteAgent(this.db, id), { kind: 'auth', agentId: id });
   }
 
   // --- labels, annotations, targets
@@ -110,28 +149,29 @@ export class SqliteStore implements Store {
     return tags.listLabels(this.db, kind, ownerId);
   }
   async addLabel(kind: OwnerKind, ownerId: string, label: string): Promise<Label> {
-    return tags.addLabel(this.db, kind, ownerId, label);
+    return this.#wrote(tags.addLabel(this.db, kind, ownerId, label), tagChange(kind, ownerId));
   }
   async removeLabel(kind: OwnerKind, ownerId: string, label: string): Promise<boolean> {
-    return tags.removeLabel(this.db, kind, ownerId, label);
+    return this.#wrote(tags.removeLabel(this.db, kind, ownerId, label), tagChange(kind, ownerId));
   }
   async listAnnotations(kind: OwnerKind, ownerId: string): Promise<Annotation[]> {
     return tags.listAnnotations(this.db, kind, ownerId);
   }
   async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string): Promise<Annotation> {
-    return tags.setAnnotation(this.db, kind, ownerId, key, value);
+    return this.#wrote(tags.setAnnotation(this.db, kind, ownerId, key, value), tagChange(kind, ownerId));
   }
   async removeAnnotation(kind: OwnerKind, ownerId: string, key: string): Promise<boolean> {
-    return tags.removeAnnotation(this.db, kind, ownerId, key);
+    return this.#wrote(tags.removeAnnotation(this.db, kind, ownerId, key), tagChange(kind, ownerId));
   }
   async listTargets(agentId: string): Promise<AgentTarget[]> {
     return agents.listTargets(this.db, agentId);
   }
   async addTarget(agentId: string, stackId: string): Promise<AgentTarget> {
-    return agents.addTarget(this.db, agentId, stackId);
+    return this.#wrote(agents.addTarget(this.db, agentId, stackId), { kind: 'agent', agentId });
   }
   async removeTarget(agentId: string, stackId: string): Promise<boolean> {
-    return agents.removeTarget(this.db, agentId, stackId);
+    const removed = agents.removeTarget(this.db, agentId, stackId);
+    return this.#wrote(removed, removed ? { kind: 'agent', agentId } : null);
   }
 
   // --- stacks and objects
@@ -168,7 +208,7 @@ export class SqliteStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    return events.createEvent(this.db, input);
+    return this.#wrote(events.createEvent(this.db, input), { kind: 'agent', agentId: input.agent_id });
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
@@ -182,3 +222,4 @@ export class SqliteStore implements Store {
     return target.agentDeliverySummary(this.db);
   }
 }
+

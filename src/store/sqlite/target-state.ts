@@ -83,7 +83,7 @@ export function agentDeliverySummary(db: SqliteDb): { agent_id: string; pending:
        SELECT ${SUCCEEDED} AS ok,
          (SELECT e.status FROM agent_events e
            WHERE e.agent_id = @agent AND e.deployment_object_id = o.id AND e.deleted_at IS NULL
-           ORDER BY e.created_at DESC, e.rowid DESC LIMIT 1) AS last_status
+           ORDER BY e.seq DESC LIMIT 1) AS last_status
        FROM latest JOIN deployment_objects o ON o.sequence_id = latest.sequence_id)`,
   );
   return agents.map((a) => ({ agent_id: a.id, ...perAgent.get({ agent: a.id })! }));

@@ -1,7 +1,8 @@
 /** Every migration, in order. Append new ones; never edit one that has shipped. */
 import { brokkrModel } from './001-brokkr-model.js';
 import { syncState } from './002-sync-state.js';
+import { replicas } from './003-replicas.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState];
+export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas];
 export type { Migration };

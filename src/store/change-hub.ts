@@ -1,0 +1,39 @@
+/** The listeners of one store's changes: both engines deliver through it, so subscribers see one shape. */
+import type { ChangeListener, CommitResult, OwnerKind, StoreChange } from './store.js';
+
+export class ChangeHub {
+  readonly #listeners = new Set<ChangeListener>();
+
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Deliver to every listener; one that throws cannot keep the others (or the writer) from going on. */
+  emit(change: StoreChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        /* a listener's own failure is its business */
+      }
+    }
+  }
+}
+
+/**
+ * What a commit changed, as subscribers need it: when it only gave existing stacks new objects
+ * (or deleted stacks), only the agents holding those stacks are concerned; a new stack or any
+ * changed stack row (labels and annotations decide association) concerns every agent.
+ * Null: the commit changed nothing anyone can see.
+ */
+export function changeOfCommit(result: CommitResult, newStacks: number): StoreChange | null {
+  if (newStacks > 0 || result.updated.length > 0) return { kind: 'stacks' };
+  const stacks = [...new Set([...result.created.map((c) => c.stack_id), ...result.deleted.map((d) => d.stack_id)])];
+  return stacks.length > 0 ? { kind: 'objects', stacks } : null;
+}
+
+/** A label or annotation of a stack may change which agents it reaches; of an agent, only that agent's. */
+export function tagChange(kind: OwnerKind, ownerId: string): StoreChange {
+  return kind === 'stack' ? { kind: 'stacks' } : { kind: 'agent', agentId: ownerId };
+}
