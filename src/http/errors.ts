@@ -5,10 +5,14 @@ import { ConflictError, NotFoundError } from '../store/store.js';
 /** Codes clients may rely on; the message is for humans and may change. */
 export const ERROR_CODES = [
   'bad_request',
+  // brokkr v1's code: a body `agent_id` that names another agent than the path.
+  'agent_id_mismatch',
   'unauthorized',
   'forbidden',
   'not_found',
   'conflict',
+  // A brokkr v1 route that would write stacks or objects by API: here Git is the only writer.
+  'git_managed',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',
@@ -20,10 +24,12 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const STATUS_OF: Record<ErrorCode, number> = {
   bad_request: 400,
+  agent_id_mismatch: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  git_managed: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -51,6 +57,7 @@ export const badRequest = (message: string) => new ApiError('bad_request', messa
 export const notFound = (message: string) => new ApiError('not_found', message);
 export const forbidden = (message: string) => new ApiError('forbidden', message);
 export const conflict = (message: string) => new ApiError('conflict', message);
+export const gitManaged = (message: string) => new ApiError('git_managed', message);
 
 /** JSON schema of every error body (used by the route schemas and the OpenAPI document). */
 export const errorSchema = {

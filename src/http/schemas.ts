@@ -18,9 +18,29 @@ function record(properties: Record<string, unknown>, description?: string) {
 const timestamps = { created_at: ts, updated_at: ts, deleted_at: nullableTs };
 
 export const agentSchema = record(
-  { id: uuid, ...timestamps, name: str, cluster_name: str, last_heartbeat: nullableTs, status: str },
+  {
+    id: uuid,
+    ...timestamps,
+    name: str,
+    cluster_name: str,
+    last_heartbeat: nullableTs,
+    status: str,
+    k8s_reachable: { type: ['boolean', 'null'], description: 'Whether the agent last reported reaching its Kubernetes API; null until reported' },
+    k8s_api_latency_ms: { type: ['integer', 'null'], description: 'Latency of that probe in milliseconds, when the agent measured one' },
+    k8s_reported_at: { ...nullableTs, description: 'When the broker received that report; null until reported' },
+  },
   'An agent (the PAK hash is never sent)',
 );
+
+/** brokkr v1's optional heartbeat report: both fields optional, and the whole body may be left out. */
+export const heartbeatReportSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    k8s_reachable: { type: ['boolean', 'null'], description: 'Whether the agent can reach its own Kubernetes API' },
+    k8s_api_latency_ms: { type: ['integer', 'null'], minimum: 0, maximum: 2147483647, description: 'Latency of the probe (ms)' },
+  },
+} as const;
 
 export const deploymentObjectSchema = record({
   id: uuid,
@@ -85,7 +105,15 @@ export const stackAnnotationSchema = record({ id: uuid, stack_id: uuid, key: str
 export const targetSchema = record({ id: uuid, agent_id: uuid, stack_id: uuid });
 
 export const generatorSchema = record(
-  { id: uuid, ...timestamps, name: str, description: nullableStr, last_active_at: nullableTs, is_active: { type: 'boolean' } },
+  {
+    id: uuid,
+    ...timestamps,
+    name: str,
+    description: nullableStr,
+    last_active_at: nullableTs,
+    is_active: { type: 'boolean' },
+    is_system: { type: 'boolean', description: 'brokkr v1 field; always false (every generator here is a repository)' },
+  },
   'A generator (the API key hash is never sent)',
 );
 

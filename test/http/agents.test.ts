@@ -13,7 +13,19 @@ describe('creating agents', () => {
     expect(res.body.agent.id).toMatch(UUID_RE);
     expect(res.body.agent).not.toHaveProperty('pak_hash');
     expect(Object.keys(res.body.agent).sort()).toEqual(
-      ['cluster_name', 'created_at', 'deleted_at', 'id', 'last_heartbeat', 'name', 'status', 'updated_at'].sort(),
+      [
+        'cluster_name',
+        'created_at',
+        'deleted_at',
+        'id',
+        'last_heartbeat',
+        'name',
+        'status',
+        'updated_at',
+        'k8s_reachable',
+        'k8s_api_latency_ms',
+        'k8s_reported_at',
+      ].sort(),
     );
     expect(res.body.initial_pak).toMatch(/^brk_[A-Za-z0-9_-]{43}$/);
     const me = await s.call('GET', `${A}/${res.body.agent.id}`, { pak: res.body.initial_pak });

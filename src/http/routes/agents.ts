@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
-import { agentSchema, arrayOf, idParams, nameText, stackSchema } from '../schemas.js';
+import { agentSchema, arrayOf, heartbeatReportSchema, idParams, nameText, stackSchema } from '../schemas.js';
 import { ADMIN_OR_SELF, SELF_ONLY, noContent, responses } from './route-kit.js';
 
 const findQuery = {
@@ -70,15 +70,27 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
     '/agents/:id/heartbeat',
     {
       schema: {
-        summary: 'Record a heartbeat: sets last_heartbeat and status ACTIVE',
+        summary: 'Record a heartbeat: sets last_heartbeat and status ACTIVE; an optional report keeps the agent’s Kubernetes reachability',
         tags: ['agents'],
         params: idParams,
+        body: heartbeatReportSchema,
         response: responses({ 204: noContent }, [400, 403, 404]),
       },
       config: { access: SELF_ONLY },
+      // A bodiless heartbeat (brokkr's legacy one, and ours) is an empty report.
+      preValidation: async (request: FastifyRequest) => {
+        request.body ??= {};
+      },
     },
     async (request, reply) => {
-      await store.recordHeartbeat((request.params as { id: string }).id);
+      const report = request.body as { k8s_reachable?: boolean | null; k8s_api_latency_ms?: number | null } | undefined;
+      // As brokkr does: only a report that says whether the API is reachable replaces the kept
+      // values; no body, `{}` or `k8s_reachable: null` leaves them as they were.
+      const reachable = typeof report?.k8s_reachable === 'boolean';
+      await store.recordHeartbeat(
+        (request.params as { id: string }).id,
+        reachable ? { k8s_reachable: report!.k8s_reachable, k8s_api_latency_ms: report!.k8s_api_latency_ms ?? null } : undefined,
+      );
       return reply.code(204).send();
     },
   );

@@ -1,6 +1,6 @@
 /** Small shared pieces of route declarations: who may call, which error statuses a route documents. */
 import type { Access } from '../auth.js';
-import { errorSchema } from '../errors.js';
+import { ApiError, errorSchema } from '../errors.js';
 
 export const ADMIN: Access = { roles: ['admin'] };
 export const ADMIN_OR_SELF: Access = { roles: ['admin', 'agent'], self: 'id' };
@@ -32,3 +32,16 @@ export const noContent = { type: 'null', description: 'No content' } as const;
 
 /** `'true'`/`'1'` → true. */
 export const isTrue = (value: string | undefined) => value === 'true' || value === '1';
+
+/**
+ * brokkr v1 clients repeat the path's agent in the body (`{agent_id, label}`, `{agent_id, stack_id}`...).
+ * It is optional here; when sent it must name the same agent, as brokkr itself requires.
+ */
+export const bodyAgentId = { type: 'string', format: 'uuid', description: 'Optional (brokkr v1 clients send it); must equal the agent in the path' } as const;
+
+/** 400 `agent_id_mismatch` when a body `agent_id` names another agent than the path. */
+export function checkBodyAgentId(bodyAgentId: string | undefined, pathId: string): void {
+  if (bodyAgentId !== undefined && bodyAgentId.toLowerCase() !== pathId.toLowerCase()) {
+    throw new ApiError('agent_id_mismatch', `body.agent_id ${bodyAgentId} does not match the agent in the path (${pathId})`);
+  }
+}
