@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // One embedded PostgreSQL server per run; store tests create a database each (test/support/postgres.ts).
+    globalSetup: ['test/support/postgres-server.ts'],
     // The JSON report lets .ci/run print one plain "N passed, N failed" line for CI.
     reporters: ['default', 'json'],
     outputFile: { json: 'node_modules/.cache/vitest-results.json' },
