@@ -19,7 +19,7 @@ if (!existsSync(main)) {
   console.error('dist/ is missing: run `npm run build` first');
   process.exit(1);
 }
-const { startDaemon } = await import(join(root, 'dist/http/daemon.js'));
+const { startDaemon } = await import(join(root, 'dist/daemon/daemon.js'));
 
 const commits = Number(process.argv[process.argv.indexOf('--commits') + 1]) || 20;
 const work = mkdtempSync(join(tmpdir(), 'brokkr-bench-c2f-'));

@@ -21,7 +21,7 @@ await main(async () => {
     }
   }
 
-  await load('http/daemon.js'); // fails early and clearly without a build
+  await load('daemon/daemon.js'); // fails early and clearly without a build
   const m = machine();
   console.log(`brokkr-sync benchmarks: ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, git ${m.git}, SQLite ${m.sqlite}`);
   const started = Date.now();

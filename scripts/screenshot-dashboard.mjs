@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(root, 'docs', 'dashboard-matrix.png') },
   },
 });
-const { startDaemon } = await import(join(root, 'dist/http/daemon.js'));
+const { startDaemon } = await import(join(root, 'dist/daemon/daemon.js'));
 
 const work = mkdtempSync(join(tmpdir(), 'brokkr-screenshot-'));
 const repo = join(work, 'repo');

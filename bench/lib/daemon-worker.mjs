@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { memoryOf, serve } from './child.mjs';
 import { load } from './product.mjs';
 
-const { startDaemon, daemonLogger } = await load('http/daemon.js');
+const { startDaemon, daemonLogger } = await load('daemon/daemon.js');
 const { generatePak, hashPak } = await load('http/pak.js');
 
 let daemon = null;

@@ -1,27 +1,40 @@
 /**
- * The daemon as a function: open and migrate the store, ensure the admin PAK, create the syncer,
- * serve HTTP, start syncing; `close()` shuts it all down in order. Used by `serve`, the demo
- * command and tests.
+ * The daemon as a function — the program's wiring: open and migrate the store (a SQLite file or
+ * PostgreSQL), ensure the admin PAK, create the syncer, serve HTTP, start syncing; `close()`
+ * shuts it all down in order. Used by `serve`, the demo command, benchmarks and tests.
+ *
+ * On PostgreSQL any number of these may share one database: each is a replica with its own id,
+ * syncing a repository only while it holds that repository's lease, and learning of every other
+ * replica's writes through the store's change notifications.
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { ChangeFeed } from '../change-feed.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { redactUrl } from '../git/index.js';
+import { redactDbTarget } from '../store/db-target.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { dataDirFor } from '../sync/data-dir.js';
 import { createSyncer, type Syncer } from '../sync/syncer.js';
-import { ensureAdminPak } from './admin-pak.js';
-import type { RateLimitOptions } from './rate-limit.js';
-import { createServer, type ServerTimeouts } from './server.js';
+import { ensureAdminPak } from '../http/admin-pak.js';
+import type { RateLimitOptions } from '../http/rate-limit.js';
+import { createServer, type ServerTimeouts } from '../http/server.js';
 
 export interface DaemonOptions {
   /** A local path or a URL. */
   repo: string;
   branch?: string;
   root?: string;
-  /** SQLite file (default ./brokkr.db). */
+  /** SQLite file (default ./brokkr.db) or a postgres:// URL. */
   db?: string;
+  /** Where clones of remote repositories live (default: FILE.d beside a SQLite file, ./brokkr-data for PostgreSQL). */
+  dataDir?: string;
+  /** This replica's id in sync leases (default hostname:pid:random). */
+  replicaId?: string;
+  /** Sync lease time to live on PostgreSQL (ms; renewed every third of it). */
+  leaseTtlMs?: number;
   host?: string;
   /** 0 picks a free port (tests). */
   port?: number;
@@ -50,6 +63,8 @@ export interface Daemon {
   store: Store;
   feed: ChangeFeed;
   syncer: Syncer;
+  /** This replica's id (the holder name in sync leases). */
+  replicaId: string;
   /** Resolves when the first sync pass is over (successful or not). */
   firstSync: Promise<void>;
   /** Stop accepting, answer parked long polls, finish the sync transaction in flight, close the database. */
@@ -75,7 +90,7 @@ export function daemonLogger(level = 'info'): Logger {
  */
 async function loadDashboard(store: Store, feed: ChangeFeed, logger: Logger): Promise<FastifyPluginAsync[]> {
   try {
-    const { dashboardPlugin } = await import('./dashboard/plugin.js');
+    const { dashboardPlugin } = await import('../http/dashboard/plugin.js');
     return [dashboardPlugin({ store, feed })];
   } catch (err) {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the dashboard could not be loaded; serving the API without it');
@@ -87,6 +102,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const dbPath = options.db ?? './brokkr.db';
   const logger = options.logger ?? daemonLogger();
   const store = await openStore(dbPath);
+  const replicaId = options.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   let app: FastifyInstance | null = null;
   try {
     const admin = await ensureAdminPak(store, dbPath, options.env ?? process.env);
@@ -115,17 +131,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       repo: options.repo,
       branch: options.branch,
       root: options.root,
-      dataDir: dataDirFor(dbPath),
+      dataDir: options.dataDir ?? dataDirFor(dbPath),
       intervalSeconds: options.intervalSeconds,
       maxContentBytes: options.maxContentBytes,
-      feed,
       logger,
       watch: options.watch,
       metrics: server.brokkr.metrics.sync,
+      // One SQLite file has one daemon (a lease would only add a write every two seconds); on
+      // PostgreSQL every replica competes for the lease and the holder syncs.
+      ...(store.engine === 'postgres' ? { lease: { holder: replicaId, ttlMs: options.leaseTtlMs } } : {}),
     });
     const address = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });
     const running = syncer;
-    logger.info({ url: address, repo: redactUrl(options.repo), db: dbPath }, 'serving');
+    logger.info({ url: address, repo: redactUrl(options.repo), db: redactDbTarget(dbPath), replica: replicaId }, 'serving');
     const firstSync = running.start().catch((err: unknown) => {
       logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the syncer could not start');
     });
@@ -150,6 +168,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       store,
       feed,
       syncer: running,
+      replicaId,
       firstSync,
       close,
     };

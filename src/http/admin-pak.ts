@@ -1,5 +1,10 @@
-/** The admin PAK: from BROKKR_ADMIN_PAK, or generated once on first start into `DB.admin-pak` (mode 0600). */
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+/**
+ * The admin PAK: from BROKKR_ADMIN_PAK, or generated once on first start. Only its hash is kept
+ * in the database; a SQLite daemon also writes the PAK to `DB.admin-pak` (mode 0600), while on
+ * PostgreSQL the replica that creates it prints it once and nothing is written to disk (replicas
+ * share nothing but the database).
+ */
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Store } from '../store/store.js';
 import { generatePak, hashPak } from './pak.js';
 
@@ -32,7 +37,7 @@ export async function ensureAdminPak(store: Store, dbPath: string, env: NodeJS.P
   if (await store.hasAdminPak()) return { source: 'existing' };
   const pak = generatePak();
   let file: string | undefined;
-  if (dbPath !== ':memory:' && dbPath !== '') {
+  if (store.engine === 'sqlite' && dbPath !== ':memory:' && dbPath !== '') {
     file = `${dbPath}.admin-pak`;
     // Written to a temporary name with mode 0600 first, so the PAK is never readable by others
     // for even a moment, whatever the umask; the rename makes it appear complete.
@@ -41,6 +46,10 @@ export async function ensureAdminPak(store: Store, dbPath: string, env: NodeJS.P
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
   }
-  await store.setAdminPakHash(hashPak(pak));
+  // Replicas starting together on one fresh database: exactly one PAK is stored, by one of them.
+  if (!(await store.addAdminPakHashIfNone(hashPak(pak)))) {
+    if (file) rmSync(file, { force: true });
+    return { source: 'existing' };
+  }
   return { source: 'generated', pak, file };
 }

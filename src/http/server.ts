@@ -15,6 +15,7 @@ import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { installRequestLog } from './request-log.js';
 import { installSecurityHeaders } from './security-headers.js';
 import { TargetStates } from './target-states.js';
+import { applyStoreChange } from './store-changes.js';
 import { formatValidationErrors } from './validation-messages.js';
 import { agentRoutes } from './routes/agents.js';
 import { adminAgentRoutes } from './routes/admin-agents.js';
@@ -26,6 +27,7 @@ import { stackRoutes } from './routes/stacks.js';
 import { adminStatusRoutes } from './routes/admin-status.js';
 import { authRoutes } from './routes/auth-pak.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { gitManagedRoutes } from './routes/git-managed.js';
 import { opsRoutes } from './routes/ops.js';
 
 export const API_PREFIX = '/api/v1';
@@ -120,6 +122,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     closing: false,
   };
   app.decorate('brokkr', ctx);
+  const unsubscribe = store.onChange((change) => applyStoreChange(change, ctx));
 
   const routes = collectRoutes(app);
   installErrorHandlers(app);
@@ -136,7 +139,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     feed.releaseAll();
     grace = setTimeout(() => app.server.closeAllConnections(), options.closeGraceMs ?? 5_000).unref();
   });
-  app.addHook('onClose', async () => clearTimeout(grace));
+  app.addHook('onClose', async () => {
+    clearTimeout(grace);
+    unsubscribe();
+  });
 
   let openapi: Record<string, unknown> | null = null;
   await app.register(
@@ -151,6 +157,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       adminStatusRoutes(api, ctx);
       authRoutes(api, ctx);
       await api.register(async (hooks) => webhookRoutes(hooks, ctx));
+      await api.register(async (scope) => gitManagedRoutes(scope, ctx));
       api.get('/openapi.json', { schema: { hide: true } }, async () => (openapi ??= buildOpenApi(routes)));
     },
     { prefix: API_PREFIX },

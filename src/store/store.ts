@@ -157,7 +157,9 @@ export type StoreChange =
   /** One agent's events, labels, annotations, targets, heartbeat or record changed. */
   | { kind: 'agent'; agentId: Uuid }
   /** Credentials changed: an agent's PAK rotated or the agent deleted (agentId), or admin PAKs (null). */
-  | { kind: 'auth'; agentId: Uuid | null };
+  | { kind: 'auth'; agentId: Uuid | null }
+  /** Only sync bookkeeping changed (cursor, recorded errors, a sync failure): status views, no agent. */
+  | { kind: 'sync' };
 
 export type ChangeListener = (change: StoreChange) => void;
 

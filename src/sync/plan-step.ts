@@ -164,6 +164,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     generatorId: env.generatorId,
     commit,
     expectedCursor: view.cursor,
+    ...(env.leaseHolder === undefined ? {} : { leaseHolder: env.leaseHolder }),
     upserts,
     deletes: deleted.map((s) => s.id),
     errors: errorEntries,

@@ -13,6 +13,8 @@ export interface SyncEnv {
   git: GitSource;
   store: Store;
   generatorId: Uuid;
+  /** This replica's sync lease holder id: every plan carries it, and applyCommit fences on it. */
+  leaseHolder?: string;
   /** Sync root relative to the repository root: '' or 'a/b' (no leading or trailing slash). */
   root: string;
   maxContentBytes: number;

@@ -28,7 +28,7 @@ export interface PassOptions {
   previousRoot: string | null;
   /** Checked between commits: stop() lets the commit in flight finish, then the pass ends. */
   shouldStop?: () => boolean;
-  /** Called after each applied commit (logging, change feed). */
+  /** Called after each applied commit (logging). */
   onCommit?: (report: CommitReport) => void;
 }
 

@@ -7,6 +7,7 @@ export const SYNC_FAILURE_CODES = [
   'BRANCH_MISSING', // the tracked branch does not exist (or has no commits)
   'ROOT_MISSING', // --root names no directory at the branch tip (a typo must not delete every stack)
   'CURSOR_MOVED', // another writer advanced the cursor and retrying did not settle it
+  'LEASE_LOST', // this replica's sync lease ran out mid-pass (stalled, or cut off from the database): another replica syncs now
   'STORE_FAILED', // the database refused or failed the transaction
   'INTERNAL', // a bug: logged with its stack
 ] as const;
@@ -70,6 +71,8 @@ export interface SyncReport {
   /** Stack paths with recorded errors after the pass. */
   invalid_stacks: string[];
   duration_ms: number;
+  /** Another replica holds this repository's sync lease: this pass did nothing. */
+  standby?: boolean;
 }
 
 /** Progress of a long pass: stacks built in a snapshot, or commits applied in a backlog. */

@@ -5,7 +5,6 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ChangeFeed } from '../change-feed.js';
 import { isRemoteUrl, openGitSource, redactUrl, watchRefs, type RefWatcher } from '../git/index.js';
 import type { GitSource } from '../git/git-source.js';
 import { DEFAULT_MAX_CONTENT_BYTES, normalizeRoot } from '../manifest/index.js';
@@ -29,7 +28,6 @@ export interface SyncerOptions {
   /** Poll interval; default 5 s for a local repository (a fallback to the ref watcher), 30 s for a remote. */
   intervalSeconds?: number;
   maxContentBytes?: number;
-  feed?: ChangeFeed;
   logger?: Logger;
   /** Watch and poll after start() (default true). */
   watch?: boolean;
@@ -39,7 +37,16 @@ export interface SyncerOptions {
   metrics?: SyncMetricsSink;
   /** Use this GitSource instead of opening `repo` (tests wrap one to observe reads). */
   git?: GitSource;
+  /**
+   * Replicas on one database: sync only while holding the repository's lease in the database
+   * (renewed every ttlMs / 3; another replica takes over at most ttlMs after this one stops
+   * renewing). Every commit this syncer applies is fenced on the lease. Absent: always sync.
+   */
+  lease?: { holder: string; ttlMs?: number };
 }
+
+/** Default sync lease: renewed every 2 s, so a dead replica's repository is taken over within ~8 s. */
+export const DEFAULT_LEASE_TTL_MS = 6_000;
 
 /** Where pass statistics go (structurally the HTTP layer's SyncMetrics). */
 export interface SyncMetricsSink {
@@ -60,6 +67,8 @@ export interface Syncer {
   stop(): Promise<void>;
   /** True once a pass succeeded, or the database holds a previously synced state to serve. */
   isReady(): boolean;
+  /** With a lease: whether this replica holds it now (always true without one). */
+  holdsLease(): boolean;
 }
 
 export function createSyncer(opts: SyncerOptions): Syncer {
@@ -82,7 +91,28 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let current: Promise<SyncReport> | null = null;
   let queued: Promise<SyncReport> | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let leaseTimer: NodeJS.Timeout | null = null;
   let watcher: RefWatcher | null = null;
+  const leaseTtl = opts.lease?.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+  let leaseHeld = !opts.lease;
+
+  /** Take or renew the lease; on a change of hands, say so (and start from the database's state). */
+  async function holdLease(generatorId: string): Promise<boolean> {
+    if (!opts.lease) return true;
+    let held: boolean;
+    try {
+      held = await opts.store.acquireSyncLease(generatorId, opts.lease.holder, leaseTtl);
+    } catch (err) {
+      held = false;
+      if (leaseHeld) logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot renew the sync lease; syncing stops until it is back');
+    }
+    if (held && !leaseHeld) {
+      logger.info({ holder: opts.lease.holder }, 'holding the sync lease: this replica syncs the repository');
+      view = null; // another replica may have synced meanwhile: start from the database
+    } else if (!held && leaseHeld) logger.info('another replica holds the sync lease: standing by');
+    leaseHeld = held;
+    return held;
+  }
 
   /** Open the repository and register the generator (once; retried while it fails). */
   async function init(): Promise<{ git: GitSource; generatorId: string }> {
@@ -111,12 +141,17 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await passBody(report);
+          if ((await passBody(report)) === 'standby') {
+            report.standby = true;
+            if (!ready && generator) ready = (await opts.store.getSyncState(generator))?.cursor_commit != null;
+            report.duration_ms = Date.now() - started;
+            return report;
+          }
           break;
         } catch (err) {
           // Another writer (a `brokkr-sync sync` run on the same file) moved the cursor: reload
           // the stored state and go again from there.
-          if (!(err instanceof SyncFailureError && err.code === 'CURSOR_MOVED') || attempt >= 3) throw err;
+          if (!(err instanceof SyncFailureError && (err.code === 'CURSOR_MOVED' || err.code === 'LEASE_LOST')) || attempt >= 3) throw err;
           view = null;
         }
       }
@@ -147,13 +182,14 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     return report;
   }
 
-  async function passBody(report: SyncReport): Promise<void> {
+  async function passBody(report: SyncReport): Promise<'synced' | 'standby'> {
     const { git, generatorId } = await init();
+    if (!(await holdLease(generatorId))) return 'standby';
     await gitCall(() => git.fetch(), `fetch ${git.displayName}`);
     branch ??= await gitCall(() => git.currentBranch(), 'find the current branch');
     report.branch = branch;
     const state = await opts.store.getSyncState(generatorId);
-    const env: SyncEnv = { git, store: opts.store, generatorId, root, maxContentBytes, logger, onProgress: opts.onProgress };
+    const env: SyncEnv = { git, store: opts.store, generatorId, leaseHolder: opts.lease?.holder, root, maxContentBytes, logger, onProgress: opts.onProgress };
     if (!view || view.cursor !== (state?.cursor_commit ?? null)) view = await loadView(env, state?.cursor_commit ?? null);
     report.cursor = view.cursor;
     const previousRoot = state && state.cursor_commit !== null ? normalizeRoot(state.root) : null;
@@ -175,6 +211,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     report.warnings.push(...pass.work.warnings);
     report.cursor = view.cursor;
     if (rootChanged && pass.complete) await saveTarget(generatorId, null, { repo: git.displayName, branch, root });
+    return 'synced';
   }
 
   async function saveTarget(generatorId: string, state: SyncState | null, target: { repo: string; branch: string; root: string }) {
@@ -200,7 +237,6 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       const where = e.file === null ? '' : e.line === null ? `${e.file}: ` : `${e.file}:${e.line}: `;
       logger.warn({ stack: e.stack_name ?? e.stack_path, commit: e.commit_sha.slice(0, 7) }, `${where}${e.message}`);
     }
-    if (changed > 0) opts.feed?.notify(scopeOf(commit));
   }
 
   async function recordFailure(failure: SyncFailure, err: unknown): Promise<void> {
@@ -263,6 +299,18 @@ export function createSyncer(opts: SyncerOptions): Syncer {
         timer = setInterval(() => syncer.requestSync('interval'), intervalSeconds * 1000);
         timer.unref();
       }
+      if (opts.lease) {
+        // Renewal runs beside passes (a long snapshot must not lose the lease), and a standby
+        // replica that takes the lease over syncs at once rather than at its next interval.
+        leaseTimer = setInterval(() => {
+          if (!generator || stopping) return;
+          const was = leaseHeld;
+          void holdLease(generator).then((held) => {
+            if (held && !was) syncer.requestSync('sync lease taken over');
+          });
+        }, Math.max(50, Math.floor(leaseTtl / 3)));
+        leaseTimer.unref();
+      }
     },
     requestSync(reason: string) {
       if (stopping) return;
@@ -273,7 +321,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     async stop() {
       stopping = true;
       if (timer) clearInterval(timer);
-      timer = null;
+      if (leaseTimer) clearInterval(leaseTimer);
+      timer = leaseTimer = null;
       try {
         await watcher?.close();
       } catch {
@@ -282,22 +331,16 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       watcher = null;
       await queued;
       await current;
+      // Hand the repository over now instead of after the lease runs out.
+      if (opts.lease && generator && leaseHeld) await opts.store.releaseSyncLease(generator, opts.lease.holder).catch(() => undefined);
+      leaseHeld = !opts.lease;
       if (!opts.git) await git?.close(); // a GitSource handed in belongs to the caller
       git = null;
     },
     isReady: () => ready,
+    holdsLease: () => leaseHeld,
   };
   return syncer;
-}
-
-/**
- * A commit that only gave existing stacks new objects (or deleted stacks) changes the target
- * state of just the agents associated with those stacks; anything touching stack rows (new
- * stacks, labels, annotations) may change associations, so it concerns everyone.
- */
-function scopeOf(commit: CommitReport): { stacks: string[] } | undefined {
-  if (commit.created.length > 0 || commit.updated.some((u) => u.fields.length > 0)) return undefined;
-  return { stacks: [...commit.updated.map((u) => u.stack_id), ...commit.deleted.map((d) => d.stack_id)] };
 }
 
 function toFailure(err: unknown): SyncFailure {

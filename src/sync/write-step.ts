@@ -3,7 +3,7 @@
  * move the in-memory view forward. The view changes only after the store committed, so a failed
  * or interrupted write leaves both exactly at the previous commit.
  */
-import { CursorMovedError } from '../store/store.js';
+import { CursorMovedError, LeaseLostError } from '../store/store.js';
 import type { SyncedStack } from '../store/store.js';
 import type { PlannedCommit } from './plan-step.js';
 import { viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
@@ -18,6 +18,7 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
     if (err instanceof CursorMovedError) {
       throw new SyncFailureError('CURSOR_MOVED', `another writer advanced the sync cursor: ${err.message}`);
     }
+    if (err instanceof LeaseLostError) throw new SyncFailureError('LEASE_LOST', `commit ${plan.commit.sha.slice(0, 7)} not applied: ${err.message}`);
     const message = err instanceof Error ? err.message : String(err);
     throw new SyncFailureError('STORE_FAILED', `could not apply commit ${plan.commit.sha.slice(0, 7)}: ${message}`);
   }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/http/daemon.js';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
 import { runCli } from './admin-run-cli.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/http/daemon.js';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
 import { launchChromium, requireBrowserPrerequisites } from './chromium.js';
 import { buildFleet } from './matrix-fixture.js';

@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { ensureAdminPak } from '../../src/http/admin-pak.js';
-import { startDaemon, type Daemon } from '../../src/http/daemon.js';
+import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { hashPak } from '../../src/http/pak.js';
 import { openStore } from '../../src/store/open-store.js';
 import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';

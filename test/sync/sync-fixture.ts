@@ -37,11 +37,13 @@ export async function makeSyncFixture(options: Partial<SyncerOptions> = {}): Pro
   const dataDir = `${dbPath}.d`;
   const store = await openStore(dbPath);
   const feed = new ChangeFeed();
+  // The store announces every commit it applies; tests wait on the feed as the server does.
+  store.onChange((change) => feed.notify(change.kind === 'objects' ? { stacks: change.stacks } : undefined));
   const syncers: Syncer[] = [];
   let main: Syncer | null = null;
 
   const newSyncer = (extra: Partial<SyncerOptions> = {}) => {
-    const s = createSyncer({ store, repo: repo.path, dataDir, feed, watch: false, ...options, ...extra });
+    const s = createSyncer({ store, repo: repo.path, dataDir, watch: false, ...options, ...extra });
     syncers.push(s);
     return s;
   };

@@ -169,11 +169,16 @@ describe('cost of a commit', () => {
   });
 });
 
-describe('change notifications', () => {
+describe('change notifications (announced by the store as it applies each commit)', () => {
   it('a commit that only changes content names its stacks; new stacks and label changes concern everyone', async () => {
     const fx = await fixture();
     const scopes: unknown[] = [];
-    fx.feed.onNotify((scope) => scopes.push(scope ?? 'everyone'));
+    // 'sync' (cursor and bookkeeping only) concerns status views, not agents: left out here.
+    fx.store.onChange((change) => {
+      if (change.kind === 'objects') scopes.push({ stacks: change.stacks });
+      else if (change.kind === 'stacks') scopes.push('everyone');
+      else if (change.kind !== 'sync') scopes.push(change);
+    });
     fx.repo.writeAll({ ...stackFiles('web', { labels: ['prod'] }), ...stackFiles('db', { labels: ['prod'] }) }).commit('two stacks');
     await fx.sync();
     expect(scopes).toEqual(['everyone']); // a snapshot creates stacks

@@ -5,7 +5,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { CommandModule } from 'yargs';
-import type { Daemon } from '../../http/daemon.js';
+import type { Daemon } from '../../daemon/daemon.js';
 import { CliError } from '../errors.js';
 
 interface DemoArgs {
@@ -37,7 +37,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const created = ensureDemoRepo(repo);
 
     // Imported here, as in `serve`: other commands start without loading the server.
-    const { startDaemon } = await import('../../http/daemon.js');
+    const { startDaemon } = await import('../../daemon/daemon.js');
     let daemon: Daemon;
     try {
       daemon = await startDaemon({ repo, branch: 'main', db, host: args.host, port: args.port, logger: conciseLogger() });

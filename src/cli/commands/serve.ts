@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { isRemoteUrl, redactUrl } from '../../git/index.js';
-import type { Daemon } from '../../http/daemon.js';
+import type { Daemon } from '../../daemon/daemon.js';
+import { isPostgresUrl, redactDbTarget } from '../../store/db-target.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
 
@@ -16,7 +17,9 @@ interface ServeArgs extends RepoArgs {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 // --help lists --max-bytes with the daemon's own options, after --webhook-secret (its place before the options were shared).
-const { 'max-bytes': maxBytesOption, ...repoSourceOptions } = repoOptions('SQLite database file (admin PAK in FILE.admin-pak, clones in FILE.d/)');
+const { 'max-bytes': maxBytesOption, ...repoSourceOptions } = repoOptions(
+  'SQLite database file (admin PAK in FILE.admin-pak, clones in FILE.d/), or a postgres:// URL shared by any number of replicas',
+);
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -48,7 +51,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     // clean stop too (the daemon is closed as soon as it exists), never a kill mid-transaction.
     const shutdown = shutdownOnSignals();
     // Imported here: every other command starts without loading the server.
-    const { daemonLogger, startDaemon } = await import('../../http/daemon.js');
+    const { daemonLogger, startDaemon } = await import('../../daemon/daemon.js');
     let daemon: Daemon;
     try {
       daemon = await startDaemon({
@@ -56,6 +59,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         branch: args.branch,
         root: args.root,
         db: args.db,
+        dataDir: args['data-dir'],
         host: args.host,
         port: args.port,
         intervalSeconds: args.interval,
@@ -73,10 +77,14 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (!shutdown.requested) {
       const branch = args.branch ?? 'current branch';
       process.stdout.write(`brokkr-sync serving ${daemon.url} (repository ${redactUrl(args.repo)}, branch ${branch})\n`);
+      if (isPostgresUrl(args.db)) process.stdout.write(`database ${redactDbTarget(args.db)}, replica ${daemon.replicaId}\n`);
       if (daemon.adminPak) {
-        process.stdout.write(
-          `admin PAK (shown once; also written to ${daemon.adminPakFile ?? 'nowhere: in-memory database'} with mode 0600):\n  ${daemon.adminPak}\n`,
-        );
+        const where = daemon.adminPakFile
+          ? `also written to ${daemon.adminPakFile} with mode 0600`
+          : isPostgresUrl(args.db)
+            ? 'only its hash is kept, in the database: store it now'
+            : 'not written anywhere: in-memory database';
+        process.stdout.write(`admin PAK (shown once; ${where}):\n  ${daemon.adminPak}\n`);
       }
     }
     await shutdown.stopped(daemon);

@@ -94,7 +94,7 @@ export const syncCommand: CommandModule<object, RepoArgs> = {
       repo: args.repo,
       branch: args.branch,
       root: args.root,
-      dataDir: dataDirFor(args.db),
+      dataDir: args['data-dir'] ?? dataDirFor(args.db),
       maxContentBytes: args['max-bytes'],
       watch: false,
       onProgress: (p) => progress.update(p),

@@ -85,7 +85,7 @@ export class SqliteStore implements Store {
     return sync.saveSyncTarget(this.db, generatorId, t);
   }
   async setSyncFailure(generatorId: string, message: string | null): Promise<void> {
-    sync.setSyncFailure(this.db, generatorId, message);
+    this.#wrote(sync.setSyncFailure(this.db, generatorId, message), { kind: 'sync' });
   }
   async listSyncStates(): Promise<SyncState[]> {
     return sync.listSyncStates(this.db);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startDaemon, type Daemon, type DaemonOptions } from '../../../src/http/daemon.js';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../../src/daemon/daemon.js';
 
 export interface LogLine {
   level: number;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChangeFeed } from '../../../src/change-feed.js';
 import { ensureAdminPak } from '../../../src/http/admin-pak.js';
-import type { Daemon } from '../../../src/http/daemon.js';
+import type { Daemon } from '../../../src/daemon/daemon.js';
 import { createServer } from '../../../src/http/server.js';
 import { openStore } from '../../../src/store/open-store.js';
 import type { Store } from '../../../src/store/store.js';
@@ -61,7 +61,7 @@ export async function startInjectedDaemon(opts: { repo: string; dir?: string }):
     logger: log.logger,
     syncer: { isReady: () => syncer?.isReady() ?? false, requestSync: (reason) => syncer?.requestSync(reason) },
   });
-  syncer = createSyncer({ store, repo: opts.repo, dataDir: dataDirFor(dbPath), intervalSeconds: 1, feed, logger: log.logger, metrics: app.brokkr.metrics.sync });
+  syncer = createSyncer({ store, repo: opts.repo, dataDir: dataDirFor(dbPath), intervalSeconds: 1, logger: log.logger, metrics: app.brokkr.metrics.sync });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const running = syncer;
   const firstSync = running.start();
@@ -72,6 +72,7 @@ export async function startInjectedDaemon(opts: { repo: string; dir?: string }):
     store,
     feed,
     syncer: running,
+    replicaId: 'injected',
     firstSync,
     async close() {
       if (closed) return;
