@@ -1,6 +1,6 @@
 /** One API error type with stable codes, and the one place that turns every other failure into it. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, NotFoundError } from '../store/store.js';
+import { ConflictError, NotFoundError, StoreUnavailableError } from '../store/store.js';
 
 /** Codes clients may rely on; the message is for humans and may change. */
 export const ERROR_CODES = [
@@ -92,11 +92,14 @@ const BY_STATUS: Record<number, ErrorCode> = {
 };
 
 /**
- * SQLite failures that say "the database cannot be used right now" rather than "this server has
+ * Failures that say "the database cannot be used right now" (PostgreSQL unreachable; for SQLite) rather than "this server has
  * a bug": another process holds the lock longer than the busy timeout, the disk is full, the
  * file became read-only or unreadable. Clients get 503 and may retry; the cause is still logged.
  */
 function databaseUnavailable(err: unknown): ApiError | null {
+  if (err instanceof StoreUnavailableError) {
+    return new ApiError('unavailable', 'the database cannot be reached right now; retry shortly', { 'Retry-After': '2' });
+  }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return null;
   if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
