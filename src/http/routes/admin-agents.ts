@@ -17,13 +17,34 @@ const createBody = {
     cluster_name: nameText,
     labels: { type: 'array', items: shortText, maxItems: 256 },
     annotations: { type: 'object', additionalProperties: shortText, maxProperties: 256 },
+    generator_ids: {
+      type: 'array',
+      items: { type: 'string', format: 'uuid' },
+      maxItems: 256,
+      description: 'brokkr v1: generators to register the agent with; here every agent sees every repository, so they need only exist',
+    },
   },
 } as const;
 
+const nullableText = { type: ['string', 'null'] } as const;
 const updateBody = {
   type: 'object',
   additionalProperties: false,
-  properties: { name: nameText, cluster_name: nameText, status: { type: 'string', enum: [...AGENT_STATUSES] } },
+  properties: {
+    name: nameText,
+    cluster_name: nameText,
+    status: { type: 'string', enum: [...AGENT_STATUSES] },
+    // A brokkr client may send back the whole agent record it read (GET, change, PUT): its
+    // read-only fields are accepted and ignored, except an `id` naming another agent.
+    id: { type: 'string', format: 'uuid', description: 'Ignored; must equal the agent in the path' },
+    created_at: { type: 'string' },
+    updated_at: { type: 'string' },
+    deleted_at: nullableText,
+    last_heartbeat: nullableText,
+    k8s_reachable: { type: ['boolean', 'null'] },
+    k8s_api_latency_ms: { type: ['integer', 'null'] },
+    k8s_reported_at: nullableText,
+  },
 } as const;
 
 const withPak = (pakField: string) => ({
@@ -60,8 +81,19 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const body = request.body as { name: string; cluster_name: string; labels?: string[]; annotations?: Record<string, string> };
+      const body = request.body as {
+        name: string;
+        cluster_name: string;
+        labels?: string[];
+        annotations?: Record<string, string>;
+        generator_ids?: string[];
+      };
       checkAgentFields(body);
+      if (body.generator_ids?.length) {
+        const known = new Set((await store.listGenerators()).map((g) => g.id));
+        const unknown = body.generator_ids.find((g) => !known.has(g.toLowerCase()));
+        if (unknown) throw badRequest(`body.generator_ids: no generator ${unknown}`);
+      }
       const pak = generatePak();
       let agent = await store.createAgent({ name: body.name, cluster_name: body.cluster_name, pak_hash: hashPak(pak) });
       for (const label of body.labels ?? []) await store.addLabel('agent', agent.id, label);
@@ -86,7 +118,9 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      const body = (request.body ?? {}) as { name?: string; cluster_name?: string; status?: string };
+      const { name, cluster_name, status, id: bodyId } = (request.body ?? {}) as { name?: string; cluster_name?: string; status?: string; id?: string };
+      if (bodyId !== undefined && bodyId.toLowerCase() !== id.toLowerCase()) throw badRequest(`body.id ${bodyId} does not match the agent in the path (${id})`);
+      const body = { name, cluster_name, status };
       checkAgentFields(body);
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       const agent = await store.updateAgent(id, body);

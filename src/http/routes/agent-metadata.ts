@@ -8,7 +8,7 @@ import type { ServerContext } from '../context.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { annotationWire, labelWire } from '../metadata-wire.js';
 import { agentAnnotationSchema, agentLabelSchema, arrayOf, idParams, shortText, targetSchema } from '../schemas.js';
-import { ADMIN, ADMIN_OR_SELF, noContent, responses } from './route-kit.js';
+import { ADMIN, ADMIN_OR_SELF, bodyAgentId, checkBodyAgentId, noContent, responses } from './route-kit.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 const paramsWith = (name: string, schema: unknown) => ({
@@ -42,10 +42,11 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
   });
   app.post(
     '/agents/:id/labels',
-    write('Add a label', { type: 'object', required: ['label'], additionalProperties: false, properties: { label: shortText } }, agentLabelSchema),
+    write('Add a label', { type: 'object', required: ['label'], additionalProperties: false, properties: { label: shortText, agent_id: bodyAgentId } }, agentLabelSchema),
     async (request, reply) => {
       const id = idOf(request);
-      const { label } = request.body as { label: string };
+      const { label, agent_id } = request.body as { label: string; agent_id?: string };
+      checkBodyAgentId(agent_id, id);
       const problem = checkLabel(label);
       if (problem) throw badRequest(`body.label: ${problem}`);
       await agentOr404(id);
@@ -71,12 +72,13 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
     '/agents/:id/annotations',
     write(
       'Set an annotation (replaces the value of an existing key)',
-      { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: shortText, value: shortText } },
+      { type: 'object', required: ['key', 'value'], additionalProperties: false, properties: { key: shortText, value: shortText, agent_id: bodyAgentId } },
       agentAnnotationSchema,
     ),
     async (request, reply) => {
       const id = idOf(request);
-      const { key, value } = request.body as { key: string; value: string };
+      const { key, value, agent_id } = request.body as { key: string; value: string; agent_id?: string };
+      checkBodyAgentId(agent_id, id);
       const problem = checkAnnotation(key, value);
       if (problem) throw badRequest(`body: ${problem}`);
       await agentOr404(id);
@@ -100,10 +102,12 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
   });
   app.post(
     '/agents/:id/targets',
-    write('Target a stack explicitly', { type: 'object', required: ['stack_id'], additionalProperties: false, properties: { stack_id: uuid } }, targetSchema),
+    write('Target a stack explicitly', { type: 'object', required: ['stack_id'], additionalProperties: false, properties: { stack_id: uuid, agent_id: bodyAgentId } }, targetSchema),
     async (request, reply) => {
       const id = idOf(request);
-      const stackId = (request.body as { stack_id: string }).stack_id.toLowerCase();
+      const body = request.body as { stack_id: string; agent_id?: string };
+      checkBodyAgentId(body.agent_id, id);
+      const stackId = body.stack_id.toLowerCase();
       await agentOr404(id);
       const stack = await store.getStack(stackId);
       if (!stack) throw notFound(`no stack ${stackId}`);

@@ -4,7 +4,7 @@ import { EVENT_STATUSES, EVENT_TYPES } from '../../store/records.js';
 import type { ServerContext } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
 import { arrayOf, digits, eventSchema, idParams } from '../schemas.js';
-import { ADMIN, ADMIN_OR_SELF, responses } from './route-kit.js';
+import { ADMIN, ADMIN_OR_SELF, bodyAgentId, checkBodyAgentId, responses } from './route-kit.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 /** Longest event message kept (a failing `kubectl apply` can be chatty; the body limit caps the rest). */
@@ -19,7 +19,7 @@ const eventBody = {
     event_type: { type: 'string', enum: [...EVENT_TYPES], description: 'DEPLOY or DELETE (uppercase)' },
     status: { type: 'string', enum: [...EVENT_STATUSES], description: 'SUCCESS or FAILURE (uppercase)' },
     message: { type: ['string', 'null'], maxLength: MAX_MESSAGE },
-    agent_id: { ...uuid, description: 'Optional; must equal the agent in the path' },
+    agent_id: bodyAgentId,
   },
 } as const;
 
@@ -54,9 +54,7 @@ export function eventRoutes(app: FastifyInstance, { store, targets }: ServerCont
         message?: string | null;
         agent_id?: string;
       };
-      if (body.agent_id !== undefined && body.agent_id.toLowerCase() !== id) {
-        throw badRequest(`body.agent_id ${body.agent_id} does not match the agent in the path (${id})`);
-      }
+      checkBodyAgentId(body.agent_id, id);
       if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       const objectId = body.deployment_object_id.toLowerCase();
       const object = await store.getObject(objectId);
@@ -96,11 +94,11 @@ export function eventRoutes(app: FastifyInstance, { store, targets }: ServerCont
     },
   );
 
-  app.get(
-    '/events',
+  const listAll = (url: string, summary: string) => app.get(
+    url,
     {
       schema: {
-        summary: 'Events of all agents (or one), newest first',
+        summary,
         tags: ['events'],
         querystring: {
           type: 'object',
@@ -119,4 +117,6 @@ export function eventRoutes(app: FastifyInstance, { store, targets }: ServerCont
       });
     },
   );
+  listAll('/events', 'Events of all agents (or one), newest first');
+  listAll('/agent-events', 'brokkr v1’s name for GET /events');
 }
