@@ -118,6 +118,15 @@ export interface TargetStateEntry {
   stack_id: Uuid;
 }
 
+/** What decides an agent's associations: its labels, annotations and explicit targets. */
+export interface AgentAssociationInputs {
+  agent_id: Uuid;
+  labels: string[];
+  annotations: Record<string, string>;
+  /** Stack ids, sorted. */
+  targets: Uuid[];
+}
+
 export interface EventQuery {
   agentId?: Uuid;
   deploymentObjectId?: Uuid;
@@ -280,6 +289,12 @@ export interface Store {
     message: string | null;
   }): Promise<AgentEvent>;
   listEvents(query?: EventQuery): Promise<AgentEvent[]>;
+
+  // --- fleet-wide reads for dashboards (a fixed number of queries, whatever the fleet's size) -
+  /** Labels, annotations and explicit targets of every live agent, ordered by agent id. */
+  agentAssociationInputs(): Promise<AgentAssociationInputs[]>;
+  /** The full target state of every live agent (agent id → entries, newest first), in one query. */
+  fullTargetStates(): Promise<Map<Uuid, TargetStateEntry[]>>;
 
   // --- operations ----------------------------------------------------------------------------
   countAgentsByStatus(): Promise<Record<string, number>>;

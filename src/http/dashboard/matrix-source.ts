@@ -1,8 +1,8 @@
 /**
  * Keeps the delivery matrix current cheaply, from Store reads only.
  *
- * A full computation at 1,000 stacks × 100 agents costs one target-state read per agent and one
- * event read per latest object (~1 s). Most changes are agent events, which touch neither, so:
+ * A full computation at 1,000 stacks × 100 agents costs one fleet-wide target-state read and one
+ * event read per latest object. Most changes are agent events, which touch neither, so:
  * - target sets are reused while a fingerprint of their inputs (stacks with their latest object,
  *   labels and annotations; agents with theirs and their targets) is unchanged;
  * - latest events are kept per object and updated from the newest events since the last run
@@ -101,9 +101,9 @@ export class MatrixSource {
 
     const fingerprint = await this.#fingerprintOf(stacks, agents);
     if (fingerprint !== this.#fingerprint) {
-      const targets = new Map<string, Set<string>>();
-      for (const agent of agents) targets.set(agent.id, new Set((await store.targetStateIds(agent.id, 'full')).map((e) => e.id)));
-      this.#targets = targets;
+      // One query for the whole fleet (was one target-state query per agent).
+      const states = await store.fullTargetStates();
+      this.#targets = new Map(agents.map((agent) => [agent.id, new Set((states.get(agent.id) ?? []).map((e) => e.id))]));
       this.#fingerprint = fingerprint;
       for (const id of this.#partial) this.#events.delete(id);
       this.#partial.clear();
@@ -170,15 +170,11 @@ export class MatrixSource {
     for (const s of stacks) {
       h.update(JSON.stringify([s.id, s.deleted_at, s.latest_object?.id ?? null, s.labels, s.annotations]));
     }
+    // Three queries for the whole fleet (were three per agent).
+    const inputs = new Map((await this.#store.agentAssociationInputs()).map((i) => [i.agent_id, i]));
     for (const a of agents) {
-      const [labels, annotations, targets] = await Promise.all([
-        this.#store.listLabels('agent', a.id),
-        this.#store.listAnnotations('agent', a.id),
-        this.#store.listTargets(a.id),
-      ]);
-      h.update(
-        JSON.stringify([a.id, labels.map((l) => l.label).sort(), annotations.map((x) => [x.key, x.value]).sort(), targets.map((t) => t.stack_id).sort()]),
-      );
+      const i = inputs.get(a.id);
+      h.update(JSON.stringify([a.id, i?.labels ?? [], Object.entries(i?.annotations ?? {}).sort(), i?.targets ?? []]));
     }
     return h.digest('base64url');
   }

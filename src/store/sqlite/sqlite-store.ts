@@ -1,6 +1,7 @@
 /** SqliteStore: the Store interface over one SQLite file; each method delegates to the module owning that concern. */
 import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
+  AgentAssociationInputs,
   Annotation,
   ChangeListener,
   CommitPlan,
@@ -30,6 +31,7 @@ import * as tags from './owner-tags.js';
 import * as stacks from './stacks-and-objects.js';
 import * as target from './target-state.js';
 import * as leases from './sync-leases.js';
+import * as fleet from './fleet-reads.js';
 
 /**
  * better-sqlite3 is synchronous: each method runs to completion on the event loop, so a method
@@ -212,6 +214,14 @@ export class SqliteStore implements Store {
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
+  }
+
+  // --- fleet-wide reads
+  async agentAssociationInputs(): Promise<AgentAssociationInputs[]> {
+    return fleet.agentAssociationInputs(this.db);
+  }
+  async fullTargetStates(): Promise<Map<string, TargetStateEntry[]>> {
+    return fleet.fullTargetStates(this.db);
   }
 
   // --- operations
