@@ -87,6 +87,15 @@ describe('agents list and show', () => {
     expect(r.stdout).toMatch(/Associated stacks\nID\s+NAME\s+STATE\n\S+\s+payments-api\s+live\n/);
     expect(daemon.seen.filter((s) => s.method === 'GET' && s.path === '/agents').map((s) => s.query)).toContainEqual({ name: 'edge-1' });
   });
+
+  it('shows the Kubernetes API report brokkr agents send with heartbeats, or that there is none', async () => {
+    daemon.state.agents.push(agentRecord('quiet', 'c', { k8s_reachable: null, k8s_api_latency_ms: null, k8s_reported_at: null }));
+    daemon.state.agents.push(agentRecord('up', 'c', { k8s_reachable: true, k8s_api_latency_ms: 12, k8s_reported_at: new Date().toISOString() }));
+    daemon.state.agents.push(agentRecord('down', 'c', { k8s_reachable: false, k8s_api_latency_ms: null, k8s_reported_at: new Date().toISOString() }));
+    expect((await admin('agents', 'show', 'quiet')).stdout).toMatch(/^Kubernetes API\s+not reported$/m);
+    expect((await admin('agents', 'show', 'up')).stdout).toMatch(/^Kubernetes API\s+reachable, 12 ms \(reported .*\)$/m);
+    expect((await admin('agents', 'show', 'down')).stdout).toMatch(/^Kubernetes API\s+UNREACHABLE \(reported .*\)$/m);
+  });
 });
 
 describe('changing an agent', () => {

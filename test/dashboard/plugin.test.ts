@@ -145,7 +145,7 @@ describe('admin-only dashboard routes', () => {
 
   it('lists agents with labels and heartbeat age, never their PAK hash', async () => {
     const a = await agent('edge', 'prod');
-    await store.recordHeartbeat(a.id);
+    await store.recordHeartbeat(a.id, { k8s_reachable: true, k8s_api_latency_ms: 7 });
     await agent('quiet', 'staging');
     const res = await get('/api/v1/dashboard/agents');
     const body = res.json();
@@ -154,6 +154,9 @@ describe('admin-only dashboard routes', () => {
     expect(byName.edge).toMatchObject({ labels: ['prod'], stale: false, cluster_name: 'eu' });
     expect(byName.edge.heartbeat_age_seconds).toBeGreaterThanOrEqual(0);
     expect(byName.quiet).toMatchObject({ labels: ['staging'], stale: true, heartbeat_age_seconds: null });
+    // brokkr's heartbeat report, as the agent last sent it.
+    expect(byName.edge).toMatchObject({ k8s_reachable: true, k8s_api_latency_ms: 7 });
+    expect(byName.quiet).toMatchObject({ k8s_reachable: null, k8s_api_latency_ms: null, k8s_reported_at: null });
   });
 
   it('rejects bad paging parameters with a message naming the parameter', async () => {

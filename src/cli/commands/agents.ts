@@ -75,6 +75,7 @@ const show: CommandModule<AdminArgs, Args<{ agent: string }>> = {
         ['Cluster', agent.cluster_name],
         ['Status', agent.status],
         ['Heartbeat', agent.last_heartbeat ? `${formatAge(agent.last_heartbeat)} (${agent.last_heartbeat})` : 'never'],
+        ['Kubernetes API', kubernetesReport(agent)],
         ['Created', agent.created_at],
         ['Labels', formatList(labels.map((l) => l.label))],
         ['Annotations', formatList(Object.fromEntries(annotations.map((a) => [a.key, a.value])))],
@@ -201,6 +202,14 @@ function asArray(value: string | string[] | undefined): string[] {
 
 function agentPositional<T>(y: Argv<T>) {
   return y.positional('agent', { type: 'string', demandOption: true, describe: 'Agent id or name' });
+}
+
+/** The agent's own last report on its Kubernetes API (brokkr's heartbeat report). */
+function kubernetesReport(agent: AgentRecord): string {
+  if (agent.k8s_reachable == null) return 'not reported';
+  const latency = agent.k8s_api_latency_ms == null ? '' : `, ${agent.k8s_api_latency_ms} ms`;
+  const when = agent.k8s_reported_at ? ` (reported ${formatAge(agent.k8s_reported_at)})` : '';
+  return `${agent.k8s_reachable ? 'reachable' : 'UNREACHABLE'}${latency}${when}`;
 }
 
 function who(agent: AgentRecord): string {

@@ -45,6 +45,17 @@ export const agentsView: ViewFactory = (root) => {
   };
 };
 
+/** The agent's last report on its own Kubernetes API (brokkr agents send it with heartbeats); nothing until one arrives. */
+function k8sBadge(a: AgentOverview): HTMLElement | null {
+  if (a.k8s_reachable === null) return null;
+  const latency = a.k8s_api_latency_ms === null ? '' : ` ${a.k8s_api_latency_ms} ms`;
+  return h(
+    'span',
+    { class: a.k8s_reachable ? 'badge ok' : 'badge bad', 'data-k8s': a.k8s_reachable ? 'reachable' : 'unreachable', title: `reported ${a.k8s_reported_at ?? ''}` },
+    a.k8s_reachable ? `k8s API ✓${latency}` : `⚠ k8s API unreachable${latency}`,
+  );
+}
+
 function agentRow(a: AgentOverview): HTMLElement {
   const heartbeat =
     a.heartbeat_age_seconds === null ? 'never' : h('time', { datetime: a.last_heartbeat ?? '', title: a.last_heartbeat ?? '' }, `${duration(a.heartbeat_age_seconds)} ago`);
@@ -56,7 +67,7 @@ function agentRow(a: AgentOverview): HTMLElement {
     h('td', null, chips(a.labels)),
     h('td', null, chips(Object.entries(a.annotations).map(([k, v]) => `${k}=${v}`))),
     h('td', null, h('span', { class: a.status === 'ACTIVE' ? 'badge ok' : 'badge' }, a.status)),
-    h('td', null, heartbeat, a.stale && h('span', { class: 'badge warn' }, '⚠ stale')),
+    h('td', null, heartbeat, a.stale && h('span', { class: 'badge warn' }, '⚠ stale'), k8sBadge(a)),
     h('td', { class: 'num' }, String(a.pending)),
     h('td', { class: a.failed > 0 ? 'num bad-text' : 'num' }, String(a.failed)),
   );

@@ -14,6 +14,10 @@ export interface AgentOverview {
   last_heartbeat: string | null;
   heartbeat_age_seconds: number | null;
   stale: boolean;
+  /** The agent's own last report on its Kubernetes API (brokkr's heartbeat report); null until reported. */
+  k8s_reachable: boolean | null;
+  k8s_api_latency_ms: number | null;
+  k8s_reported_at: string | null;
   labels: string[];
   annotations: Record<string, string>;
   pending: number;
@@ -59,6 +63,9 @@ export class AgentOverviewSource {
           last_heartbeat: a.last_heartbeat,
           heartbeat_age_seconds: age,
           stale: age === null || age > STALE_AFTER_SECONDS,
+          k8s_reachable: a.k8s_reachable,
+          k8s_api_latency_ms: a.k8s_api_latency_ms,
+          k8s_reported_at: a.k8s_reported_at,
           labels: tags.get(a.id)?.labels ?? [],
           annotations: tags.get(a.id)?.annotations ?? {},
           pending: counts.get(a.id)?.pending ?? 0,
