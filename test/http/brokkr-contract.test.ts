@@ -5,6 +5,10 @@
  * fields, types, uuid and date-time formats). Routes that would write stacks or objects by API
  * answer 409 git_managed, naming the repository and path to commit to.
  */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './http-fixture.js';
 import { loadBrokkrV1, type BrokkrRoute } from './brokkr-v1-contract.js';
@@ -207,5 +211,32 @@ describe('brokkr v1 contract: agent records round-trip', () => {
     const bad = await w.s.call('POST', `${V1}/agents`, { body: { name: 'g2', cluster_name: 'c', generator_ids: ['00000000-0000-4000-8000-000000000001'] } });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('generator_ids');
+  });
+});
+
+/** The README's "Coming from brokkr" script, exactly as printed there. */
+function readmeExample(): string {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const match = /<!-- brokkr-example:[^>]*-->\n```sh\n([\s\S]*?)```/.exec(readme);
+  if (!match) throw new Error('README.md has no brokkr-example block');
+  return match[1]!;
+}
+
+const onPath = (tool: string) => (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, tool)));
+const hasTools = onPath('curl') && onPath('jq');
+
+describe('brokkr v1 contract: the README example', () => {
+  it.skipIf(!hasTools)('runs against a real server and prints what the README says', async () => {
+    const s = await startTestServer();
+    const ids = await s.repo.commit([
+      { name: 'payments', labels: ['prod'], yaml: YAML },
+      { name: 'staging-only', labels: ['staging'], yaml: YAML },
+    ]);
+    const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', readmeExample()], {
+      env: { PATH: process.env.PATH, BROKKR_URL: s.base, BROKKR_PAK: s.adminPak },
+    });
+    expect(stdout.trim().split('\n')).toEqual(['prod', ids.get('payments'), 'git_managed']);
+    const agent = (await s.call('GET', `${V1}/agents/?name=edge-1&cluster_name=prod-eu`)).body;
+    expect(agent).toMatchObject({ status: 'ACTIVE', k8s_reachable: true, k8s_api_latency_ms: 12 });
   });
 });
