@@ -18,6 +18,8 @@ export interface OpenGitSourceOptions {
   logger?: Logger;
   /** Abort a clone or fetch when git has been silent this long (ms). */
   networkTimeoutMs?: number;
+  /** Clone and fetch over SSH with this private key (only this one: IdentitiesOnly). */
+  sshKeyFile?: string;
 }
 
 /** Branch heads of the remote become this clone's branch heads; `+` accepts force-pushes. */
@@ -80,7 +82,7 @@ async function openRemote(options: OpenGitSourceOptions): Promise<GitSource> {
         allowUnsafeTemplateDir: true,
         allowUnsafeDiffExternal: true,
       } as never,
-    }).env(gitEnv());
+    }).env(gitEnv(options.sshKeyFile ? { GIT_SSH_COMMAND: sshCommandWithKey(options.sshKeyFile) } : {}));
 
   mkdirSync(join(dataDir, 'repos'), { recursive: true });
   if (existsSync(dir) && !(await isBareRepository(dir))) {
@@ -132,4 +134,10 @@ function remoteError(action: 'clone' | 'fetch', displayName: string, err: unknow
   const detail = summarizeStderr(raw.replace(/^Cloning into.*$/gm, '')) || 'git gave no reason';
   const timedOut = /block timeout reached/.test(raw) ? ' (timed out waiting for the remote)' : '';
   return new GitError('REMOTE_UNREACHABLE', `cannot ${action} ${displayName}${timedOut}: ${detail}`);
+}
+
+/** ssh with one key and no prompts; the path is quoted for the shell git runs GIT_SSH_COMMAND through. */
+function sshCommandWithKey(keyFile: string): string {
+  const quoted = `'${resolve(keyFile).replace(/'/g, `'\\''`)}'`;
+  return `ssh -i ${quoted} -o IdentitiesOnly=yes -o BatchMode=yes`;
 }

@@ -118,6 +118,34 @@ export interface TargetStateEntry {
   stack_id: Uuid;
 }
 
+/** Where a repository's Git credentials come from: never the values themselves, which stay in the environment or a file. */
+export type RepositoryAuth = { usernameEnv: string; passwordEnv: string } | { sshKeyFile: string };
+
+export const REPOSITORY_ORIGINS = ['config', 'api'] as const;
+/** config: listed in `serve --config`; api: added at run time (API or CLI), kept across restarts. */
+export type RepositoryOrigin = (typeof REPOSITORY_ORIGINS)[number];
+
+/** A repository the daemon syncs, as the operator declared it (section 9 of the spec). */
+export interface RepositorySpec {
+  /** 1..64 characters, unique; also its generator's name. */
+  name: string;
+  url: string;
+  /** null: the repository's default (current) branch. */
+  branch: string | null;
+  root: string;
+  /** Seconds between polls; null: 5 for a local repository, 30 for a remote. */
+  interval_seconds: number | null;
+  webhook_secret: string | null;
+  auth: RepositoryAuth | null;
+  origin: RepositoryOrigin;
+}
+
+export interface Repository extends RepositorySpec {
+  generator_id: Uuid;
+  created_at: string;
+  updated_at: string;
+}
+
 /** What decides an agent's associations: its labels, annotations and explicit targets. */
 export interface AgentAssociationInputs {
   agent_id: Uuid;
@@ -231,6 +259,17 @@ export interface Store {
   /** Apply one commit: stacks, objects, provenance, errors and the cursor, in one transaction. */
   applyCommit(plan: CommitPlan): Promise<CommitResult>;
   listSyncErrors(generatorId?: Uuid): Promise<SyncError[]>;
+
+  // --- repositories (many per daemon) ---------------------------------------------------------
+  /** Add a repository, or change the one of that name; its generator row (same name) is created with it. */
+  saveRepository(spec: RepositorySpec): Promise<Repository>;
+  listRepositories(): Promise<Repository[]>;
+  /**
+   * Stop tracking a repository: its row goes, its stacks stay (agents keep what they run).
+   * With prune the generator is soft-deleted too, and by the data model's cascade its stacks
+   * are deleted, so every agent receives their deletion markers.
+   */
+  removeRepository(generatorId: Uuid, opts: { prune: boolean }): Promise<void>;
 
   // --- auth ----------------------------------------------------------------------------------
   /** Resolve a PAK hash (hex SHA-256) to who holds it; deleted agents resolve to null. */

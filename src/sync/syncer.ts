@@ -43,7 +43,16 @@ export interface SyncerOptions {
    * renewing). Every commit this syncer applies is fenced on the lease. Absent: always sync.
    */
   lease?: { holder: string; ttlMs?: number };
+  /** The generator's name (a repository's name when the daemon syncs many); default `git:<repository>`. */
+  generatorName?: string;
+  /** An SSH private key for clone and fetch (GIT_SSH_COMMAND with -i); the key never leaves the file. */
+  sshKeyFile?: string;
+  /** Runs every fetch: a daemon syncing many repositories bounds how many fetch at once. */
+  fetchGate?: <T>(fetch: () => Promise<T>) => Promise<T>;
 }
+
+/** After repeated failures, interval passes back off: interval × 2^(failures-1), at most this long. */
+export const MAX_FAILURE_BACKOFF_MS = 5 * 60_000;
 
 /** Default sync lease: renewed every 2 s, so a dead replica's repository is taken over within ~8 s. */
 export const DEFAULT_LEASE_TTL_MS = 6_000;
@@ -87,6 +96,9 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let ready = false;
   let stopping = false;
   let lastFailure: string | null = null;
+  /** Consecutive failed passes, and until when interval passes wait because of them. */
+  let failures = 0;
+  let retryAt = 0;
   let failureCleared = false;
   let current: Promise<SyncReport> | null = null;
   let queued: Promise<SyncReport> | null = null;
@@ -122,7 +134,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     const source =
       git ??
       (await gitCall(
-        async () => openGitSource({ repo: remote ? opts.repo : resolvePath(opts.repo), dataDir: opts.dataDir, logger }),
+        async () => openGitSource({ repo: remote ? opts.repo : resolvePath(opts.repo), dataDir: opts.dataDir, logger, sshKeyFile: opts.sshKeyFile }),
         `open repository ${redactUrl(opts.repo)}`,
       ));
     git = source;
@@ -130,7 +142,10 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   }
 
   async function ensureGenerator(displayName: string): Promise<string> {
-    if (!generator) generator = (await opts.store.ensureGenerator(`git:${displayName}`, `Git repository ${displayName}`)).id;
+    if (!generator) {
+      const name = opts.generatorName ?? `git:${displayName}`;
+      generator = (await opts.store.ensureGenerator(name, `Git repository ${displayName}`)).id;
+    }
     return generator;
   }
 
@@ -161,6 +176,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
         objects: report.commits.reduce((n, c) => n + c.created.length + c.updated.filter((u) => u.object).length, 0),
         errors: report.commits.reduce((n, c) => n + c.errors.length, 0),
       });
+      failures = 0;
+      retryAt = 0;
       const recovered = lastFailure !== null;
       if (recovered) logger.info({ repo: git?.displayName }, 'sync recovered');
       lastFailure = null;
@@ -174,6 +191,10 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     } catch (err) {
       view = null; // reload from the database next time: never trust memory after a failure
       report.failure = toFailure(err);
+      failures += 1;
+      // A repository that keeps failing (unreachable, bad credentials) is retried less and less
+      // often, so it costs the daemon little; a webhook or a manual sync still tries at once.
+      retryAt = Date.now() + Math.min(intervalSeconds * 1000 * 2 ** (failures - 1), MAX_FAILURE_BACKOFF_MS);
       opts.metrics?.syncFailed();
       await recordFailure(report.failure, err);
     }
@@ -185,7 +206,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   async function passBody(report: SyncReport): Promise<'synced' | 'standby'> {
     const { git, generatorId } = await init();
     if (!(await holdLease(generatorId))) return 'standby';
-    await gitCall(() => git.fetch(), `fetch ${git.displayName}`);
+    const gate = opts.fetchGate ?? ((fetch) => fetch());
+    await gitCall(() => gate(() => git.fetch()), `fetch ${git.displayName}`);
     branch ??= await gitCall(() => git.currentBranch(), 'find the current branch');
     report.branch = branch;
     const state = await opts.store.getSyncState(generatorId);
@@ -314,6 +336,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     },
     requestSync(reason: string) {
       if (stopping) return;
+      if (reason === 'interval' && failures > 1 && Date.now() < retryAt) return;
       logger.debug({ reason }, 'sync requested');
       // runPass turns every failure into a report; this catch only guards the daemon against a bug.
       schedule().catch((err: unknown) => logger.error({ err }, 'sync pass crashed'));

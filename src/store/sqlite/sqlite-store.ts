@@ -12,6 +12,8 @@ import type {
   ObjectWithCommit,
   OwnerKind,
   Principal,
+  Repository,
+  RepositorySpec,
   StackDetail,
   Store,
   StoreChange,
@@ -32,6 +34,7 @@ import * as stacks from './stacks-and-objects.js';
 import * as target from './target-state.js';
 import * as leases from './sync-leases.js';
 import * as fleet from './fleet-reads.js';
+import * as repositories from './repositories.js';
 
 /**
  * better-sqlite3 is synchronous: each method runs to completion on the event loop, so a method
@@ -104,6 +107,17 @@ export class SqliteStore implements Store {
   }
   async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
     return sync.listSyncErrors(this.db, generatorId);
+  }
+
+  // --- repositories
+  async saveRepository(spec: RepositorySpec): Promise<Repository> {
+    return this.#wrote(repositories.saveRepository(this.db, spec), { kind: 'sync' });
+  }
+  async listRepositories(): Promise<Repository[]> {
+    return repositories.listRepositories(this.db);
+  }
+  async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
+    this.#wrote(repositories.removeRepository(this.db, generatorId, opts.prune), { kind: opts.prune ? 'stacks' : 'sync' });
   }
 
   // --- auth
