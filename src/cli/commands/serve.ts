@@ -47,6 +47,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (!isRemoteUrl(args.repo) && !existsSync(args.repo)) {
       throw new CliError(`--repo ${args.repo}: no such directory (give a local repository path or a URL)`, 2);
     }
+    const leaseTtlMs = leaseTtlFromEnv(process.env.BROKKR_LEASE_TTL_MS);
     // Signals are taken from the very start: a SIGTERM during migration or the first listen is a
     // clean stop too (the daemon is closed as soon as it exists), never a kill mid-transaction.
     const shutdown = shutdownOnSignals();
@@ -65,6 +66,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         intervalSeconds: args.interval,
         webhookSecret: args['webhook-secret'] ?? null,
         maxContentBytes: args['max-bytes'],
+        leaseTtlMs,
         logger: daemonLogger(args['log-level']),
       });
     } catch (err) {
@@ -90,6 +92,17 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     await shutdown.stopped(daemon);
   },
 };
+
+/**
+ * BROKKR_LEASE_TTL_MS: the sync lease's time to live on PostgreSQL (default 6000; renewed every
+ * third of it). Not a flag: the default suits production; tests of fail-over shorten it.
+ */
+function leaseTtlFromEnv(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 300 || ms > 600_000) throw new CliError(`BROKKR_LEASE_TTL_MS must be an integer 300..600000 (ms), not ${raw}`, 2);
+  return ms;
+}
 
 /**
  * SIGTERM/SIGINT → close the daemon once (a second signal exits at once). Installed before the
