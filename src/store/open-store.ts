@@ -1,16 +1,29 @@
-/** Entry points to the database file: open a migrated Store, migrate, back up, check integrity. */
+/** Entry points to the database (a SQLite file or a postgres:// URL): open a migrated Store, migrate, back up, check integrity. */
 import type { Store } from './store.js';
+import { isPostgresUrl } from './db-target.js';
+import type { MigrationRun } from './migration-result.js';
+import {
+  checkPostgresDatabase,
+  migratePostgresDatabase,
+  openPostgresStore,
+  postgresBackupUnsupported,
+} from './postgres/open-postgres.js';
 import { openConnection, SqliteDb, type ConnectionOptions } from './sqlite/connection.js';
-import { LATEST_VERSION, migrate, type MigrationRun } from './sqlite/migrator.js';
+import { LATEST_VERSION, migrate } from './sqlite/migrator.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 
-export { LATEST_VERSION };
-export type { MigrationRun, MigrationResult } from './sqlite/migrator.js';
+export { LATEST_VERSION, isPostgresUrl };
+export type { MigrationRun, MigrationResult } from './migration-result.js';
 
+/** SQLite connection options; a PostgreSQL URL ignores them. */
 export type OpenStoreOptions = ConnectionOptions;
 
-/** Open (creating the file and its directory when missing) and migrate to the latest schema. */
+/**
+ * Open and migrate to the latest schema: a postgres:// or postgresql:// URL opens PostgreSQL
+ * (unreachable: StoreUnavailableError); anything else is a SQLite file, created with its directory when missing.
+ */
 export async function openStore(path: string, opts: OpenStoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(path)) return openPostgresStore(path);
   const raw = openConnection(path, opts);
   const run = migrate(raw);
   if (run.error) {
@@ -22,6 +35,7 @@ export async function openStore(path: string, opts: OpenStoreOptions = {}): Prom
 
 /** Apply pending migrations and return one result per migration (errors are reported, not thrown). */
 export async function migrateDatabase(path: string, opts: { target?: number } = {}): Promise<MigrationRun> {
+  if (isPostgresUrl(path)) return migratePostgresDatabase(path, opts);
   const raw = openConnection(path);
   try {
     return migrate(raw, opts);
@@ -30,8 +44,9 @@ export async function migrateDatabase(path: string, opts: { target?: number } = 
   }
 }
 
-/** Copy a live database to destPath with SQLite's online backup API (consistent while others write). */
+/** Copy a live database to destPath with SQLite's online backup API (consistent while others write); PostgreSQL: use pg_dump. */
 export async function backupDatabase(dbPath: string, destPath: string): Promise<{ pages: number }> {
+  if (isPostgresUrl(dbPath)) throw postgresBackupUnsupported();
   const raw = openConnection(dbPath, { readonly: true });
   try {
     const result = await raw.backup(destPath);
@@ -49,8 +64,9 @@ export interface DatabaseCheck {
   problems: string[];
 }
 
-/** PRAGMA integrity_check + foreign_key_check, and whether the schema is current. */
+/** PRAGMA integrity_check + foreign_key_check, and whether the schema is current; PostgreSQL: connectivity, version, triggers. */
 export async function checkDatabase(dbPath: string): Promise<DatabaseCheck> {
+  if (isPostgresUrl(dbPath)) return checkPostgresDatabase(dbPath);
   const raw = openConnection(dbPath, { readonly: true });
   try {
     const problems: string[] = [];

@@ -4,9 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterEach } from 'vitest';
 import { migrateDatabase, openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/store.js';
+import { STORE_ENGINES, type Store, type StoreEngine } from '../../src/store/store.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -25,6 +27,73 @@ export async function openTestStore(path = tempDbPath()): Promise<{ store: Store
   const store = await openStore(path);
   cleanups.push(() => store.close());
   return { store, path };
+}
+
+/** Every engine the contract suite runs against: `describe.each(ENGINES)`. */
+export const ENGINES: readonly StoreEngine[] = STORE_ENGINES;
+
+/** Plain SQL on the store's database, as any client could run it ('?' placeholders on both engines). */
+export interface RawSql {
+  exec(sql: string, ...params: unknown[]): Promise<void>;
+  count(table: string, where?: string, ...params: unknown[]): Promise<number>;
+}
+
+let fileDatabase: Promise<string> | undefined;
+/** One PostgreSQL database per test file, emptied (not recreated) before each fresh store: cheap and isolated. */
+async function freshPostgresDatabase(): Promise<string> {
+  fileDatabase ??= createTestDatabase('store');
+  const url = await fileDatabase;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ name: string }>(
+      "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'",
+    );
+    if (tables.rows.length > 0) await client.query(`TRUNCATE ${tables.rows.map((t) => t.name).join(', ')} RESTART IDENTITY CASCADE`);
+  } finally {
+    await client.end();
+  }
+  return url;
+}
+
+/**
+ * A migrated Store of the engine, closed after the test: on a new temp file (sqlite) or the file's
+ * emptied database (postgres). Pass `target` to open a second store on the same database.
+ */
+export async function openEngineStore(engine: StoreEngine, target?: string): Promise<{ store: Store; target: string; raw: RawSql }> {
+  const where = target ?? (engine === 'sqlite' ? tempDbPath() : await freshPostgresDatabase());
+  const store = await openStore(where);
+  cleanups.push(() => store.close());
+  return { store, target: where, raw: rawSql(engine, where) };
+}
+
+/** A plain connection (better-sqlite3 or pg.Client) to the database, closed after the test. */
+export function rawSql(engine: StoreEngine, target: string): RawSql {
+  if (engine === 'sqlite') {
+    const db = plainConnection(target);
+    return {
+      exec: async (sql, ...params) => void db.prepare(sql).run(...params),
+      count: async (table, where = '1=1', ...params) =>
+        (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get(...params) as { n: number }).n,
+    };
+  }
+  let client: Promise<pg.Client> | undefined;
+  const connect = () =>
+    (client ??= (async () => {
+      const c = new pg.Client({ connectionString: target });
+      await c.connect();
+      cleanups.push(() => c.end());
+      return c;
+    })());
+  const numbered = (sql: string) => {
+    let n = 0;
+    return sql.replace(/\?/g, () => `$${++n}`);
+  };
+  return {
+    exec: async (sql, ...params) => void (await (await connect()).query(numbered(sql), params)),
+    count: async (table, where = '1=1', ...params) =>
+      Number((await (await connect()).query(`SELECT count(*) AS n FROM ${table} WHERE ${numbered(where)}`, params)).rows[0].n),
+  };
 }
 
 /** A migrated temp file and a plain better-sqlite3 connection to it: no functions, no product pragmas. */

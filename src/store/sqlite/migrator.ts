@@ -1,24 +1,10 @@
 /** Applies the numbered migrations in order, each in its own transaction, and reports a result per migration. */
 import type { Database as Db } from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
+import type { MigrationResult, MigrationRun } from '../migration-result.js';
 import { NOW_SQL } from './sql-fragments.js';
 
-export type MigrationStatus = 'Success' | 'Error' | 'NotExecuted' | 'AlreadyApplied';
-
-export interface MigrationResult {
-  version: number;
-  name: string;
-  status: MigrationStatus;
-  error?: string;
-}
-
-export interface MigrationRun {
-  results: MigrationResult[];
-  /** Highest applied version after the run. */
-  version: number;
-  /** Set when a migration failed (later ones are NotExecuted) or the file is newer than this build. */
-  error?: string;
-}
+export type { MigrationResult, MigrationRun, MigrationStatus } from '../migration-result.js';
 
 /** The newest schema version this build knows. */
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -1,0 +1,8 @@
+/** Every PostgreSQL migration, in order, numbered as SQLite's. Append new ones; never edit one that has shipped. */
+import type { Migration } from '../../sqlite/migrations/migration.js';
+import { brokkrModel } from './001-brokkr-model.js';
+import { syncState } from './002-sync-state.js';
+import { replicas } from './003-replicas.js';
+
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas];
+export type { Migration };

@@ -1,0 +1,123 @@
+/** A PostgreSQL pool with the wire format of the SQLite store (ISO timestamps, numbers) and the one transaction helper. */
+import pg from 'pg';
+import { isUnavailable, unavailable } from './errors.js';
+
+const TIMESTAMPTZ_OID = 1184;
+const INT8_OID = 20;
+
+/*
+ * Per-pool type parsers, so nothing global in `pg` changes for other users of the module:
+ * TIMESTAMPTZ → the ISO string Date#toISOString gives (milliseconds, Z), as SQLite stores it;
+ * BIGINT (sequence_id, seq, count(*)) → number (sequence ids stay far below 2^53).
+ */
+const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (v: string) => Date | number;
+export const PG_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMPTZ_OID) {
+      return (v: string) => {
+        const d = parseTimestamp(v);
+        return d instanceof Date ? d.toISOString() : v; // 'infinity' stays as written
+      };
+    }
+    if (oid === INT8_OID) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  },
+} as pg.CustomTypesConfig;
+
+/** What the query modules need: the pool outside a transaction, one client inside. */
+export interface Sql {
+  rows<R>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  one<R>(text: string, params?: readonly unknown[]): Promise<R | undefined>;
+  /** Number of rows the statement changed. */
+  run(text: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/** Client settings shared by the pool and the LISTEN connection. */
+export function clientConfig(url: string): pg.ClientConfig {
+  return { connectionString: url, types: PG_TYPES, connectionTimeoutMillis: 10_000, application_name: 'brokkr-sync' };
+}
+
+class Queries implements Sql {
+  constructor(
+    private readonly q: pg.Pool | pg.PoolClient,
+    private readonly target: string,
+  ) {}
+
+  async #query<R extends pg.QueryResultRow>(text: string, params: readonly unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.q.query<R>(text, params as unknown[]);
+    } catch (err) {
+      throw isUnavailable(err) ? unavailable(err, this.target) : err;
+    }
+  }
+  async rows<R>(text: string, params?: readonly unknown[]): Promise<R[]> {
+    return (await this.#query<R & pg.QueryResultRow>(text, params)).rows;
+  }
+  async one<R>(text: string, params?: readonly unknown[]): Promise<R | undefined> {
+    return (await this.#query<R & pg.QueryResultRow>(text, params)).rows[0];
+  }
+  async run(text: string, params?: readonly unknown[]): Promise<number> {
+    return (await this.#query(text, params)).rowCount ?? 0;
+  }
+}
+
+/** The pool and its transaction helper; `url` is kept only to name the database (password redacted) in errors. */
+export class PgDb extends Queries {
+  constructor(
+    readonly pool: pg.Pool,
+    readonly url: string,
+  ) {
+    super(pool, url);
+    // An idle client whose server went away emits 'error' on the pool: without a listener that
+    // would crash the process. The next query gets a fresh connection (or StoreUnavailableError).
+    pool.on('error', () => {});
+  }
+
+  static open(url: string, max = 10): PgDb {
+    return new PgDb(new pg.Pool({ ...clientConfig(url), max, idleTimeoutMillis: 30_000 }), url);
+  }
+
+  /**
+   * Run fn in one transaction on one client: BEGIN, fn, COMMIT; anything thrown rolls back and is
+   * rethrown. A client whose connection broke is destroyed rather than returned to the pool.
+   */
+  async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw isUnavailable(err) ? unavailable(err, this.url) : err;
+    }
+    let broken: Error | undefined;
+    try {
+      const sql = new Queries(client, this.url);
+      await sql.run('BEGIN');
+      const result = await fn(sql);
+      await sql.run('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr as Error;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * An id as a UUID parameter, or null when it cannot be one. Ids arrive from URLs: on SQLite any
+ * string simply matches nothing, while PostgreSQL would refuse the cast; null keeps "not found".
+ */
+export function uuidParam(id: string | null | undefined): string | null {
+  return typeof id === 'string' && UUID.test(id) ? id : null;
+}

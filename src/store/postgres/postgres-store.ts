@@ -1,0 +1,259 @@
+/** PostgresStore: the Store interface over a PostgreSQL database shared by any number of replicas. */
+import { randomUUID } from 'node:crypto';
+import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
+import type {
+  AgentAssociationInputs,
+  Annotation,
+  ChangeListener,
+  CommitPlan,
+  CommitResult,
+  EventQuery,
+  HeartbeatReport,
+  Label,
+  ObjectWithCommit,
+  OwnerKind,
+  Principal,
+  StackDetail,
+  Store,
+  StoreChange,
+  SyncedStack,
+  SyncLease,
+  TargetStateEntry,
+} from '../store.js';
+import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
+import * as agents from './agents.js';
+import { applyCommit } from './apply-commit.js';
+import * as auth from './auth.js';
+import { CHANGE_CHANNEL, ChangeSubscription, changePayload } from './change-channel.js';
+import * as events from './events.js';
+import * as fleet from './fleet-reads.js';
+import * as sync from './generators-and-sync.js';
+import { currentPgVersion } from './migrator.js';
+import * as tags from './owner-tags.js';
+import { clientConfig, type PgDb, type Sql } from './pg-db.js';
+import * as stacks from './stacks-and-objects.js';
+import * as leases from './sync-leases.js';
+import * as target from './target-state.js';
+
+/**
+ * Every write that changes more than one row, or that is announced, is one transaction. The
+ * announcement is a pg_notify issued inside that transaction: PostgreSQL delivers it to every
+ * replica's LISTEN connection on COMMIT and drops it on ROLLBACK, so no replica ever hears of a
+ * write that did not happen. This store's own listeners hear it right after COMMIT, directly
+ * (their echo through LISTEN is recognised by origin and skipped).
+ */
+export class PostgresStore implements Store {
+  readonly engine = 'postgres' as const;
+  readonly #hub = new ChangeHub();
+  /** Tells this store's own notifications apart from other replicas'. */
+  readonly #origin = randomUUID();
+  readonly #subscription: ChangeSubscription;
+
+  private constructor(readonly db: PgDb) {
+    this.#subscription = new ChangeSubscription(clientConfig(db.url), this.#origin, (change) => this.#hub.emit(change));
+  }
+
+  /** A store on a migrated database, already listening for other replicas' changes. */
+  static async open(db: PgDb): Promise<PostgresStore> {
+    const store = new PostgresStore(db);
+    await store.#subscription.start();
+    return store;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.#hub.subscribe(listener);
+  }
+
+  /** Whether the LISTEN connection is up (it reconnects by itself). */
+  get listening(): boolean {
+    return this.#subscription.connected;
+  }
+
+  /** Run fn in a transaction; announce what `change` makes of its result, to the other replicas on commit and here after it. */
+  async #write<T>(fn: (sql: Sql) => Promise<T>, change: (result: T) => StoreChange | null): Promise<T> {
+    let announced: StoreChange | null = null;
+    const result = await this.db.tx(async (sql) => {
+      const r = await fn(sql);
+      announced = change(r);
+      if (announced) await sql.run('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(this.#origin, announced)]);
+      return r;
+    });
+    if (announced) this.#hub.emit(announced);
+    return result;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return currentPgVersion(this.db.pool);
+  }
+  async close(): Promise<void> {
+    await this.#subscription.close();
+    await this.db.close();
+  }
+
+  // --- sync leases
+  async acquireSyncLease(generatorId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return leases.acquireSyncLease(this.db, generatorId, holder, ttlMs);
+  }
+  async releaseSyncLease(generatorId: string, holder: string): Promise<void> {
+    await leases.releaseSyncLease(this.db, generatorId, holder);
+  }
+  async listSyncLeases(): Promise<SyncLease[]> {
+    return leases.listSyncLeases(this.db);
+  }
+
+  // --- generators and sync
+  async ensureGenerator(name: string, description: string | null): Promise<Generator> {
+    return sync.ensureGenerator(this.db, name, description);
+  }
+  async listGenerators(): Promise<Generator[]> {
+    return sync.listGenerators(this.db);
+  }
+  async getSyncState(generatorId: string): Promise<SyncState | null> {
+    return sync.getSyncState(this.db, generatorId);
+  }
+  async saveSyncTarget(generatorId: string, t: { repo: string; branch: string; root: string }): Promise<SyncState> {
+    return this.#write((sql) => sync.saveSyncTarget(sql, generatorId, t), () => null);
+  }
+  async setSyncFailure(generatorId: string, message: string | null): Promise<void> {
+    await this.#write((sql) => sync.setSyncFailure(sql, generatorId, message), () => ({ kind: 'sync' }));
+  }
+  async listSyncStates(): Promise<SyncState[]> {
+    return sync.listSyncStates(this.db);
+  }
+  async listSyncedStacks(generatorId: string): Promise<SyncedStack[]> {
+    return sync.listSyncedStacks(this.db, generatorId);
+  }
+  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Set<string>> {
+    return sync.stackNamesHeldByOthers(this.db, generatorId, names);
+  }
+  async applyCommit(plan: CommitPlan): Promise<CommitResult> {
+    const newStacks = plan.upserts.filter((u) => u.id === undefined).length;
+    return this.#write((sql) => applyCommit(sql, plan), (result) => changeOfCommit(result, newStacks));
+  }
+  async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
+    return sync.listSyncErrors(this.db, generatorId);
+  }
+
+  // --- auth
+  async findPrincipal(pakHash: string): Promise<Principal | null> {
+    return auth.findPrincipal(this.db, pakHash);
+  }
+  async setAdminPakHash(pakHash: string): Promise<void> {
+    await this.#write((sql) => auth.setAdminPakHash(sql, pakHash), () => ({ kind: 'auth', agentId: null }));
+  }
+  async addAdminPakHashIfNone(pakHash: string): Promise<boolean> {
+    return this.#write((sql) => auth.addAdminPakHashIfNone(sql, pakHash), (added) => (added ? { kind: 'auth', agentId: null } : null));
+  }
+  async hasAdminPak(): Promise<boolean> {
+    return auth.hasAdminPak(this.db);
+  }
+
+  // --- agents
+  async createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent> {
+    return this.#write((sql) => agents.createAgent(sql, input), (agent) => ({ kind: 'agent', agentId: agent.id }));
+  }
+  async getAgent(id: string, opts?: { includeDeleted?: boolean }): Promise<Agent | null> {
+    return agents.getAgent(this.db, id, opts);
+  }
+  async listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]> {
+    return agents.listAgents(this.db, filter);
+  }
+  async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent> {
+    return this.#write((sql) => agents.updateAgent(sql, id, patch), () => ({ kind: 'auth', agentId: id }));
+  }
+  async setAgentPakHash(id: string, pakHash: string): Promise<Agent> {
+    return this.#write((sql) => agents.setAgentPakHash(sql, id, pakHash), () => ({ kind: 'auth', agentId: id }));
+  }
+  /** Not announced: a heartbeat changes no target state, and thousands of agents send them. */
+  async recordHeartbeat(id: string, report?: HeartbeatReport): Promise<void> {
+    await agents.recordHeartbeat(this.db, id, report);
+  }
+  async softDeleteAgent(id: string): Promise<void> {
+    await this.#write((sql) => agents.softDeleteAgent(sql, id), () => ({ kind: 'auth', agentId: id }));
+  }
+
+  // --- labels, annotations, targets
+  async listLabels(kind: OwnerKind, ownerId: string): Promise<Label[]> {
+    return tags.listLabels(this.db, kind, ownerId);
+  }
+  async addLabel(kind: OwnerKind, ownerId: string, label: string): Promise<Label> {
+    return this.#write((sql) => tags.addLabel(sql, kind, ownerId, label), () => tagChange(kind, ownerId));
+  }
+  async removeLabel(kind: OwnerKind, ownerId: string, label: string): Promise<boolean> {
+    return this.#write((sql) => tags.removeLabel(sql, kind, ownerId, label), () => tagChange(kind, ownerId));
+  }
+  async listAnnotations(kind: OwnerKind, ownerId: string): Promise<Annotation[]> {
+    return tags.listAnnotations(this.db, kind, ownerId);
+  }
+  async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string): Promise<Annotation> {
+    return this.#write((sql) => tags.setAnnotation(sql, kind, ownerId, key, value), () => tagChange(kind, ownerId));
+  }
+  async removeAnnotation(kind: OwnerKind, ownerId: string, key: string): Promise<boolean> {
+    return this.#write((sql) => tags.removeAnnotation(sql, kind, ownerId, key), () => tagChange(kind, ownerId));
+  }
+  async listTargets(agentId: string): Promise<AgentTarget[]> {
+    return agents.listTargets(this.db, agentId);
+  }
+  async addTarget(agentId: string, stackId: string): Promise<AgentTarget> {
+    return this.#write((sql) => agents.addTarget(sql, agentId, stackId), () => ({ kind: 'agent', agentId }));
+  }
+  async removeTarget(agentId: string, stackId: string): Promise<boolean> {
+    return this.#write((sql) => agents.removeTarget(sql, agentId, stackId), (removed) => (removed ? { kind: 'agent', agentId } : null));
+  }
+
+  // --- stacks and objects
+  async listStacks(opts?: { includeDeleted?: boolean }): Promise<StackDetail[]> {
+    return stacks.listStacks(this.db, opts);
+  }
+  async getStack(id: string): Promise<StackDetail | null> {
+    return stacks.getStack(this.db, id);
+  }
+  async listAgentStacks(agentId: string): Promise<Stack[]> {
+    return target.listAgentStacks(this.db, agentId);
+  }
+  async isStackAssociated(agentId: string, stackId: string): Promise<boolean> {
+    return target.isStackAssociated(this.db, agentId, stackId);
+  }
+  async listObjects(stackId: string, opts?: { limit?: number }): Promise<ObjectWithCommit[]> {
+    return stacks.listObjects(this.db, stackId, opts);
+  }
+  async getObject(id: string): Promise<ObjectWithCommit | null> {
+    return stacks.getObject(this.db, id);
+  }
+  async getObjects(ids: string[]): Promise<DeploymentObject[]> {
+    return stacks.getObjects(this.db, ids);
+  }
+  async targetStateIds(agentId: string, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]> {
+    return target.targetStateIds(this.db, agentId, mode);
+  }
+
+  // --- events
+  async createEvent(input: {
+    agent_id: string;
+    deployment_object_id: string;
+    event_type: string;
+    status: string;
+    message: string | null;
+  }): Promise<AgentEvent> {
+    return this.#write((sql) => events.createEvent(sql, input), () => ({ kind: 'agent', agentId: input.agent_id }));
+  }
+  async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
+    return events.listEvents(this.db, query);
+  }
+
+  // --- operations
+  async countAgentsByStatus(): Promise<Record<string, number>> {
+    return agents.countAgentsByStatus(this.db);
+  }
+  async agentDeliverySummary(): Promise<{ agent_id: string; pending: number; failed: number }[]> {
+    return target.agentDeliverySummary(this.db);
+  }
+
+  // --- fleet-wide reads for dashboards
+  async agentAssociationInputs(): Promise<AgentAssociationInputs[]> {
+    return fleet.agentAssociationInputs(this.db);
+  }
+  async fullTargetStates(): Promise<Map<string, TargetStateEntry[]>> {
+    return fleet.fullTargetStates(this.db);
+  }
+}

@@ -1,0 +1,42 @@
+/** Sync leases on PostgreSQL: one statement each, timed by the database's clock so replica clock skew cannot matter. */
+import type { SyncLease } from '../store.js';
+import { guarded } from './errors.js';
+import { uuidParam, type Sql } from './pg-db.js';
+
+/**
+ * Take or extend the lease: succeeds when nobody holds it, holder does, or the holder's lease ran
+ * out. The conditional upsert is atomic: of replicas racing for a free lease, exactly one gets it.
+ */
+export async function acquireSyncLease(sql: Sql, generatorId: string, holder: string, ttlMs: number): Promise<boolean> {
+  const row = await guarded(`sync lease of generator ${generatorId}`, () =>
+    sql.one<{ holder: string }>(
+      `INSERT INTO sync_leases (generator_id, holder, acquired_at, expires_at)
+       VALUES ($1, $2, clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
+       ON CONFLICT (generator_id) DO UPDATE SET
+         acquired_at = CASE WHEN sync_leases.holder = excluded.holder THEN sync_leases.acquired_at ELSE excluded.acquired_at END,
+         holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE sync_leases.holder = excluded.holder OR sync_leases.expires_at <= clock_timestamp()
+       RETURNING holder`,
+      [uuidParam(generatorId), holder, ttlMs],
+    ),
+  );
+  return row?.holder === holder;
+}
+
+export async function releaseSyncLease(sql: Sql, generatorId: string, holder: string): Promise<void> {
+  await sql.run('DELETE FROM sync_leases WHERE generator_id = $1 AND holder = $2', [uuidParam(generatorId), holder]);
+}
+
+export async function listSyncLeases(sql: Sql): Promise<SyncLease[]> {
+  return sql.rows<SyncLease>('SELECT generator_id, holder, acquired_at, expires_at FROM sync_leases ORDER BY generator_id');
+}
+
+/** Inside applyCommit's transaction: does holder have an unexpired lease right now, by the database's clock? */
+export async function holdsSyncLease(sql: Sql, generatorId: string, holder: string): Promise<boolean> {
+  // FOR SHARE: a takeover (an UPDATE of this row) waits until the commit holding it is done.
+  const row = await sql.one('SELECT 1 FROM sync_leases WHERE generator_id = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR SHARE', [
+    uuidParam(generatorId),
+    holder,
+  ]);
+  return row !== undefined;
+}
