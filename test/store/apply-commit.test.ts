@@ -1,8 +1,8 @@
-/** applyCommit: one commit's stacks, objects, provenance, errors and cursor in one transaction. */
+/** applyCommit on every engine: one commit's stacks, objects, provenance, errors and cursor in one transaction. */
 import { describe, expect, it } from 'vitest';
 import type { CommitInfo } from '../../src/store/records.js';
-import { ConflictError, CursorMovedError, type CommitPlan, type Store, type StackUpsert } from '../../src/store/store.js';
-import { openTestStore, plainConnection, Seed, MD5_EMPTY } from './store-fixture.js';
+import { ConflictError, CursorMovedError, LeaseLostError, type CommitPlan, type Store, type StoreEngine, type StackUpsert } from '../../src/store/store.js';
+import { ENGINES, MD5_EMPTY, openEngineStore } from './store-fixture.js';
 
 function commit(sha: string): CommitInfo {
   return { sha, author_name: 'Ada', author_email: 'ada@example.com', subject: `commit ${sha}`, committed_at: '2030-01-01T00:00:00.000Z' };
@@ -12,8 +12,8 @@ function upsert(name: string, yaml?: string, extra: Partial<StackUpsert> = {}): 
   return { name, path: `stacks/${name}`, description: null, labels: [], annotations: {}, ...(yaml ? { content: { yaml, checksum: `sum-${yaml}` } } : {}), ...extra };
 }
 
-async function syncedStore() {
-  const { store, path } = await openTestStore();
+async function syncedStore(engine: StoreEngine) {
+  const { store, raw } = await openEngineStore(engine);
   const g = await store.ensureGenerator('repo', 'test repo');
   await store.saveSyncTarget(g.id, { repo: '/repo', branch: 'main', root: '' });
   let cursor: string | null = null;
@@ -22,16 +22,16 @@ async function syncedStore() {
     cursor = sha;
     return result;
   };
-  return { store, path, generatorId: g.id, apply };
+  return { store, raw, generatorId: g.id, apply };
 }
 
 async function stackByName(store: Store, name: string) {
   return (await store.listStacks({ includeDeleted: true })).filter((s) => s.name === name);
 }
 
-describe('applyCommit', () => {
+describe.each(ENGINES)('applyCommit (%s)', (engine) => {
   it('creates stacks with their first objects and records the commit of each object', async () => {
-    const { store, apply } = await syncedStore();
+    const { store, apply } = await syncedStore(engine);
     const result = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'], annotations: { tier: 'fe' }, description: 'Web' }), upsert('db', 'b: 1\n')] });
     expect(result.created.map((c) => c.name)).toEqual(['web', 'db']);
     expect(result.created[1]!.sequence_id).toBeGreaterThan(result.created[0]!.sequence_id);
@@ -43,7 +43,7 @@ describe('applyCommit', () => {
   });
 
   it('advances the cursor, sets last_sync_at and clears last_error', async () => {
-    const { store, generatorId, apply } = await syncedStore();
+    const { store, generatorId, apply } = await syncedStore(engine);
     await store.setSyncFailure(generatorId, 'git unreachable');
     await apply('c1', {});
     const state = await store.getSyncState(generatorId);
@@ -52,7 +52,7 @@ describe('applyCommit', () => {
   });
 
   it('changed labels, annotations or description update the stack rows, not its objects', async () => {
-    const { store, apply } = await syncedStore();
+    const { store, apply } = await syncedStore(engine);
     const first = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'] })] });
     const id = first.created[0]!.stack_id;
     const second = await apply('c2', { upserts: [upsert('web', undefined, { id, labels: ['staging'], annotations: { region: 'eu' }, description: 'new' })] });
@@ -63,7 +63,7 @@ describe('applyCommit', () => {
   });
 
   it('an upsert identical to the stored stack changes nothing', async () => {
-    const { store, apply } = await syncedStore();
+    const { store, apply } = await syncedStore(engine);
     const first = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'] })] });
     const id = first.created[0]!.stack_id;
     const before = await store.getStack(id);
@@ -73,7 +73,7 @@ describe('applyCommit', () => {
   });
 
   it('a deleted stack gets a deletion marker that records the deleting commit', async () => {
-    const { store, apply } = await syncedStore();
+    const { store, apply } = await syncedStore(engine);
     const id = (await apply('c1', { upserts: [upsert('web', 'a: 1\n')] })).created[0]!.stack_id;
     const result = await apply('c2', { deletes: [id] });
     expect(result.deleted).toHaveLength(1);
@@ -84,7 +84,7 @@ describe('applyCommit', () => {
   });
 
   it('a stack deleted and recreated with the same name in one commit becomes a new stack row', async () => {
-    const { store, apply } = await syncedStore();
+    const { store, apply } = await syncedStore(engine);
     const id = (await apply('c1', { upserts: [upsert('web', 'a: 1\n')] })).created[0]!.stack_id;
     const result = await apply('c2', { deletes: [id], upserts: [upsert('web', 'a: 2\n')] });
     expect(result.deleted[0]!.stack_id).toBe(id);
@@ -95,20 +95,19 @@ describe('applyCommit', () => {
   });
 
   it('refuses a plan computed from another cursor (CursorMovedError) and writes nothing', async () => {
-    const { store, generatorId, apply, path } = await syncedStore();
+    const { store, generatorId, apply, raw } = await syncedStore(engine);
     await apply('c1', { upserts: [upsert('web', 'a: 1\n')] });
     const stale: CommitPlan = { generatorId, commit: commit('c2'), expectedCursor: null, upserts: [upsert('db', 'x: 1\n')], deletes: [], errors: [] };
     await expect(store.applyCommit(stale)).rejects.toBeInstanceOf(CursorMovedError);
     expect((await store.getSyncState(generatorId))!.cursor_commit).toBe('c1');
-    expect(new Seed(plainConnection(path)).count('stacks')).toBe(1);
+    expect(await raw.count('stacks')).toBe(1);
   });
 
   it('is atomic: a failure mid-transaction leaves the cursor and every row untouched', async () => {
-    const { store, generatorId, apply, path } = await syncedStore();
+    const { store, generatorId, apply, raw } = await syncedStore(engine);
     const id = (await apply('c1', { upserts: [upsert('web', 'a: 1\n')] })).created[0]!.stack_id;
-    const seed = new Seed(plainConnection(path));
-    const counts = () => ['stacks', 'deployment_objects', 'object_provenance', 'stack_labels', 'sync_errors'].map((t) => seed.count(t));
-    const before = counts();
+    const counts = () => Promise.all(['stacks', 'deployment_objects', 'object_provenance', 'stack_labels', 'sync_errors'].map((t) => raw.count(t)));
+    const before = await counts();
     const broken: CommitPlan = {
       generatorId,
       commit: commit('c2'),
@@ -118,13 +117,13 @@ describe('applyCommit', () => {
       errors: [{ stack_path: 'broken', errors: [{ stack_path: 'broken', stack_name: null, commit_sha: 'c2', file: 'broken/stack.yaml', line: 1, message: 'bad' }] }],
     };
     await expect(store.applyCommit(broken)).rejects.toBeInstanceOf(ConflictError);
-    expect(counts()).toEqual(before);
+    expect(await counts()).toEqual(before);
     expect((await store.getSyncState(generatorId))!.cursor_commit).toBe('c1');
     expect((await store.getStack(id))!.deleted_at).toBeNull();
   });
 
   it('replaces the recorded errors of a stack path, and an empty list clears them', async () => {
-    const { store, generatorId, apply } = await syncedStore();
+    const { store, generatorId, apply } = await syncedStore(engine);
     const err = (message: string) => ({ stack_path: 'teams/a', stack_name: 'a', commit_sha: '', file: 'teams/a/x.yaml', line: 3, message });
     await apply('c1', { errors: [{ stack_path: 'teams/a', errors: [err('one'), err('two')] }, { stack_path: 'teams/b', errors: [{ ...err('b'), stack_path: 'teams/b' }] }] });
     expect((await store.listSyncErrors(generatorId)).map((e) => e.message)).toEqual(['one', 'two', 'b']);
@@ -136,7 +135,7 @@ describe('applyCommit', () => {
   });
 
   it('listSyncedStacks reports the latest content checksum, ignoring deletion markers', async () => {
-    const { store, generatorId, apply } = await syncedStore();
+    const { store, generatorId, apply } = await syncedStore(engine);
     const id = (await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['l'], annotations: { k: 'v' } })] })).created[0]!.stack_id;
     await apply('c2', { upserts: [upsert('web', 'a: 2\n', { id, labels: ['l'], annotations: { k: 'v' } })] });
     await apply('c3', { upserts: [upsert('fresh')] });
@@ -151,5 +150,19 @@ describe('applyCommit', () => {
       latest_checksum: 'sum-a: 2\n',
     });
     expect(synced.find((s) => s.name === 'fresh')!.latest_checksum).toBeNull();
+  });
+
+  it('refuses a plan whose lease holder has no live lease (LeaseLostError) and writes nothing', async () => {
+    const { store, generatorId, apply, raw } = await syncedStore(engine);
+    await apply('c1', {});
+    const plan = (sha: string, expectedCursor: string, leaseHolder: string): CommitPlan => ({
+      generatorId, commit: commit(sha), expectedCursor, leaseHolder, upserts: [upsert(`s-${sha}`, 'x: 1\n')], deletes: [], errors: [],
+    });
+    await expect(store.applyCommit(plan('c2', 'c1', 'replica-a'))).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await store.acquireSyncLease(generatorId, 'replica-b', 60_000)).toBe(true);
+    await expect(store.applyCommit(plan('c2', 'c1', 'replica-a'))).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await raw.count('stacks')).toBe(0);
+    expect((await store.getSyncState(generatorId))!.cursor_commit).toBe('c1');
+    await expect(store.applyCommit(plan('c2', 'c1', 'replica-b'))).resolves.toMatchObject({ created: [{ name: 's-c2' }] });
   });
 });

@@ -1,11 +1,13 @@
-/** Target state: which stacks an agent is associated with and which of their latest objects it gets. */
+/** Target state on every engine: which stacks an agent is associated with and which of their latest objects it gets. */
 import { describe, expect, it } from 'vitest';
-import type { CommitPlan, StackUpsert } from '../../src/store/store.js';
+import type { CommitPlan, StackUpsert, StoreEngine } from '../../src/store/store.js';
+import { PG_TARGET_STATE_SQL } from '../../src/store/postgres/target-state.js';
 import { TARGET_STATE_SQL } from '../../src/store/sqlite/target-state.js';
-import { openTestStore, plainConnection } from './store-fixture.js';
+import pg from 'pg';
+import { ENGINES, openEngineStore, plainConnection } from './store-fixture.js';
 
-async function world() {
-  const { store, path } = await openTestStore();
+async function world(engine: StoreEngine) {
+  const { store, target: path, raw } = await openEngineStore(engine);
   const g = await store.ensureGenerator('repo', null);
   await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
   let cursor: string | null = null;
@@ -30,12 +32,12 @@ async function world() {
   };
   const agent = await store.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'hash-edge' });
   const ids = async (mode: 'incremental' | 'full' = 'full') => (await store.targetStateIds(agent.id, mode)).map((e) => e.id);
-  return { store, path, apply, stack, agent, ids, generatorId: g.id };
+  return { store, path, raw, apply, stack, agent, ids, generatorId: g.id };
 }
 
-describe('target state association', () => {
+describe.each(ENGINES)('target state association (%s)', (engine) => {
   it('includes a stack the agent targets', async () => {
-    const { store, stack, agent, ids } = await world();
+    const { store, stack, agent, ids } = await world(engine);
     const s = await stack('web');
     await stack('other');
     await store.addTarget(agent.id, s.id);
@@ -44,7 +46,7 @@ describe('target state association', () => {
   });
 
   it('includes a stack sharing a label with the agent', async () => {
-    const { store, stack, agent, ids } = await world();
+    const { store, stack, agent, ids } = await world(engine);
     const s = await stack('web', { labels: ['prod', 'eu'] });
     await stack('dev', { labels: ['dev'] });
     await store.addLabel('agent', agent.id, 'eu');
@@ -52,7 +54,7 @@ describe('target state association', () => {
   });
 
   it('includes a stack by annotation only when key and value both match', async () => {
-    const { store, stack, agent, ids } = await world();
+    const { store, stack, agent, ids } = await world(engine);
     const match = await stack('web', { annotations: { region: 'eu-west-1' } });
     await stack('wrong-value', { annotations: { region: 'us-east-1' } });
     await stack('wrong-key', { annotations: { zone: 'eu-west-1' } });
@@ -61,14 +63,14 @@ describe('target state association', () => {
   });
 
   it('is empty for an agent with no targets, labels or annotations', async () => {
-    const { stack, ids, agent, store } = await world();
+    const { stack, ids, agent, store } = await world(engine);
     await stack('web', { labels: ['prod'] });
     expect(await ids()).toEqual([]);
     expect(await store.listAgentStacks(agent.id)).toEqual([]);
   });
 
   it('lists associated live stacks once even when several rules match', async () => {
-    const { store, stack, agent } = await world();
+    const { store, stack, agent } = await world(engine);
     const s = await stack('web', { labels: ['prod'], annotations: { k: 'v' } });
     await store.addTarget(agent.id, s.id);
     await store.addLabel('agent', agent.id, 'prod');
@@ -78,9 +80,9 @@ describe('target state association', () => {
   });
 });
 
-describe('target state content', () => {
+describe.each(ENGINES)('target state content (%s)', (engine) => {
   it('delivers the newest object of a stack, newest sequence_id first across stacks', async () => {
-    const { store, stack, apply, agent } = await world();
+    const { store, stack, apply, agent } = await world(engine);
     const a = await stack('a', { labels: ['x'] });
     const b = await stack('b', { labels: ['x'] });
     const a2 = await apply({ upserts: [{ id: a.id, name: 'a', path: 'a', description: null, labels: ['x'], annotations: {}, content: { yaml: 'a: 2\n', checksum: 'a2' } }] });
@@ -91,7 +93,7 @@ describe('target state content', () => {
   });
 
   it('delivers the deletion marker of a deleted associated stack', async () => {
-    const { store, stack, apply, agent, ids } = await world();
+    const { store, stack, apply, agent, ids } = await world(engine);
     const s = await stack('web', { labels: ['prod'] });
     await store.addLabel('agent', agent.id, 'prod');
     const del = await apply({ deletes: [s.id] });
@@ -101,17 +103,17 @@ describe('target state content', () => {
   });
 
   it('delivers the marker even after a generator soft delete also soft-deleted it', async () => {
-    const { store, stack, agent, ids, path, generatorId } = await world();
+    const { store, stack, agent, ids, raw, generatorId } = await world(engine);
     const s = await stack('web');
     await store.addTarget(agent.id, s.id);
-    plainConnection(path).prepare('UPDATE generators SET deleted_at = ? WHERE id = ?').run(new Date().toISOString(), generatorId);
+    await raw.exec('UPDATE generators SET deleted_at = ? WHERE id = ?', new Date().toISOString(), generatorId);
     const [entry] = await store.getObjects(await ids());
     expect(entry).toMatchObject({ stack_id: s.id, is_deletion_marker: true });
     expect(entry!.deleted_at).not.toBeNull();
   });
 
   it('incremental leaves out objects the agent reported SUCCESS for; full keeps them', async () => {
-    const { store, stack, agent, ids } = await world();
+    const { store, stack, agent, ids } = await world(engine);
     const ok = await stack('ok', { labels: ['x'] });
     const failed = await stack('failed', { labels: ['x'] });
     const other = await store.createAgent({ name: 'other', cluster_name: 'eu', pak_hash: 'h2' });
@@ -126,7 +128,7 @@ describe('target state content', () => {
   });
 
   it('agentDeliverySummary counts pending and failed objects per live agent', async () => {
-    const { store, stack, agent } = await world();
+    const { store, stack, agent } = await world(engine);
     const a = await stack('a', { labels: ['x'] });
     const b = await stack('b', { labels: ['x'] });
     await stack('c', { labels: ['x'] });
@@ -139,8 +141,8 @@ describe('target state content', () => {
     expect(summary).toContainEqual({ agent_id: idle.id, pending: 0, failed: 0 });
   });
 
-  it('the target-state query probes indexes and never scans stacks, objects or events', async () => {
-    const { path } = await world();
+  it.runIf(engine === 'sqlite')('the target-state query probes indexes and never scans stacks, objects or events', async () => {
+    const { path } = await world(engine);
     const db = plainConnection(path);
     db.exec('ANALYZE');
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${TARGET_STATE_SQL}`).all({ agent: 'x', incremental: 1 }) as { detail: string }[]).map((r) => r.detail);
@@ -148,5 +150,24 @@ describe('target state content', () => {
     expect(scans).toEqual([]);
     expect(plan.some((d) => d.includes('idx_deployment_objects_stack_sequence'))).toBe(true);
     expect(plan.some((d) => d.includes('idx_agent_events_agent_object_status'))).toBe(true);
+  });
+});
+
+describe('target state query plan (postgres)', () => {
+  it('is one query that walks the stack/sequence index and probes the events index', async () => {
+    const { path } = await world('postgres');
+    const client = new pg.Client({ connectionString: path });
+    await client.connect();
+    try {
+      // Tiny tables make sequential scans cheapest; forbid them to see which indexes the query can use.
+      await client.query('SET enable_seqscan = off');
+      const sql = PG_TARGET_STATE_SQL.replace(/\$1/g, "'00000000-0000-4000-8000-000000000000'::uuid").replace(/\$2::boolean/g, 'true');
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('idx_deployment_objects_stack_sequence');
+      expect(plan).toMatch(/Index (Only )?Scan using idx_agent_events_agent_\w+ on agent_events/); // (agent, object, status) or (agent, seq)
+      expect(plan).not.toMatch(/Seq Scan on (stacks|deployment_objects|agent_events|stack_labels|stack_annotations)\b/);
+    } finally {
+      await client.end();
+    }
   });
 });
