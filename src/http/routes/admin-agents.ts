@@ -68,7 +68,7 @@ export function checkAgentFields(body: { name?: unknown; cluster_name?: unknown;
   if (dup !== undefined) throw badRequest(`body.labels: label ${JSON.stringify(dup)} is listed twice`);
 }
 
-export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }: ServerContext): void {
+export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext): void {
   app.post(
     '/agents',
     {
@@ -99,7 +99,6 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       for (const label of body.labels ?? []) await store.addLabel('agent', agent.id, label);
       for (const [key, value] of Object.entries(body.annotations ?? {})) await store.setAnnotation('agent', agent.id, key, value);
       agent = (await store.getAgent(agent.id)) ?? agent;
-      targets.agentChanged(agent.id);
       return reply.code(201).send({ agent, initial_pak: pak });
     },
   );
@@ -124,8 +123,6 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       checkAgentFields(body);
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       const agent = await store.updateAgent(id, body);
-      auth.invalidateAgent(id);
-      targets.agentChanged(id);
       return agent;
     },
   );
@@ -145,8 +142,6 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       const { id } = request.params as { id: string };
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       await store.softDeleteAgent(id);
-      auth.invalidateAgent(id);
-      targets.forgetAgent(id);
       return reply.code(204).send();
     },
   );
@@ -167,8 +162,6 @@ export function adminAgentRoutes(app: FastifyInstance, { store, auth, targets }:
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       const pak = generatePak();
       const agent = await store.setAgentPakHash(id, hashPak(pak));
-      auth.invalidateAgent(id);
-      targets.agentChanged(id); // wakes the agent's parked polls, which then find their PAK revoked
       return { agent, pak };
     },
   );

@@ -17,7 +17,7 @@ const paramsWith = (name: string, schema: unknown) => ({
   properties: { id: uuid, [name]: schema },
 });
 
-export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: ServerContext): void {
+export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerContext): void {
   const agentOr404 = async (id: string) => {
     if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
   };
@@ -51,7 +51,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
       if (problem) throw badRequest(`body.label: ${problem}`);
       await agentOr404(id);
       const created = await store.addLabel('agent', id, label);
-      targets.agentChanged(id);
       return reply.code(201).send(labelWire('agent', created));
     },
   );
@@ -59,7 +58,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
     const { id, label } = request.params as { id: string; label: string };
     await agentOr404(id);
     if (!(await store.removeLabel('agent', id, label))) throw notFound(`agent ${id} has no label ${JSON.stringify(label)}`);
-    targets.agentChanged(id);
     return reply.code(204).send();
   });
 
@@ -83,7 +81,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
       if (problem) throw badRequest(`body: ${problem}`);
       await agentOr404(id);
       const saved = await store.setAnnotation('agent', id, key, value);
-      targets.agentChanged(id);
       return reply.code(201).send(annotationWire('agent', saved));
     },
   );
@@ -91,7 +88,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
     const { id, key } = request.params as { id: string; key: string };
     await agentOr404(id);
     if (!(await store.removeAnnotation('agent', id, key))) throw notFound(`agent ${id} has no annotation ${JSON.stringify(key)}`);
-    targets.agentChanged(id);
     return reply.code(204).send();
   });
 
@@ -113,7 +109,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
       if (!stack) throw notFound(`no stack ${stackId}`);
       if (stack.deleted_at) throw conflict(`stack ${stack.name} was deleted at ${stack.deleted_at}; it cannot be targeted`);
       const target = await store.addTarget(id, stackId);
-      targets.agentChanged(id);
       return reply.code(201).send(target);
     },
   );
@@ -121,7 +116,6 @@ export function agentMetadataRoutes(app: FastifyInstance, { store, targets }: Se
     const { id, stack_id } = request.params as { id: string; stack_id: string };
     await agentOr404(id);
     if (!(await store.removeTarget(id, stack_id.toLowerCase()))) throw notFound(`agent ${id} does not target stack ${stack_id}`);
-    targets.agentChanged(id);
     return reply.code(204).send();
   });
 }

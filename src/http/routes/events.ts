@@ -32,7 +32,7 @@ function parseLimit(raw: string | undefined): number | undefined {
   return n;
 }
 
-export function eventRoutes(app: FastifyInstance, { store, targets }: ServerContext): void {
+export function eventRoutes(app: FastifyInstance, { store }: ServerContext): void {
   app.post(
     '/agents/:id/events',
     {
@@ -69,8 +69,6 @@ export function eventRoutes(app: FastifyInstance, { store, targets }: ServerCont
         status: body.status,
         message: body.message ?? null,
       });
-      // A SUCCESS drops the object from the incremental target state; the dashboard wants to know too.
-      targets.agentChanged(id);
       return reply.code(201).send(event);
     },
   );
