@@ -101,7 +101,7 @@ describe('PostgreSQL migrations', () => {
 
   it('backup points to pg_dump and never echoes the URL', async () => {
     const url = 'postgres://brokkr:hunter2@db.example:5432/brokkr';
-    const err = await backupDatabase(url, '/tmp/x').catch((e: unknown) => e as Error);
+    const err = (await backupDatabase(url, '/tmp/x').then(() => null, (e: unknown) => e)) as Error;
     expect(err.message).toMatch(/pg_dump --format=custom/);
     expect(err.message).not.toContain('hunter2');
   });

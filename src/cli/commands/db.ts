@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { backupDatabase, checkDatabase, LATEST_VERSION, migrateDatabase } from '../../store/open-store.js';
+import { redactDbTarget } from '../../store/db-target.js';
+import { backupDatabase, checkDatabase, isPostgresUrl, LATEST_VERSION, migrateDatabase } from '../../store/open-store.js';
+import { dbOption as repoDbOption } from '../repo-options.js';
 import { CliError } from '../errors.js';
 
 interface DbArgs {
@@ -10,11 +12,16 @@ interface DbArgs {
 }
 
 const dbOption = {
-  db: { type: 'string', default: './brokkr.db', describe: 'SQLite database file', normalize: true },
+  db: repoDbOption('SQLite database file or postgres:// URL'),
 } as const;
 
+/** How the database is named in output: a file's absolute path, a URL without its password. */
+function shown(db: string): string {
+  return isPostgresUrl(db) ? redactDbTarget(db) : resolve(db);
+}
+
 function requireExisting(path: string): void {
-  if (!existsSync(path)) throw new CliError(`database ${path} does not exist`, 1);
+  if (!isPostgresUrl(path) && !existsSync(path)) throw new CliError(`database ${path} does not exist`, 1);
 }
 
 const migrateCommand: CommandModule<object, DbArgs> = {
@@ -30,10 +37,10 @@ const migrateCommand: CommandModule<object, DbArgs> = {
       else if (r.status === 'Error') process.stdout.write(`FAILED    ${label}: ${r.error}\n`);
       else process.stdout.write(`skipped   ${label} (an earlier migration failed)\n`);
     }
-    if (run.error) throw new CliError(`${resolve(args.db)}: ${run.error}`, 1);
+    if (run.error) throw new CliError(`${shown(args.db)}: ${run.error}`, 1);
     const applied = run.results.filter((r) => r.status === 'Success').length;
     process.stdout.write(
-      `${resolve(args.db)}: schema version ${run.version}` +
+      `${shown(args.db)}: schema version ${run.version}` +
         (applied ? ` (${applied} migration${applied === 1 ? '' : 's'} applied)\n` : ' (already up to date)\n'),
     );
   },
@@ -50,7 +57,7 @@ const backupCommand: CommandModule<object, DbArgs & { file: string }> = {
     requireExisting(args.db);
     if (existsSync(args.file)) throw new CliError(`backup destination ${args.file} already exists; choose a new file`, 1);
     const { pages } = await backupDatabase(args.db, args.file);
-    process.stdout.write(`backed up ${resolve(args.db)} to ${resolve(args.file)} (${pages} pages)\n`);
+    process.stdout.write(`backed up ${shown(args.db)} to ${resolve(args.file)} (${pages} pages)\n`);
   },
 };
 
@@ -62,8 +69,8 @@ const checkCommand: CommandModule<object, DbArgs> = {
     requireExisting(args.db);
     const result = await checkDatabase(args.db);
     for (const p of result.problems) process.stdout.write(`problem: ${p}\n`);
-    if (!result.ok) throw new CliError(`${resolve(args.db)}: ${result.problems.length} problem(s) found`, 1);
-    process.stdout.write(`${resolve(args.db)}: ok (schema version ${result.version} of ${LATEST_VERSION}, integrity and foreign keys ok)\n`);
+    if (!result.ok) throw new CliError(`${shown(args.db)}: ${result.problems.length} problem(s) found`, 1);
+    process.stdout.write(`${shown(args.db)}: ok (schema version ${result.version} of ${LATEST_VERSION}, integrity and foreign keys ok)\n`);
   },
 };
 
