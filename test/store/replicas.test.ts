@@ -102,7 +102,9 @@ describe('replicas on one PostgreSQL database', () => {
   it('a refused write announces nothing to anyone', async () => {
     const { store: a, target } = await openEngineStore('postgres');
     const { store: b } = await openEngineStore('postgres', target);
+    const arrived = nextChange((l) => b.onChange(l), (c) => c.kind === 'agent');
     await a.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'h' });
+    await arrived; // the first write's notification is out of the way
     const seen: StoreChange[] = [];
     a.onChange((c) => seen.push(c));
     b.onChange((c) => seen.push(c));
