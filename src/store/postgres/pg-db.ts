@@ -89,6 +89,13 @@ export class PgDb extends Queries {
       throw isUnavailable(err) ? unavailable(err, this.url) : err;
     }
     let broken: Error | undefined;
+    // A checked-out client has no 'error' listener of the pool's: a connection cut mid-transaction
+    // (server restart, pg_terminate_backend) would be an uncaught 'error' event and kill the
+    // process. The query in flight fails with it anyway; keep it, and destroy the client.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     try {
       const sql = new Queries(client, this.url);
       await sql.run('BEGIN');
@@ -103,6 +110,7 @@ export class PgDb extends Queries {
       }
       throw err;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
