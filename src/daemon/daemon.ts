@@ -17,14 +17,20 @@ import { redactDbTarget } from '../store/db-target.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { dataDirFor } from '../sync/data-dir.js';
-import { createSyncer, type Syncer } from '../sync/syncer.js';
+import type { Syncer } from '../sync/syncer.js';
+import type { RepositorySpec } from '../store/store.js';
+import { RepositorySet } from './repository-set.js';
 import { ensureAdminPak } from '../http/admin-pak.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import { createServer, type ServerTimeouts } from '../http/server.js';
 
 export interface DaemonOptions {
-  /** A local path or a URL. */
-  repo: string;
+  /** The one-repository shorthand: a local path or a URL. */
+  repo?: string;
+  /** Repositories from the config file (section 9 of the spec), reconciled with the database at start. */
+  repositories?: RepositorySpec[];
+  /** Most fetches running at once across repositories (default 4). */
+  fetchConcurrency?: number;
   branch?: string;
   root?: string;
   /** SQLite file (default ./brokkr.db) or a postgres:// URL. */
@@ -33,6 +39,8 @@ export interface DaemonOptions {
   dataDir?: string;
   /** This replica's id in sync leases (default hostname:pid:random). */
   replicaId?: string;
+  /** Tests: wrap the opened store (fault injection, counting writes); closing still closes the real one. */
+  wrapStore?: (store: Store) => Store;
   /** Sync lease time to live on PostgreSQL (ms; renewed every third of it). */
   leaseTtlMs?: number;
   host?: string;
@@ -62,6 +70,9 @@ export interface Daemon {
   app: FastifyInstance;
   store: Store;
   feed: ChangeFeed;
+  /** Every repository this daemon syncs. */
+  repositories: RepositorySet;
+  /** The `--repo` repository's syncer (or the first one): for one-repository callers. */
   syncer: Syncer;
   /** This replica's id (the holder name in sync leases). */
   replicaId: string;
@@ -101,16 +112,17 @@ async function loadDashboard(store: Store, feed: ChangeFeed, logger: Logger): Pr
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const dbPath = options.db ?? './brokkr.db';
   const logger = options.logger ?? daemonLogger();
-  const store = await openStore(dbPath);
+  const opened = await openStore(dbPath);
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const replicaId = options.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   let app: FastifyInstance | null = null;
   try {
     const admin = await ensureAdminPak(store, dbPath, options.env ?? process.env);
     const feed = new ChangeFeed();
     const plugins = [...(options.dashboard === false ? [] : await loadDashboard(store, feed, logger)), ...(options.plugins ?? [])];
-    // The syncer reports into the server's metrics, and the server asks the syncer for
-    // readiness: create the server with a forwarding handle, then the syncer.
-    let syncer: Syncer | null = null;
+    // The syncers report into the server's metrics, and the server asks them for readiness:
+    // create the server with a forwarding handle, then the repositories.
+    let repositories: RepositorySet | null = null;
     app = await createServer({
       store,
       feed,
@@ -121,32 +133,44 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       plugins,
       processMetrics: true,
       syncer: {
-        isReady: () => syncer?.isReady() ?? false,
-        requestSync: (reason) => syncer?.requestSync(reason),
+        isReady: () => repositories?.isReady() ?? false,
+        requestSync: (reason) => repositories?.requestSync(reason),
+      },
+      repositories: {
+        list: () => repositories?.list() ?? [],
+        add: (spec) => repositories!.add(spec),
+        remove: (id, prune) => repositories!.remove(id, prune),
+        find: (key) => repositories?.find(key) ?? null,
+        syncNow: (id) => repositories!.syncNow(id),
       },
     });
     const server = app;
-    syncer = createSyncer({
+    const set = new RepositorySet({
       store,
-      repo: options.repo,
-      branch: options.branch,
-      root: options.root,
       dataDir: options.dataDir ?? dataDirFor(dbPath),
-      intervalSeconds: options.intervalSeconds,
-      maxContentBytes: options.maxContentBytes,
       logger,
-      watch: options.watch,
-      metrics: server.brokkr.metrics.sync,
-      // One SQLite file has one daemon (a lease would only add a write every two seconds); on
-      // PostgreSQL every replica competes for the lease and the holder syncs.
-      ...(store.engine === 'postgres' ? { lease: { holder: replicaId, ttlMs: options.leaseTtlMs } } : {}),
+      env: options.env,
+      fetchConcurrency: options.fetchConcurrency,
+      syncer: {
+        maxContentBytes: options.maxContentBytes,
+        watch: options.watch,
+        metrics: server.brokkr.metrics.sync,
+        // One SQLite file has one daemon (a lease would only add a write every two seconds); on
+        // PostgreSQL every replica competes for each repository's lease and the holder syncs it.
+        ...(store.engine === 'postgres' ? { lease: { holder: replicaId, ttlMs: options.leaseTtlMs } } : {}),
+      },
+    });
+    repositories = set;
+    await set.load({
+      flag: options.repo === undefined ? undefined : { repo: options.repo, branch: options.branch, root: options.root, intervalSeconds: options.intervalSeconds },
+      config: options.repositories,
     });
     const address = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 3000 });
-    const running = syncer;
-    logger.info({ url: address, repo: redactUrl(options.repo), db: redactDbTarget(dbPath), replica: replicaId }, 'serving');
-    const firstSync = running.start().catch((err: unknown) => {
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the syncer could not start');
-    });
+    logger.info(
+      { url: address, repositories: set.list().map((r) => r.name), db: redactDbTarget(dbPath), replica: replicaId },
+      'serving',
+    );
+    const firstSync = set.start();
 
     let closing: Promise<void> | null = null;
     const close = () =>
@@ -154,9 +178,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         logger.info('shutting down');
         feed.releaseAll();
         const httpClosed = server.close();
-        await running.stop();
+        await set.stop();
         await httpClosed;
-        await store.close();
+        await opened.close();
         logger.info('stopped');
       })());
 
@@ -167,14 +191,31 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       app: server,
       store,
       feed,
-      syncer: running,
+      repositories: set,
+      syncer: set.primary() ?? idleSyncer(),
       replicaId,
       firstSync,
       close,
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** A daemon started without any repository yet (they come through the API): a syncer that does nothing. */
+function idleSyncer(): Syncer {
+  const report = { branch: null, cursor: null, commits: [], warnings: [], invalid_stacks: [], duration_ms: 0 };
+  return {
+    generatorId: () => {
+      throw new Error('this daemon syncs no repository yet');
+    },
+    syncOnce: async () => report,
+    start: async () => undefined,
+    requestSync: () => undefined,
+    stop: async () => undefined,
+    isReady: () => true,
+    holdsLease: () => false,
+  };
 }

@@ -6,7 +6,7 @@
  */
 
 const str = { type: 'string' } as const;
-const nullableStr = { type: ['string', 'null'] } as const;
+export const nullableStr = { type: ['string', 'null'] } as const;
 const ts = { type: 'string', description: 'UTC RFC 3339 timestamp with milliseconds' } as const;
 const nullableTs = { type: ['string', 'null'], description: 'UTC RFC 3339 timestamp, null when unset' } as const;
 const uuid = { type: 'string', format: 'uuid' } as const;

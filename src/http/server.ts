@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { ChangeFeed } from '../change-feed.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, installAuth } from './auth.js';
-import type { ServerContext, SyncControl } from './context.js';
+import type { RepositoryControl, ServerContext, SyncControl } from './context.js';
 import { installErrorHandlers } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { buildOpenApi, collectRoutes } from './openapi.js';
@@ -25,6 +25,7 @@ import { eventRoutes } from './routes/events.js';
 import { deploymentObjectRoutes } from './routes/deployment-objects.js';
 import { stackRoutes } from './routes/stacks.js';
 import { adminStatusRoutes } from './routes/admin-status.js';
+import { repositoryRoutes } from './routes/repositories.js';
 import { authRoutes } from './routes/auth-pak.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { gitManagedRoutes } from './routes/git-managed.js';
@@ -51,6 +52,7 @@ export interface ServerOptions {
   feed: ChangeFeed;
   logger?: pino.Logger;
   syncer?: SyncControl | null;
+  repositories?: RepositoryControl | null;
   /** When set, `POST /api/v1/webhooks/git` requires a valid signature or token. */
   webhookSecret?: string | null;
   /** Largest request body in bytes (default 1 MiB). */
@@ -118,6 +120,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     metrics: createMetrics({ store, feed, processMetrics: options.processMetrics }),
     limiter: options.rateLimit === false ? null : new RateLimiter(options.rateLimit ?? {}),
     syncer: options.syncer ?? null,
+    repositories: options.repositories ?? null,
     webhookSecret: options.webhookSecret || null,
     closing: false,
   };
@@ -155,6 +158,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       deploymentObjectRoutes(api, ctx);
       stackRoutes(api, ctx);
       adminStatusRoutes(api, ctx);
+      repositoryRoutes(api, ctx);
       authRoutes(api, ctx);
       await api.register(async (hooks) => webhookRoutes(hooks, ctx));
       await api.register(async (scope) => gitManagedRoutes(scope, ctx));

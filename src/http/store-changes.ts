@@ -20,6 +20,7 @@ export function applyStoreChange(change: StoreChange, { feed, auth, targets }: {
       feed.notify();
       return;
     case 'sync':
+    case 'repositories':
       // Status views (dashboard, /changes) wake; no agent's target state changed.
       feed.notify({ stacks: [] });
       return;

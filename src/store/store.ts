@@ -196,7 +196,9 @@ export type StoreChange =
   /** Credentials changed: an agent's PAK rotated or the agent deleted (agentId), or admin PAKs (null). */
   | { kind: 'auth'; agentId: Uuid | null }
   /** Only sync bookkeeping changed (cursor, recorded errors, a sync failure): status views, no agent. */
-  | { kind: 'sync' };
+  | { kind: 'sync' }
+  /** A repository was added, changed or removed: every replica reconciles the repositories it syncs. */
+  | { kind: 'repositories' };
 
 export type ChangeListener = (change: StoreChange) => void;
 

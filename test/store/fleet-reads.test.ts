@@ -1,7 +1,7 @@
 /** Fleet-wide dashboard reads agree with the per-agent reads they batch. */
 import { describe, expect, it } from 'vitest';
 import type { CommitPlan, Store } from '../../src/store/store.js';
-import { openTestStore } from './store-fixture.js';
+import { ENGINES, openEngineStore } from './store-fixture.js';
 
 async function fleet(store: Store) {
   const g = await store.ensureGenerator('repo', null);
@@ -44,9 +44,9 @@ async function fleet(store: Store) {
   return { agents: [byLabel, byAnnotation, byTarget, none], deleted, id };
 }
 
-describe('fleet-wide reads (dashboard)', () => {
+describe.each(ENGINES)('fleet-wide reads for dashboards (%s)', (engine) => {
   it('fullTargetStates equals targetStateIds(full) of every live agent, markers included, deleted agents left out', async () => {
-    const { store } = await openTestStore();
+    const { store } = await openEngineStore(engine);
     const { agents, deleted } = await fleet(store);
     const states = await store.fullTargetStates();
     for (const agent of agents) expect(states.get(agent.id) ?? []).toEqual(await store.targetStateIds(agent.id, 'full'));
@@ -56,7 +56,7 @@ describe('fleet-wide reads (dashboard)', () => {
   });
 
   it('agentAssociationInputs lists each live agent with its sorted labels, annotations and targets', async () => {
-    const { store } = await openTestStore();
+    const { store } = await openEngineStore(engine);
     const { agents, id } = await fleet(store);
     const inputs = await store.agentAssociationInputs();
     expect(inputs.map((i) => i.agent_id)).toEqual(agents.map((a) => a.id).sort());

@@ -1,11 +1,10 @@
 /** Admin overviews: generators, sync status and errors, the fleet status, and the change counter the dashboard long-polls. */
 import type { FastifyInstance } from 'fastify';
-import type { Generator, SyncError } from '../../store/records.js';
+import type { SyncError } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
 import type { ServerContext } from '../context.js';
 import type { RepositoryState, StatusOverview, SyncStatus } from '../status-answers.js';
-import { notFound } from '../errors.js';
-import { arrayOf, digits, generatorSchema, idParams, syncErrorSchema, syncStateSchema, waitParam } from '../schemas.js';
+import { arrayOf, digits, syncErrorSchema, syncStateSchema, waitParam } from '../schemas.js';
 import { ADMIN, responses } from './route-kit.js';
 
 const tags = ['status'];
@@ -19,21 +18,6 @@ async function repositories(store: Store): Promise<RepositoryState[]> {
 
 /** How many distinct stacks have recorded errors. */
 const invalidStacks = (errors: SyncError[]) => new Set(errors.map((e) => `${e.generator_id}\u0000${e.stack_path}`)).size;
-
-/** brokkr's generator record plus the repository it stands for (null fields when no longer configured). */
-const generatorDetailSchema = {
-  ...generatorSchema,
-  properties: {
-    ...generatorSchema.properties,
-    repo: { type: ['string', 'null'], description: 'The repository URL or path' },
-    branch: { type: ['string', 'null'] },
-    root: { type: ['string', 'null'] },
-    cursor_commit: { type: ['string', 'null'], description: 'Last synced commit' },
-    cursor_committed_at: { type: ['string', 'null'] },
-    last_sync_at: { type: ['string', 'null'] },
-    last_error: { type: ['string', 'null'] },
-  },
-};
 
 const statusAgentSchema = {
   type: 'object',
@@ -51,35 +35,6 @@ const statusAgentSchema = {
 
 export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store, feed } = ctx;
-
-  // brokkr v1 requires `is_system`; no generator here is brokkr's built-in system one.
-  const generatorWire = (g: Generator) => ({ ...g, is_system: false });
-
-  app.get(
-    '/generators',
-    { schema: { summary: 'Generators (one per synced repository)', tags, response: responses({ 200: arrayOf(generatorSchema) }, [403]) }, config: { access: ADMIN } },
-    async () => (await store.listGenerators()).map(generatorWire),
-  );
-
-  app.get(
-    '/generators/:id',
-    {
-      schema: {
-        summary: 'One generator (brokkr’s record) with its repository, branch, root and sync state',
-        tags,
-        params: idParams,
-        response: responses({ 200: generatorDetailSchema }, [400, 403, 404]),
-      },
-      config: { access: ADMIN },
-    },
-    async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
-      const [generator, state] = await Promise.all([store.listGenerators().then((all) => all.find((g) => g.id === id)), store.getSyncState(id)]);
-      if (!generator) throw notFound(`no generator ${id}`);
-      const { generator_id: _, ...sync } = state ?? { generator_id: id, repo: null, branch: null, root: null };
-      return { ...generatorWire(generator), ...sync };
-    },
-  );
 
   app.get(
     '/sync/status',

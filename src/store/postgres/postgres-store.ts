@@ -1,5 +1,6 @@
 /** PostgresStore: the Store interface over a PostgreSQL database shared by any number of replicas. */
 import { randomUUID } from 'node:crypto';
+import * as repositories from './repositories.js';
 import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   AgentAssociationInputs,
@@ -16,6 +17,8 @@ import type {
   StackDetail,
   Store,
   StoreChange,
+  Repository,
+  RepositorySpec,
   SyncedStack,
   SyncLease,
   TargetStateEntry,
@@ -70,15 +73,16 @@ export class PostgresStore implements Store {
   }
 
   /** Run fn in a transaction; announce what `change` makes of its result, to the other replicas on commit and here after it. */
-  async #write<T>(fn: (sql: Sql) => Promise<T>, change: (result: T) => StoreChange | null): Promise<T> {
-    let announced: StoreChange | null = null;
+  async #write<T>(fn: (sql: Sql) => Promise<T>, change: (result: T) => StoreChange | StoreChange[] | null): Promise<T> {
+    let announced: StoreChange[] = [];
     const result = await this.db.tx(async (sql) => {
       const r = await fn(sql);
-      announced = change(r);
-      if (announced) await sql.run('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(this.#origin, announced)]);
+      const c = change(r);
+      announced = c === null ? [] : Array.isArray(c) ? c : [c];
+      for (const a of announced) await sql.run('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(this.#origin, a)]);
       return r;
     });
-    if (announced) this.#hub.emit(announced);
+    for (const a of announced) this.#hub.emit(a);
     return result;
   }
 
@@ -130,6 +134,20 @@ export class PostgresStore implements Store {
     const newStacks = plan.upserts.filter((u) => u.id === undefined).length;
     return this.#write((sql) => applyCommit(sql, plan), (result) => changeOfCommit(result, newStacks));
   }
+  // --- repositories
+  async saveRepository(spec: RepositorySpec): Promise<Repository> {
+    return this.#write((sql) => repositories.saveRepository(sql, spec), () => ({ kind: 'repositories' }));
+  }
+  async listRepositories(): Promise<Repository[]> {
+    return repositories.listRepositories(this.db);
+  }
+  async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
+    await this.#write(
+      (sql) => repositories.removeRepository(sql, generatorId, opts.prune),
+      () => (opts.prune ? [{ kind: 'repositories' }, { kind: 'stacks' }] : { kind: 'repositories' }),
+    );
+  }
+
   async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
     return sync.listSyncErrors(this.db, generatorId);
   }

@@ -111,13 +111,15 @@ export class SqliteStore implements Store {
 
   // --- repositories
   async saveRepository(spec: RepositorySpec): Promise<Repository> {
-    return this.#wrote(repositories.saveRepository(this.db, spec), { kind: 'sync' });
+    return this.#wrote(repositories.saveRepository(this.db, spec), { kind: 'repositories' });
   }
   async listRepositories(): Promise<Repository[]> {
     return repositories.listRepositories(this.db);
   }
   async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
-    this.#wrote(repositories.removeRepository(this.db, generatorId, opts.prune), { kind: opts.prune ? 'stacks' : 'sync' });
+    repositories.removeRepository(this.db, generatorId, opts.prune);
+    this.#hub.emit({ kind: 'repositories' });
+    if (opts.prune) this.#hub.emit({ kind: 'stacks' });
   }
 
   // --- auth

@@ -1,19 +1,13 @@
 /**
- * The daemon wired like startDaemon (server + syncer over one store), but over a store whose
+ * The daemon as startDaemon wires it, but over a store whose
  * writes can be made to fail with the errors SQLite raises for a full disk, a read-only file or a
  * lock held elsewhere. Used where the real fault cannot be produced (no permission to mount).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChangeFeed } from '../../../src/change-feed.js';
-import { ensureAdminPak } from '../../../src/http/admin-pak.js';
-import type { Daemon } from '../../../src/daemon/daemon.js';
-import { createServer } from '../../../src/http/server.js';
-import { openStore } from '../../../src/store/open-store.js';
+import { startDaemon } from '../../../src/daemon/daemon.js';
 import type { Store } from '../../../src/store/store.js';
-import { dataDirFor } from '../../../src/sync/data-dir.js';
-import { createSyncer, type Syncer } from '../../../src/sync/syncer.js';
 import { captureLogger, type TestDaemon } from './daemon.js';
 
 export type Fault = 'SQLITE_FULL' | 'SQLITE_READONLY' | 'SQLITE_BUSY';
@@ -34,11 +28,11 @@ const WRITES = new Set<string>([
 export async function startInjectedDaemon(opts: { repo: string; dir?: string }): Promise<TestDaemon & { setFault(f: Fault | null): void; writes: string[] }> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'brokkr-rel-injected-'));
   const dbPath = join(dir, 'brokkr.db');
-  const real = await openStore(dbPath);
   let fault: Fault | null = null;
   /** Names of the write methods called, in order (for "an idle pass writes nothing"). */
   const writes: string[] = [];
-  const store = new Proxy(real, {
+  const inject = (real: Store) =>
+    new Proxy(real, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
@@ -49,40 +43,21 @@ export async function startInjectedDaemon(opts: { repo: string; dir?: string }):
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
-  }) as Store;
+    }) as Store;
   const adminPak = 'brk_reliability-admin-pak-0123456789abcdef';
-  await ensureAdminPak(store, dbPath, { BROKKR_ADMIN_PAK: adminPak });
   const log = captureLogger('debug');
-  const feed = new ChangeFeed();
-  let syncer: Syncer | null = null;
-  const app = await createServer({
-    store,
-    feed,
+  // The real wiring, over the fault-injecting store.
+  const daemon = await startDaemon({
+    repo: opts.repo,
+    db: dbPath,
+    port: 0,
+    intervalSeconds: 1,
     logger: log.logger,
-    syncer: { isReady: () => syncer?.isReady() ?? false, requestSync: (reason) => syncer?.requestSync(reason) },
+    dashboard: false,
+    env: { BROKKR_ADMIN_PAK: adminPak },
+    wrapStore: inject,
   });
-  syncer = createSyncer({ store, repo: opts.repo, dataDir: dataDirFor(dbPath), intervalSeconds: 1, logger: log.logger, metrics: app.brokkr.metrics.sync });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const running = syncer;
-  const firstSync = running.start();
-  let closed = false;
-  const daemon: Daemon = {
-    url: address,
-    app,
-    store,
-    feed,
-    syncer: running,
-    replicaId: 'injected',
-    firstSync,
-    async close() {
-      if (closed) return;
-      closed = true;
-      feed.releaseAll();
-      await app.close();
-      await running.stop();
-      await real.close();
-    },
-  };
+  const address = daemon.url;
   const call: TestDaemon['call'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const pak = o.pak === undefined ? adminPak : o.pak;

@@ -3,6 +3,7 @@ import type { Migration } from '../../sqlite/migrations/migration.js';
 import { brokkrModel } from './001-brokkr-model.js';
 import { syncState } from './002-sync-state.js';
 import { replicas } from './003-replicas.js';
+import { repositories } from './004-repositories.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories];
 export type { Migration };

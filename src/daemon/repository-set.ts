@@ -1,0 +1,308 @@
+/**
+ * The repositories one daemon syncs: one syncer each, on its own loop, so a slow, huge or
+ * unreachable repository never delays another (fetches are bounded together; failures back off
+ * per repository). Repositories come from `--repo` (the one-repository shorthand), the config
+ * file (reconciled at start: added, changed; one dropped from the file is reported, not pruned)
+ * and the API (kept in the database, back after a restart). With several replicas every replica
+ * runs a syncer per repository and each one's lease decides who syncs it; a repository added or
+ * removed through any replica reaches the others through the store's change notifications.
+ */
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { isRemoteUrl, redactUrl, stripCredentials } from '../git/index.js';
+import type { Repository, RepositorySpec, Store } from '../store/store.js';
+import { ConflictError, NotFoundError } from '../store/store.js';
+import { createSyncer, type Syncer, type SyncerOptions } from '../sync/syncer.js';
+import type { RepositoryView } from '../http/context.js';
+import type { SyncReport } from '../sync/sync-report.js';
+import { credentialedUrl } from './repository-spec.js';
+
+/** A repository as the HTTP layer shows it. */
+export type RepositoryEntry = RepositoryView;
+
+export interface RepositorySetOptions {
+  store: Store;
+  dataDir: string;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Shared by every syncer: metrics, lease, watch, content limit. */
+  syncer: Pick<SyncerOptions, 'metrics' | 'lease' | 'watch' | 'maxContentBytes'>;
+  /** Most fetches (and clones) running at once across repositories (default 4). */
+  fetchConcurrency?: number;
+}
+
+interface Running {
+  entry: RepositoryEntry;
+  syncer: Syncer;
+  webhookSecret: string | null;
+}
+
+export class RepositorySet {
+  readonly #opts: RepositorySetOptions;
+  readonly #running = new Map<string, Running>();
+  /** Config-origin repositories the config file no longer lists: reported, not synced. */
+  readonly #dropped = new Map<string, Repository>();
+  #droppedNames = new Set<string>();
+  #started = false;
+  readonly #gate: ReturnType<typeof pLimit>;
+  #unsubscribe: (() => void) | null = null;
+  #reconciling: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(opts: RepositorySetOptions) {
+    this.#opts = opts;
+    this.#gate = pLimit(opts.fetchConcurrency ?? 4);
+  }
+
+  /**
+   * Load what to sync: the `--repo` shorthand (if any), the config file's list (saved, then
+   * reconciled), and every repository added at run time earlier. Syncers exist after this;
+   * `start()` runs them.
+   */
+  async load(initial: { flag?: { repo: string; branch?: string; root?: string; intervalSeconds?: number }; config?: RepositorySpec[] }): Promise<void> {
+    const { store, logger } = this.#opts;
+    if (initial.flag) {
+      const f = initial.flag;
+      const entry: RepositoryEntry = {
+        generator_id: null,
+        name: redactUrl(f.repo),
+        url: stripCredentials(f.repo),
+        branch: f.branch ?? null,
+        root: f.root ?? '',
+        interval_seconds: f.intervalSeconds ?? null,
+        origin: 'flag',
+        auth: 'none',
+        webhook_secret: false,
+        syncing_here: false,
+        dropped_from_config: false,
+      };
+      this.#launch(entry, { repo: f.repo, branch: f.branch, root: f.root, intervalSeconds: f.intervalSeconds }, null);
+    }
+    let dropped = new Set<string>();
+    if (initial.config) {
+      const listed = new Set(initial.config.map((s) => s.name));
+      for (const spec of initial.config) await store.saveRepository(spec);
+      const stale = (await store.listRepositories()).filter((r) => r.origin === 'config' && !listed.has(r.name));
+      dropped = new Set(stale.map((r) => r.name));
+      for (const repo of stale) {
+        logger.warn(
+          { repository: repo.name },
+          `repository ${repo.name} is no longer in the config file: it is not synced, and its stacks stay (agents keep them); ` +
+            `remove it with 'brokkr-sync repos remove ${repo.name}' (add --prune to delete its stacks)`,
+        );
+      }
+    }
+    this.#droppedNames = dropped;
+    await this.#reconcile();
+    // Repositories added or removed through another replica (or this one's API) are picked up here.
+    this.#unsubscribe = store.onChange((change) => {
+      if (change.kind === 'repositories') this.#reconcileSoon();
+    });
+  }
+
+  /** Run every syncer: first passes, then watching; resolves when every first pass is over. */
+  async start(): Promise<void> {
+    this.#started = true;
+    await Promise.all([...this.#running.values()].map((r) => this.#startSyncer(r.entry.name, r.syncer)));
+  }
+
+  #startSyncer(name: string, syncer: Syncer): Promise<void> {
+    return syncer.start().catch((err: unknown) => {
+      this.#opts.logger.error({ repository: name, err: err instanceof Error ? err.message : String(err) }, 'the syncer could not start');
+    });
+  }
+
+  #reconcileSoon(): void {
+    this.#reconciling = this.#reconciling.then(() => this.#reconcile()).catch((err: unknown) => {
+      this.#opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot reload the list of repositories');
+    });
+  }
+
+  /** Make the running syncers match the database's repositories (minus those dropped from the config file). */
+  async #reconcile(): Promise<void> {
+    if (this.#stopped) return;
+    const stored = await this.#opts.store.listRepositories();
+    const wanted = new Map<string, Repository>();
+    this.#dropped.clear();
+    for (const repo of stored) {
+      if (repo.origin === 'config' && this.#droppedNames.has(repo.name)) this.#dropped.set(repo.name, repo);
+      else wanted.set(repo.name, repo);
+    }
+    for (const [name, running] of this.#running) {
+      if (running.entry.origin === 'flag') continue;
+      const repo = wanted.get(name);
+      if (!repo || changed(running, repo)) {
+        this.#running.delete(name);
+        await running.syncer.stop();
+        if (!repo) this.#opts.logger.info({ repository: name }, 'repository removed: no longer synced');
+      }
+    }
+    for (const repo of wanted.values()) {
+      if (!this.#running.has(repo.name)) this.#startStored(repo);
+    }
+  }
+
+  #startStored(repo: Repository): void {
+    const { logger } = this.#opts;
+    let url: string;
+    try {
+      url = credentialedUrl(repo, this.#opts.env);
+    } catch (err) {
+      // Not started: the error is recorded on its row so status and the API show it.
+      const message = err instanceof Error ? err.message : String(err);
+      logger.error({ repository: repo.name }, message);
+      void this.#opts.store.setSyncFailure(repo.generator_id, `CREDENTIALS_MISSING: ${message}`).catch(() => undefined);
+      return;
+    }
+    const entry = entryOf(repo);
+    const syncer = this.#launch(
+      entry,
+      {
+        repo: url,
+        branch: repo.branch ?? undefined,
+        root: repo.root,
+        intervalSeconds: repo.interval_seconds ?? undefined,
+        generatorName: repo.name,
+        sshKeyFile: repo.auth && 'sshKeyFile' in repo.auth ? repo.auth.sshKeyFile : undefined,
+      },
+      repo.webhook_secret,
+    );
+    if (this.#started && !this.#stopped) void this.#startSyncer(repo.name, syncer);
+  }
+
+  #launch(entry: RepositoryEntry, source: Partial<SyncerOptions> & { repo: string }, webhookSecret: string | null): Syncer {
+    const { store, dataDir, logger } = this.#opts;
+    const syncer = createSyncer({
+      ...this.#opts.syncer,
+      ...source,
+      store,
+      dataDir,
+      logger: logger.child({ repository: entry.name }),
+      fetchGate: (fetch) => this.#gate(fetch),
+    });
+    this.#running.set(entry.name, { entry, syncer, webhookSecret });
+    return syncer;
+  }
+
+  /** The `--repo` syncer, or the first one (tests and benchmarks of one repository). */
+  primary(): Syncer | null {
+    return [...this.#running.values()][0]?.syncer ?? null;
+  }
+
+  list(): RepositoryEntry[] {
+    const running = [...this.#running.values()].map(({ entry, syncer }) => ({
+      ...entry,
+      generator_id: entry.generator_id ?? safeGeneratorId(syncer),
+      syncing_here: syncer.holdsLease(),
+    }));
+    const dropped = [...this.#dropped.values()].map((repo) => ({ ...entryOf(repo), dropped_from_config: true }));
+    return [...running, ...dropped];
+  }
+
+  /** Add (or change) a repository at run time; it is kept in the database and synced from now on. */
+  async add(spec: RepositorySpec): Promise<Repository> {
+    credentialedUrl(spec, this.#opts.env); // refuse now, with the reason, what could never sync
+    const saved = await this.#opts.store.saveRepository(spec);
+    this.#droppedNames.delete(spec.name);
+    await this.#reconcile();
+    return saved;
+  }
+
+  /** Stop syncing a repository (its stacks stay unless prune). */
+  async remove(generatorId: string, prune: boolean): Promise<void> {
+    if (this.find({ generatorId })?.entry.origin === 'flag') {
+      throw new ConflictError('this repository is the one given by --repo: stop the daemon and start it without --repo (or with another) instead');
+    }
+    await this.#opts.store.removeRepository(generatorId, { prune });
+    await this.#reconcile();
+  }
+
+  /** The running repository with this generator id or name, or null. */
+  find(key: { generatorId?: string; name?: string; url?: string }): { entry: RepositoryEntry; syncer: Syncer; webhookSecret: string | null } | null {
+    for (const running of this.#running.values()) {
+      const id = running.entry.generator_id ?? safeGeneratorId(running.syncer);
+      if (key.generatorId && id === key.generatorId) return running;
+      if (key.name && running.entry.name === key.name) return running;
+      if (key.url && sameRepositoryUrl(running.entry.url, key.url)) return running;
+    }
+    return null;
+  }
+
+  /** Ask every repository (or the matching one) for a pass soon. */
+  requestSync(reason: string): void {
+    for (const { syncer } of this.#running.values()) syncer.requestSync(reason);
+  }
+
+  /** One pass of one repository (by generator id) or of all, now; their reports. */
+  async syncNow(generatorId?: string): Promise<SyncReport[]> {
+    if (generatorId) {
+      const found = this.find({ generatorId });
+      if (!found) throw new NotFoundError(`no repository with generator ${generatorId} is synced by this daemon`);
+      return [await found.syncer.syncOnce()];
+    }
+    return Promise.all([...this.#running.values()].map((r) => r.syncer.syncOnce()));
+  }
+
+  /** Ready once every repository has synced (or the database holds its state). */
+  isReady(): boolean {
+    return [...this.#running.values()].every((r) => r.syncer.isReady());
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    await this.#reconciling;
+    await Promise.all([...this.#running.values()].map((r) => r.syncer.stop()));
+  }
+}
+
+function authKind(repo: Repository): RepositoryEntry['auth'] {
+  return repo.auth === null ? 'none' : 'sshKeyFile' in repo.auth ? 'ssh-key' : 'token';
+}
+
+function entryOf(repo: Repository): RepositoryEntry {
+  return {
+    generator_id: repo.generator_id,
+    name: repo.name,
+    url: stripCredentials(repo.url),
+    branch: repo.branch,
+    root: repo.root,
+    interval_seconds: repo.interval_seconds,
+    origin: repo.origin,
+    auth: authKind(repo),
+    webhook_secret: repo.webhook_secret !== null,
+    syncing_here: false,
+    dropped_from_config: false,
+  };
+}
+
+function changed(running: Running, repo: Repository): boolean {
+  const e = running.entry;
+  return (
+    e.url !== stripCredentials(repo.url) ||
+    e.branch !== repo.branch ||
+    e.root !== repo.root ||
+    e.interval_seconds !== repo.interval_seconds ||
+    running.webhookSecret !== repo.webhook_secret ||
+    e.auth !== authKind(repo)
+  );
+}
+
+function safeGeneratorId(syncer: Syncer): string | null {
+  try {
+    return syncer.generatorId();
+  } catch {
+    return null;
+  }
+}
+
+/** Push hooks name a repository by one of its URLs (https clone URL, ssh URL, web page): compare host and path. */
+export function sameRepositoryUrl(a: string, b: string): boolean {
+  const key = (u: string) => {
+    const s = stripCredentials(u.trim()).toLowerCase();
+    const scp = /^[^/@]+@([^:/]+):(.+)$/.exec(s); // git@host:owner/repo.git
+    const hostPath = scp ? `${scp[1]}/${scp[2]}` : s.replace(/^[a-z+]+:\/\//, '').replace(/^[^@/]*@/, '').replace(/:\d+\//, '/');
+    return hostPath.replace(/\.git$/, '').replace(/\/+$/, '');
+  };
+  return isRemoteUrl(a) && isRemoteUrl(b) ? key(a) === key(b) : a === b;
+}
