@@ -3,6 +3,7 @@ import type { Options } from 'yargs';
 import type { Agent, AgentAnnotation, AgentEvent, AgentLabel, AgentTarget, Stack, Uuid } from '../store/records.js';
 import type { ObjectWithCommit, StackDetail } from '../store/store.js';
 import type * as Answers from '../http/status-answers.js';
+import type { SyncReport } from '../sync/sync-report.js';
 import { CliError } from './errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
@@ -22,6 +23,20 @@ export type StatusOverview = Omit<Answers.StatusOverview, 'ready' | 'repositorie
   repositories: RepositoryState[];
   stacks: { total: number; invalid: number | unknown[] };
 };
+
+/** GET /generators: brokkr's generator record, the repository it stands for, and its sync state. */
+export interface GeneratorDetail {
+  id: Uuid;
+  name: string;
+  repository: { name: string; url: string; branch: string | null; root: string; interval_seconds: number | null; origin: string; auth: string; webhook_secret: boolean; syncing_here: boolean; dropped_from_config: boolean } | null;
+  repo: string | null;
+  branch: string | null;
+  cursor_commit: string | null;
+  last_sync_at: string | null;
+  last_error: string | null;
+  stacks: number;
+  invalid_stacks: number;
+}
 
 /** The options every admin command takes; `.env('BROKKR')` in main.ts maps BROKKR_URL / BROKKR_PAK. */
 export const adminOptions = {
@@ -180,6 +195,30 @@ export class AdminClient {
 
   // --- name → id -----------------------------------------------------------------------------
   /** An agent by id, or by name when exactly one live agent has it. */
+  listGenerators(): Promise<GeneratorDetail[]> {
+    return this.request('GET', '/generators');
+  }
+  addRepository(body: Record<string, unknown>): Promise<GeneratorDetail> {
+    return this.request('POST', '/generators', body);
+  }
+  removeRepository(generatorId: string, prune: boolean): Promise<void> {
+    return this.request('DELETE', `/generators/${enc(generatorId)}${query({ prune: prune ? 'true' : undefined })}`);
+  }
+  syncRepository(generatorId: string): Promise<SyncReport> {
+    return this.request('POST', `/generators/${enc(generatorId)}/sync`);
+  }
+
+  /** A repository by generator id or by name (repository or generator name). */
+  async resolveRepository(ref: string): Promise<GeneratorDetail> {
+    const all = await this.listGenerators();
+    const found = all.find((g) => g.id === ref.toLowerCase()) ?? all.find((g) => g.repository?.name === ref || g.name === ref);
+    if (!found) {
+      const names = all.map((g) => g.repository?.name ?? g.name);
+      throw new CliError(`no repository ${JSON.stringify(ref)}${names.length ? ` (known: ${names.join(', ')})` : ' (none yet: brokkr-sync repos add NAME URL)'}`, 1);
+    }
+    return found;
+  }
+
   async resolveAgent(ref: string): Promise<AgentRecord> {
     if (isUuid(ref)) return this.getAgent(ref);
     // Filter here too: the name filter is part of the contract, but a wrong answer would act on the wrong agent.

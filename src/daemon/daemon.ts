@@ -142,6 +142,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         remove: (id, prune) => repositories!.remove(id, prune),
         find: (key) => repositories?.find(key) ?? null,
         syncNow: (id) => repositories!.syncNow(id),
+        requestSyncOf: (id) => repositories!.requestSyncOf(id),
       },
     });
     const server = app;
@@ -151,10 +152,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger,
       env: options.env,
       fetchConcurrency: options.fetchConcurrency,
+      metricsFor: (name) => server.brokkr.metrics.sync.forRepository(name),
       syncer: {
         maxContentBytes: options.maxContentBytes,
         watch: options.watch,
-        metrics: server.brokkr.metrics.sync,
         // One SQLite file has one daemon (a lease would only add a write every two seconds); on
         // PostgreSQL every replica competes for each repository's lease and the holder syncs it.
         ...(store.engine === 'postgres' ? { lease: { holder: replicaId, ttlMs: options.leaseTtlMs } } : {}),

@@ -25,8 +25,10 @@ export interface RepositorySetOptions {
   dataDir: string;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
-  /** Shared by every syncer: metrics, lease, watch, content limit. */
-  syncer: Pick<SyncerOptions, 'metrics' | 'lease' | 'watch' | 'maxContentBytes'>;
+  /** Shared by every syncer: lease, watch, content limit. */
+  syncer: Pick<SyncerOptions, 'lease' | 'watch' | 'maxContentBytes'>;
+  /** Sync metrics of one repository (labelled with its name). */
+  metricsFor?: (repository: string) => SyncerOptions['metrics'];
   /** Most fetches (and clones) running at once across repositories (default 4). */
   fetchConcurrency?: number;
 }
@@ -97,6 +99,8 @@ export class RepositorySet {
     // Repositories added or removed through another replica (or this one's API) are picked up here.
     this.#unsubscribe = store.onChange((change) => {
       if (change.kind === 'repositories') this.#reconcileSoon();
+      // Whoever was asked (a push hook to any replica), the holder of the lease syncs.
+      if (change.kind === 'sync-requested') this.find({ generatorId: change.generatorId })?.syncer.requestSync('requested');
     });
   }
 
@@ -178,6 +182,7 @@ export class RepositorySet {
       store,
       dataDir,
       logger: logger.child({ repository: entry.name }),
+      metrics: this.#opts.metricsFor?.(entry.name),
       fetchGate: (fetch) => this.#gate(fetch),
     });
     this.#running.set(entry.name, { entry, syncer, webhookSecret });
@@ -228,9 +233,17 @@ export class RepositorySet {
     return null;
   }
 
-  /** Ask every repository (or the matching one) for a pass soon. */
+  /** Ask every repository for a pass soon (on this replica). */
   requestSync(reason: string): void {
     for (const { syncer } of this.#running.values()) syncer.requestSync(reason);
+  }
+
+  /**
+   * Ask for one repository's pass through the store: every replica hears it (this one too, at
+   * once), so a push hook that reached a standby replica still reaches the one holding the lease.
+   */
+  async requestSyncOf(generatorId: string): Promise<void> {
+    await this.#opts.store.requestSync(generatorId);
   }
 
   /** One pass of one repository (by generator id) or of all, now; their reports. */

@@ -39,8 +39,10 @@ export interface RepositoryControl {
   list(): RepositoryView[];
   add(spec: RepositorySpec): Promise<Repository>;
   remove(generatorId: string, prune: boolean): Promise<void>;
-  find(key: { generatorId?: string; name?: string; url?: string }): { entry: RepositoryView; webhookSecret: string | null; syncer: { requestSync(reason: string): void } } | null;
+  find(key: { generatorId?: string; name?: string; url?: string }): { entry: RepositoryView; webhookSecret: string | null } | null;
   syncNow(generatorId?: string): Promise<SyncReport[]>;
+  /** A pass of this repository soon, by whichever replica holds its lease. */
+  requestSyncOf(generatorId: string): Promise<void>;
 }
 
 export interface ServerContext {

@@ -13,7 +13,8 @@ export interface SyncMetrics {
 
 export interface Metrics {
   registry: Registry;
-  sync: SyncMetrics;
+  /** Totals over every repository; `forRepository(name)` also counts into that repository's series. */
+  sync: SyncMetrics & { forRepository(name: string): SyncMetrics };
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
@@ -45,6 +46,12 @@ export function createMetrics({ store, feed, processMetrics = false }: MetricsOp
   const objects = new Counter({ name: 'brokkr_sync_objects_total', help: 'Deployment objects written', registers: [registry] });
   const stackErrors = new Counter({ name: 'brokkr_sync_stack_errors_total', help: 'Stack errors recorded by sync passes', registers: [registry] });
   const failures = new Counter({ name: 'brokkr_sync_failures_total', help: 'Sync passes that failed outright', registers: [registry] });
+  // Per repository, beside the totals above (whose names dashboards already use).
+  const repoLabels = { labelNames: ['repository'] as const, registers: [registry] };
+  const repoDuration = new Histogram({ name: 'brokkr_repository_sync_duration_seconds', help: 'Duration of sync passes per repository', buckets: [0.01, 0.1, 1, 5, 30, 120], ...repoLabels });
+  const repoCommits = new Counter({ name: 'brokkr_repository_sync_commits_total', help: 'Commits processed per repository', ...repoLabels });
+  const repoObjects = new Counter({ name: 'brokkr_repository_sync_objects_total', help: 'Deployment objects written per repository', ...repoLabels });
+  const repoFailures = new Counter({ name: 'brokkr_repository_sync_failures_total', help: 'Failed sync passes per repository', ...repoLabels });
 
   new Gauge({
     name: 'brokkr_agents',
@@ -74,18 +81,33 @@ export function createMetrics({ store, feed, processMetrics = false }: MetricsOp
     },
   });
 
+  const totals: SyncMetrics = {
+    observeSync(seconds, counts) {
+      syncDuration.observe(seconds);
+      commits.inc(counts.commits);
+      objects.inc(counts.objects);
+      stackErrors.inc(counts.errors);
+    },
+    syncFailed() {
+      failures.inc();
+    },
+  };
   return {
     registry,
     sync: {
-      observeSync(seconds, counts) {
-        syncDuration.observe(seconds);
-        commits.inc(counts.commits);
-        objects.inc(counts.objects);
-        stackErrors.inc(counts.errors);
-      },
-      syncFailed() {
-        failures.inc();
-      },
+      ...totals,
+      forRepository: (repository) => ({
+        observeSync(seconds, counts) {
+          totals.observeSync(seconds, counts);
+          repoDuration.observe({ repository }, seconds);
+          repoCommits.inc({ repository }, counts.commits);
+          repoObjects.inc({ repository }, counts.objects);
+        },
+        syncFailed() {
+          totals.syncFailed();
+          repoFailures.inc({ repository });
+        },
+      }),
     },
     observeRequest(method, route, status, seconds) {
       http.observe({ method, route, status: String(status) }, seconds);

@@ -19,6 +19,8 @@ export function applyStoreChange(change: StoreChange, { feed, auth, targets }: {
     case 'stacks':
       feed.notify();
       return;
+    case 'sync-requested':
+      return; // the repository set acts on it; nothing anyone sees changed yet
     case 'sync':
     case 'repositories':
       // Status views (dashboard, /changes) wake; no agent's target state changed.

@@ -198,7 +198,9 @@ export type StoreChange =
   /** Only sync bookkeeping changed (cursor, recorded errors, a sync failure): status views, no agent. */
   | { kind: 'sync' }
   /** A repository was added, changed or removed: every replica reconciles the repositories it syncs. */
-  | { kind: 'repositories' };
+  | { kind: 'repositories' }
+  /** Somebody (a push hook, an admin) asked for a repository to be synced now: its lease holder does it. */
+  | { kind: 'sync-requested'; generatorId: Uuid };
 
 export type ChangeListener = (change: StoreChange) => void;
 
@@ -272,6 +274,11 @@ export interface Store {
    * are deleted, so every agent receives their deletion markers.
    */
   removeRepository(generatorId: Uuid, opts: { prune: boolean }): Promise<void>;
+  /**
+   * Ask for a repository to be synced now, wherever its lease is held: announced as a
+   * 'sync-requested' change (on PostgreSQL a push hook reaching a standby replica reaches the holder).
+   */
+  requestSync(generatorId: Uuid): Promise<void>;
 
   // --- auth ----------------------------------------------------------------------------------
   /** Resolve a PAK hash (hex SHA-256) to who holds it; deleted agents resolve to null. */

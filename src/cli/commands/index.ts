@@ -11,6 +11,7 @@ import { demoCommand } from './demo.js';
 import { syncCommand } from './sync.js';
 import { lintCommand } from './lint.js';
 import { serveCommand } from './serve.js';
+import { reposCommand } from './repos.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -19,6 +20,7 @@ export const commands: CommandModule<any, any>[] = [
   objectsCommand,
   eventsCommand,
   statusCommand,
+  reposCommand,
   dbCommand,
   agentCommand,
   demoCommand,

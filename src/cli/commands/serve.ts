@@ -4,10 +4,16 @@ import type { Argv, CommandModule } from 'yargs';
 import { isRemoteUrl, redactUrl } from '../../git/index.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { isPostgresUrl, redactDbTarget } from '../../store/db-target.js';
+import { parseRepositoryList, RepositorySpecError } from '../../daemon/repository-spec.js';
+import type { RepositorySpec } from '../../store/store.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
 
-interface ServeArgs extends RepoArgs {
+interface ServeArgs extends Omit<RepoArgs, 'repo'> {
+  repo?: string;
+  /** From `--config FILE`: the repositories to sync (section 9 of the spec). */
+  repositories?: unknown;
+  'fetch-concurrency': number;
   host: string;
   port: number;
   interval?: number;
@@ -28,6 +34,10 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     y
       .options({
         ...repoSourceOptions,
+        repo: { ...repoSourceOptions.repo, demandOption: false, describe: `${repoSourceOptions.repo.describe} (or list several under repositories: in --config)` },
+        // Only from the config file: a list of mappings has no command-line spelling.
+        repositories: { hidden: true, describe: 'Repositories to sync (config file only)' },
+        'fetch-concurrency': { type: 'number', default: 4, describe: 'Most repositories fetched at once' },
         host: { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' },
         port: { type: 'number', default: 3000, describe: 'Port to listen on' },
         interval: { type: 'number', describe: 'Seconds between polls of the repository (default 5 local, 30 remote)' },
@@ -36,7 +46,13 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })
       .check((args) => {
-        checkRepo(args.repo);
+        if (args.repo === undefined && args.repositories === undefined) {
+          throw new CliError('name what to sync: --repo PATH|URL, or --config FILE with a repositories: list', 2);
+        }
+        if (args.repo !== undefined) checkRepo(args.repo);
+        if (!Number.isInteger(args['fetch-concurrency']) || args['fetch-concurrency'] < 1) {
+          throw new CliError(`--fetch-concurrency must be a whole number of at least 1, not ${String(args['fetch-concurrency'])}`, 2);
+        }
         if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new CliError(`--port must be 0..65535, not ${String(args.port)}`, 2);
         if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
         checkMaxBytes(args['max-bytes']);
@@ -44,8 +60,15 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         return true;
       }) as unknown as Argv<ServeArgs>,
   handler: async (args) => {
-    if (!isRemoteUrl(args.repo) && !existsSync(args.repo)) {
+    if (args.repo !== undefined && !isRemoteUrl(args.repo) && !existsSync(args.repo)) {
       throw new CliError(`--repo ${args.repo}: no such directory (give a local repository path or a URL)`, 2);
+    }
+    let repositories: RepositorySpec[] | undefined;
+    try {
+      repositories = args.repositories === undefined ? undefined : parseRepositoryList(args.repositories, process.env);
+    } catch (err) {
+      if (err instanceof RepositorySpecError) throw new CliError(`config file: ${err.message}`, 2);
+      throw err;
     }
     const leaseTtlMs = leaseTtlFromEnv(process.env.BROKKR_LEASE_TTL_MS);
     // Signals are taken from the very start: a SIGTERM during migration or the first listen is a
@@ -57,6 +80,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     try {
       daemon = await startDaemon({
         repo: args.repo,
+        repositories,
+        fetchConcurrency: args['fetch-concurrency'],
         branch: args.branch,
         root: args.root,
         db: args.db,
@@ -77,8 +102,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       throw new CliError(e.message ?? String(err), 1);
     }
     if (!shutdown.requested) {
-      const branch = args.branch ?? 'current branch';
-      process.stdout.write(`brokkr-sync serving ${daemon.url} (repository ${redactUrl(args.repo)}, branch ${branch})\n`);
+      const names = daemon.repositories.list().map((r) => (r.origin === 'flag' ? `${r.name}, branch ${args.branch ?? 'current branch'}` : r.name));
+      const what = names.length === 1 ? `repository ${names[0]}` : `${names.length} repositories: ${names.join('; ')}`;
+      process.stdout.write(`brokkr-sync serving ${daemon.url} (${what})\n`);
       if (isPostgresUrl(args.db)) process.stdout.write(`database ${redactDbTarget(args.db)}, replica ${daemon.replicaId}\n`);
       if (daemon.adminPak) {
         const where = daemon.adminPakFile

@@ -141,6 +141,10 @@ export class PostgresStore implements Store {
   async listRepositories(): Promise<Repository[]> {
     return repositories.listRepositories(this.db);
   }
+  /** Nothing is written: the transaction only carries the NOTIFY to every replica. */
+  async requestSync(generatorId: string): Promise<void> {
+    await this.#write(async () => undefined, () => ({ kind: 'sync-requested', generatorId }));
+  }
   async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
     await this.#write(
       (sql) => repositories.removeRepository(sql, generatorId, opts.prune),

@@ -116,6 +116,9 @@ export class SqliteStore implements Store {
   async listRepositories(): Promise<Repository[]> {
     return repositories.listRepositories(this.db);
   }
+  async requestSync(generatorId: string): Promise<void> {
+    this.#hub.emit({ kind: 'sync-requested', generatorId });
+  }
   async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
     repositories.removeRepository(this.db, generatorId, opts.prune);
     this.#hub.emit({ kind: 'repositories' });
