@@ -131,8 +131,10 @@ async function cutMidTransaction(observer: Observer, more: () => Promise<boolean
 describe('connections cut in the middle of a pass (real replicas)', () => {
   it('every connection cut mid-snapshot and mid-backlog: the database ends as an uninterrupted run leaves it', async () => {
     console.log(`fence: seed ${SEED} (replay: BROKKR_FENCE_SEED=${SEED})`);
-    const history = (open.history = await makeHistory(SEED, 600, 80, 'brokkr-replicas-fence-'));
-    const reference = await referenceRun(await createTestDatabase('replicas_fence_ref'), history, [history.snapshot, history.tip]);
+    const history = (open.history = await makeHistory(SEED, 400, 60, 'brokkr-replicas-fence-'));
+    // The uninterrupted run, on its own database and branch, while the replicas start.
+    const referenceDone = createTestDatabase('replicas_fence_ref').then((url) => referenceRun(url, history, [history.snapshot, history.tip]));
+    referenceDone.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
 
     const db = await createTestDatabase('replicas_fence');
     const observer = (open.observer = new Observer(db));
@@ -147,10 +149,11 @@ describe('connections cut in the middle of a pass (real replicas)', () => {
       if (await cutMidTransaction(observer, async () => (await observer.cursor()) === null, 30_000)) cuts.push('snapshot');
       await waitForCursor(observer, history.snapshot, 30_000);
 
-      // The backlog: cut at a quarter, half and three quarters, each time inside a commit's transaction.
+      // The backlog: cut at a third and at two thirds, each time inside a commit's transaction. (Each
+      // failed pass lengthens the syncer's retry back-off, so more cuts mostly cost waiting.)
       history.setBranch(history.tip);
       const position = async () => history.backlog.indexOf((await observer.cursor()) ?? '');
-      for (const fraction of [0.25, 0.5, 0.75]) {
+      for (const fraction of [1 / 3, 2 / 3]) {
         const at = Math.floor(history.backlog.length * fraction);
         await until(async () => (await position()) >= at - 1, `the backlog to reach commit ${at}`, 30_000);
         if (await cutMidTransaction(observer, async () => (await observer.cursor()) !== history.tip, 10_000)) cuts.push(`backlog ~${at}/${history.backlog.length}`);
@@ -161,12 +164,13 @@ describe('connections cut in the middle of a pass (real replicas)', () => {
       console.log(dump());
       throw err;
     }
+    const reference = await referenceDone;
     const holder = await observer.leaseHolder();
     console.log(
       `fence: connections cut ${cuts.length} times (${cuts.join(', ')}); finished by ${open.replicas.find((r) => r.replicaId === holder)?.name ?? holder}; ` +
         `sync failures logged: ${open.replicas.map((r) => `${r.name} ${(r.output().match(/sync failed/g) ?? []).length}`).join(', ')}`,
     );
-    expect(cuts.length).toBeGreaterThanOrEqual(3);
+    expect(cuts.length).toBeGreaterThanOrEqual(2);
     expect(cuts.some((c) => c.startsWith('backlog'))).toBe(true);
 
     expect(await duplicateObjects(db)).toEqual([]);

@@ -21,7 +21,7 @@ const SEED = seedFromEnv('BROKKR_REPLICA_CRASH_SEED');
 const TRIALS = Math.max(5, intFromEnv('BROKKR_REPLICA_CRASH_TRIALS', 5));
 const COMMITS_PER_TRIAL = 16;
 /** A short lease: each kill is followed by a takeover after at most this long (the default 6 s is tested in failover.test.ts). */
-const LEASE_TTL_MS = 1_500;
+const LEASE_TTL_MS = 1_000;
 
 const WRITING = `SELECT count(*) AS n FROM pg_stat_activity
   WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query NOT LIKE '%INTO sync_leases%'`;
@@ -40,8 +40,11 @@ describe('SIGKILL of the syncing replica during a backlog', () => {
   it(`${TRIALS} seeded kills, each followed by a restart or a takeover, end in the database an uninterrupted run makes`, async () => {
     console.log(`replica crash trials: seed ${SEED} (replay: BROKKR_REPLICA_CRASH_SEED=${SEED}), ${TRIALS} trials`);
     const rng = makeRng(SEED);
-    const history = (state.history = await makeHistory(SEED, 300, TRIALS * COMMITS_PER_TRIAL, 'brokkr-replicas-crash-'));
-    const reference = await referenceRun(await createTestDatabase('replicas_crash_ref'), history, [history.snapshot, history.tip]);
+    const started = performance.now();
+    const history = (state.history = await makeHistory(SEED, 200, TRIALS * COMMITS_PER_TRIAL, 'brokkr-replicas-crash-'));
+    // The uninterrupted run, on its own database and branch, while the replicas start.
+    const referenceDone = createTestDatabase('replicas_crash_ref').then((url) => referenceRun(url, history, [history.snapshot, history.tip]));
+    referenceDone.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
 
     const db = await createTestDatabase('replicas_crash');
     const observer = (state.observer = new Observer(db));
@@ -62,9 +65,15 @@ describe('SIGKILL of the syncing replica during a backlog', () => {
     await waitForCursor(observer, history.snapshot, 30_000);
 
     const position = async () => history.backlog.indexOf((await observer.cursor()) ?? '');
+    // A victim is started again in the background (its start overlaps the takeover); it is
+    // awaited before the next trial and at the end.
+    let pending: Promise<Replica> | null = null;
+    const liveNow = () => [...state.live.values()];
     const lines: string[] = [];
     let midway = 0;
+    const setupMs = performance.now() - started;
     for (let trial = 0; trial < TRIALS; trial++) {
+      const trialStart = performance.now();
       const first = trial * COMMITS_PER_TRIAL; // index of the segment's first commit
       const last = first + COMMITS_PER_TRIAL - 1;
       // Seeded: how many of the segment's commits are applied before the kill, whether it lands
@@ -73,7 +82,7 @@ describe('SIGKILL of the syncing replica during a backlog', () => {
       const inTransaction = rng.next() < 0.5;
       const restartAtOnce = rng.next() < 0.5;
 
-      const holder = await waitForHolder(observer, [...state.live.values()]);
+      await pending;
       history.setBranch(history.backlog[last]!);
       await until(async () => (await position()) >= first + applied - 1, `trial ${trial}: ${applied} commits applied`, 20_000);
       if (inTransaction) {
@@ -82,22 +91,30 @@ describe('SIGKILL of the syncing replica during a backlog', () => {
           if (Number((await observer.query<{ n: string }>(WRITING))[0]!.n) > 0) break;
         }
       }
+      // The victim is whoever holds the lease at this moment (it may have changed hands since
+      // the trial began: a renewal that came late under load lets the other replica in).
+      const holder = await waitForHolder(observer, liveNow);
       await holder.kill();
+      const killedAt = performance.now();
       state.live.delete(holder.name);
       const at = await position();
       const wasMidway = at >= first - 1 && at < last;
       if (wasMidway) midway += 1;
 
-      if (restartAtOnce) await launch(holder.name);
+      if (restartAtOnce) pending = launch(holder.name);
       await waitForCursor(observer, history.backlog[last]!, 20_000);
-      const finisher = await waitForHolder(observer, [...state.live.values()]);
-      if (!restartAtOnce) await launch(holder.name);
+      const doneAt = performance.now();
+      const finisher = await waitForHolder(observer, liveNow);
+      if (!restartAtOnce) pending = launch(holder.name);
       lines.push(
         `trial ${trial}: killed ${holder.name} after commit ${at - first + 1}/${COMMITS_PER_TRIAL}${inTransaction ? ' (inside a transaction)' : ''}` +
-          `${wasMidway ? '' : ' (segment already done)'}; ${restartAtOnce ? 'restarted at once' : 'left dead'}; finished by ${finisher.name}`,
+          `${wasMidway ? '' : ' (segment already done)'}; ${restartAtOnce ? 'restarted at once' : 'left dead'}; finished by ${finisher.name} ` +
+          `${(doneAt - killedAt).toFixed(0)} ms after the kill (trial ${(performance.now() - trialStart).toFixed(0)} ms)`,
       );
     }
-    console.log(`replica crash trials (seed ${SEED}):\n  ${lines.join('\n  ')}`);
+    await pending;
+    const reference = await referenceDone;
+    console.log(`replica crash trials (seed ${SEED}; set-up ${setupMs.toFixed(0)} ms):\n  ${lines.join('\n  ')}`);
     await waitForCursor(observer, history.tip);
     await until(async () => (await observer.query('SELECT last_error FROM sync_state'))[0]?.last_error === null, 'the recorded failure to clear', 15_000);
 

@@ -16,10 +16,14 @@ import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';
 import { call, cleanupReplicaDirs, createAgent, Observer, sleep, startReplica, waitForCursor, type Replica } from './support/replicas.js';
 
 const AGENTS = 20;
-const REQUESTS_PER_AGENT = 200;
+/** Each agent sends at least this many requests, and goes on until the replica has served from the database again for a while (at most MAX). */
+const MIN_REQUESTS_PER_AGENT = 100;
+const MAX_REQUESTS_PER_AGENT = 600;
+/** How long the agents keep going once the replica answers from the database again. */
+const AFTER_RECOVERY_MS = 700;
 const PAUSE_MS = 30;
 /** How long PostgreSQL stays down. */
-const OUTAGE_MS = 3_000;
+const OUTAGE_MS = 2_000;
 const PASSWORD = 'brokkr-restart';
 
 let dir: string;
@@ -107,10 +111,12 @@ describe('PostgreSQL restarted while agents poll', () => {
     };
 
     // Each agent: a bounded loop of conditional polls, with a heartbeat and an event now and then.
+    let recoveredAt = Infinity;
+    const goOn = (n: number) => n < MIN_REQUESTS_PER_AGENT || (n < MAX_REQUESTS_PER_AGENT && performance.now() < recoveredAt + AFTER_RECOVERY_MS);
     const loops = agents.map(async (agent, i) => {
       const auth = { authorization: `Bearer ${agent.pak}` };
       let etag = initial[i]!.headers.get('etag')!;
-      for (let n = 0; n < REQUESTS_PER_AGENT; n++) {
+      for (let n = 0; goOn(n); n++) {
         if (n % 10 === 3) {
           await record('heartbeat', () => fetch(`${replica.url}/api/v1/agents/${agent.id}/heartbeat`, { method: 'POST', headers: auth }));
         } else if (n % 10 === 7) {
@@ -135,7 +141,7 @@ describe('PostgreSQL restarted while agents poll', () => {
     });
 
     // The outage, in the middle of the load.
-    await sleep(1_000);
+    await sleep(700);
     const stopAt = performance.now();
     await server.stop();
     const downAt = performance.now();
@@ -151,6 +157,7 @@ describe('PostgreSQL restarted while agents poll', () => {
       'the replica to answer from the database again',
       15_000,
     );
+    recoveredAt = back.at;
     // A PAK rotated through the other replica right after the restart stops working here too.
     const rotated = await until(
       async () => {

@@ -33,18 +33,22 @@ export async function makeHistory(seed: number, stacks: number, commits: number,
   return { repo, snapshot, backlog, tip, setBranch: (sha) => repo.git('update-ref', 'refs/heads/main', sha) };
 }
 
+/** The branch the reference run tracks: its own, so that it can run while replicas sync main. */
+const REFERENCE_BRANCH = 'brokkr-reference';
+
 /**
  * Sync `stops` one after the other into the database at `url` in this process, without leases
- * or interruptions, and return what it holds. The branch is left at the last stop.
+ * or interruptions, and return what it holds. It tracks a branch of its own (the branch name is
+ * not part of the comparison), so replicas may sync `main` of the same repository meanwhile.
  */
 export async function referenceRun(url: string, history: History, stops: string[]): Promise<{ snapshot: DbSnapshot; ms: number[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'brokkr-replicas-ref-'));
   const store = await openStore(url);
-  const syncer = createSyncer({ store, repo: history.repo.path, branch: 'main', dataDir, watch: false });
+  const syncer = createSyncer({ store, repo: history.repo.path, branch: REFERENCE_BRANCH, dataDir, watch: false });
   const ms: number[] = [];
   try {
     for (const sha of stops) {
-      history.setBranch(sha);
+      history.repo.git('update-ref', `refs/heads/${REFERENCE_BRANCH}`, sha);
       const started = performance.now();
       const report = await syncer.syncOnce();
       ms.push(performance.now() - started);

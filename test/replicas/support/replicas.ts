@@ -200,11 +200,11 @@ export class Observer {
 }
 
 /** The replica holding the lease (waits until one does). */
-export async function waitForHolder(observer: Observer, replicas: readonly Replica[], deadlineMs = 20_000): Promise<Replica> {
+export async function waitForHolder(observer: Observer, replicas: readonly Replica[] | (() => readonly Replica[]), deadlineMs = 20_000): Promise<Replica> {
   return until(
     async () => {
       const holder = await observer.leaseHolder();
-      return replicas.find((r) => r.replicaId === holder && r.alive());
+      return (typeof replicas === 'function' ? replicas() : replicas).find((r) => r.replicaId === holder && r.alive());
     },
     'a replica to hold the sync lease',
     deadlineMs,
