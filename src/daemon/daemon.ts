@@ -218,5 +218,6 @@ function idleSyncer(): Syncer {
     stop: async () => undefined,
     isReady: () => true,
     holdsLease: () => false,
+    yieldLease: async () => false,
   };
 }

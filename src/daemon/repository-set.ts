@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { isRemoteUrl, redactUrl, stripCredentials } from '../git/index.js';
 import type { Repository, RepositorySpec, Store } from '../store/store.js';
 import { ConflictError, NotFoundError } from '../store/store.js';
-import { createSyncer, type Syncer, type SyncerOptions } from '../sync/syncer.js';
+import { createSyncer, DEFAULT_LEASE_TTL_MS, type Syncer, type SyncerOptions } from '../sync/syncer.js';
 import type { RepositoryView } from '../http/context.js';
 import type { SyncReport } from '../sync/sync-report.js';
 import { credentialedUrl } from './repository-spec.js';
@@ -46,6 +46,9 @@ export class RepositorySet {
   readonly #dropped = new Map<string, Repository>();
   #droppedNames = new Set<string>();
   #started = false;
+  /** With leases: the most repositories this replica should hold (repositories ÷ live replicas, rounded up). */
+  #fairShare = Infinity;
+  #balanceTimer: NodeJS.Timeout | null = null;
   readonly #gate: ReturnType<typeof pLimit>;
   #unsubscribe: (() => void) | null = null;
   #reconciling: Promise<void> = Promise.resolve();
@@ -107,7 +110,36 @@ export class RepositorySet {
   /** Run every syncer: first passes, then watching; resolves when every first pass is over. */
   async start(): Promise<void> {
     this.#started = true;
+    const lease = this.#opts.syncer.lease;
+    if (lease) {
+      await this.#balance().catch(() => undefined);
+      this.#balanceTimer = setInterval(() => void this.#balance().catch(() => undefined), Math.max(50, Math.floor((lease.ttlMs ?? DEFAULT_LEASE_TTL_MS) / 3)));
+      this.#balanceTimer.unref();
+    }
     await Promise.all([...this.#running.values()].map((r) => this.#startSyncer(r.entry.name, r.syncer)));
+  }
+
+  /**
+   * Share the repositories among the replicas: say this one is here, learn how many are, and
+   * when holding more than its share hand one lease over (one per round, so two replicas never
+   * trade the same repositories back and forth); a replica below its share takes free leases.
+   */
+  async #balance(): Promise<void> {
+    const lease = this.#opts.syncer.lease;
+    if (!lease || this.#stopped) return;
+    const ttl = lease.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    // Presence lasts as long as a lease: a dead replica stops counting when its leases run out.
+    const replicas = await this.#opts.store.announceReplica(lease.holder, ttl);
+    const syncers = [...this.#running.values()].map((r) => r.syncer);
+    this.#fairShare = Math.max(1, Math.ceil(syncers.length / Math.max(1, replicas)));
+    if (syncers.filter((s) => s.holdsLease()).length <= this.#fairShare) return;
+    for (const syncer of syncers) if (syncer.holdsLease() && (await syncer.yieldLease())) return;
+  }
+
+  #held(): number {
+    let n = 0;
+    for (const { syncer } of this.#running.values()) if (syncer.holdsLease()) n += 1;
+    return n;
   }
 
   #startSyncer(name: string, syncer: Syncer): Promise<void> {
@@ -176,8 +208,10 @@ export class RepositorySet {
 
   #launch(entry: RepositoryEntry, source: Partial<SyncerOptions> & { repo: string }, webhookSecret: string | null): Syncer {
     const { store, dataDir, logger } = this.#opts;
+    const lease = this.#opts.syncer.lease;
     const syncer = createSyncer({
       ...this.#opts.syncer,
+      ...(lease ? { lease: { ...lease, mayTake: () => this.#held() < this.#fairShare } } : {}),
       ...source,
       store,
       dataDir,
@@ -263,9 +297,12 @@ export class RepositorySet {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#balanceTimer) clearInterval(this.#balanceTimer);
     this.#unsubscribe?.();
     await this.#reconciling;
     await Promise.all([...this.#running.values()].map((r) => r.syncer.stop()));
+    const lease = this.#opts.syncer.lease;
+    if (lease) await this.#opts.store.withdrawReplica(lease.holder).catch(() => undefined);
   }
 }
 

@@ -246,6 +246,13 @@ export interface Store {
   /** Give the lease up (shutdown), so another replica takes over at once instead of after expiry. */
   releaseSyncLease(generatorId: Uuid, holder: string): Promise<void>;
   listSyncLeases(): Promise<SyncLease[]>;
+  /**
+   * Say that replica `id` is serving for the next ttlMs, and count the replicas doing so now
+   * (this one included), so that each can take its fair share of the sync leases.
+   */
+  announceReplica(id: string, ttlMs: number): Promise<number>;
+  /** A replica shutting down leaves at once. */
+  withdrawReplica(id: string): Promise<void>;
 
   // --- generators and sync -------------------------------------------------------------------
   /** The generator row for a repository, created on first use (one per repository). */

@@ -42,7 +42,12 @@ export interface SyncerOptions {
    * (renewed every ttlMs / 3; another replica takes over at most ttlMs after this one stops
    * renewing). Every commit this syncer applies is fenced on the lease. Absent: always sync.
    */
-  lease?: { holder: string; ttlMs?: number };
+  lease?: {
+    holder: string;
+    ttlMs?: number;
+    /** Consulted before taking a lease this replica does not hold (false: leave it to a replica with fewer). */
+    mayTake?: () => boolean;
+  };
   /** The generator's name (a repository's name when the daemon syncs many); default `git:<repository>`. */
   generatorName?: string;
   /** An SSH private key for clone and fetch (GIT_SSH_COMMAND with -i); the key never leaves the file. */
@@ -78,6 +83,11 @@ export interface Syncer {
   isReady(): boolean;
   /** With a lease: whether this replica holds it now (always true without one). */
   holdsLease(): boolean;
+  /**
+   * Hand the lease to another replica (fair sharing): released now if held and no pass is
+   * running, and not taken again for two lease periods. True when it was given up.
+   */
+  yieldLease(): Promise<boolean>;
 }
 
 export function createSyncer(opts: SyncerOptions): Syncer {
@@ -107,10 +117,13 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let watcher: RefWatcher | null = null;
   const leaseTtl = opts.lease?.ttlMs ?? DEFAULT_LEASE_TTL_MS;
   let leaseHeld = !opts.lease;
+  /** After yielding, this replica leaves the lease alone until then, so another one takes it. */
+  let noTakeUntil = 0;
 
   /** Take or renew the lease; on a change of hands, say so (and start from the database's state). */
   async function holdLease(generatorId: string): Promise<boolean> {
     if (!opts.lease) return true;
+    if (!leaseHeld && (Date.now() < noTakeUntil || opts.lease.mayTake?.() === false)) return false;
     let held: boolean;
     try {
       held = await opts.store.acquireSyncLease(generatorId, opts.lease.holder, leaseTtl);
@@ -362,6 +375,14 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     },
     isReady: () => ready,
     holdsLease: () => leaseHeld,
+    async yieldLease() {
+      if (!opts.lease || !leaseHeld || !generator || current) return false;
+      leaseHeld = false;
+      noTakeUntil = Date.now() + 2 * leaseTtl;
+      await opts.store.releaseSyncLease(generator, opts.lease.holder).catch(() => undefined);
+      logger.info('handed the sync lease to another replica (sharing the repositories fairly)');
+      return true;
+    },
   };
   return syncer;
 }

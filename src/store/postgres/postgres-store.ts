@@ -104,6 +104,12 @@ export class PostgresStore implements Store {
   async listSyncLeases(): Promise<SyncLease[]> {
     return leases.listSyncLeases(this.db);
   }
+  async announceReplica(id: string, ttlMs: number): Promise<number> {
+    return this.db.tx((sql) => leases.announceReplica(sql, id, ttlMs));
+  }
+  async withdrawReplica(id: string): Promise<void> {
+    await leases.withdrawReplica(this.db, id);
+  }
 
   // --- generators and sync
   async ensureGenerator(name: string, description: string | null): Promise<Generator> {

@@ -40,3 +40,17 @@ export async function holdsSyncLease(sql: Sql, generatorId: string, holder: stri
   ]);
   return row !== undefined;
 }
+
+export async function announceReplica(sql: Sql, id: string, ttlMs: number): Promise<number> {
+  await sql.run(
+    `INSERT INTO replicas (id, started_at, expires_at) VALUES ($1, clock_timestamp(), clock_timestamp() + $2 * interval '1 millisecond')
+     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+    [id, ttlMs],
+  );
+  await sql.run('DELETE FROM replicas WHERE expires_at <= clock_timestamp()');
+  return (await sql.one<{ n: number }>('SELECT count(*)::int AS n FROM replicas'))!.n;
+}
+
+export async function withdrawReplica(sql: Sql, id: string): Promise<void> {
+  await sql.run('DELETE FROM replicas WHERE id = $1', [id]);
+}

@@ -68,6 +68,12 @@ export class SqliteStore implements Store {
   async listSyncLeases(): Promise<SyncLease[]> {
     return leases.listSyncLeases(this.db);
   }
+  async announceReplica(id: string, ttlMs: number): Promise<number> {
+    return leases.announceReplica(this.db, id, ttlMs);
+  }
+  async withdrawReplica(id: string): Promise<void> {
+    leases.withdrawReplica(this.db, id);
+  }
 
   async schemaVersion(): Promise<number> {
     return currentVersion(this.db.raw);

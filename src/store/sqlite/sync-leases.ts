@@ -35,3 +35,17 @@ export function holdsSyncLease(db: SqliteDb, generatorId: string, holder: string
       .get(generatorId, holder, new Date().toISOString()) !== undefined
   );
 }
+
+export function announceReplica(db: SqliteDb, id: string, ttlMs: number): number {
+  const now = new Date();
+  db.stmt(
+    `INSERT INTO replicas (id, started_at, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+  ).run(id, now.toISOString(), new Date(now.getTime() + ttlMs).toISOString());
+  db.stmt('DELETE FROM replicas WHERE expires_at <= ?').run(now.toISOString());
+  return db.stmt<{ n: number }>('SELECT count(*) AS n FROM replicas').get()!.n;
+}
+
+export function withdrawReplica(db: SqliteDb, id: string): void {
+  db.stmt('DELETE FROM replicas WHERE id = ?').run(id);
+}

@@ -4,6 +4,7 @@ import { brokkrModel } from './001-brokkr-model.js';
 import { syncState } from './002-sync-state.js';
 import { replicas } from './003-replicas.js';
 import { repositories } from './004-repositories.js';
+import { replicaPresence } from './005-replica-presence.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence];
 export type { Migration };
