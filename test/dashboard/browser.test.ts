@@ -139,6 +139,14 @@ describe('dashboard in a browser', () => {
     expect(text).toContain('initial stacks');
     expect(text).toContain('Test Author');
     expect(await page.locator('tr[data-stack="api"]').count()).toBe(1);
+    // The repository column names where each stack comes from (a --repo repository by its path),
+    // and the repository filter lists it and keeps the choice in the address.
+    const repository = await web.locator('td[data-column="repository"]').textContent();
+    expect(repository).toContain(repo.path);
+    expect(await page.locator('#repo-filter option').allTextContents()).toEqual(['All repositories', repository]);
+    await page.selectOption('#repo-filter', repository!);
+    expect(await page.locator('tr[data-stack="web"]').count()).toBe(1);
+    expect(decodeURIComponent(page.url())).toContain(`repo=${repository}`);
     await closePage(page);
   });
 
