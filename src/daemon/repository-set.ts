@@ -217,7 +217,9 @@ export class RepositorySet {
       dataDir,
       logger: logger.child({ repository: entry.name }),
       metrics: this.#opts.metricsFor?.(entry.name),
-      fetchGate: (fetch) => this.#gate(fetch),
+      // Only network fetches take a slot: a local repository is read in place (its fetch does
+      // nothing) and must never queue behind a remote that hangs.
+      ...(isRemoteUrl(source.repo) ? { fetchGate: <T>(fetch: () => Promise<T>) => this.#gate(fetch) } : {}),
     });
     this.#running.set(entry.name, { entry, syncer, webhookSecret });
     return syncer;
