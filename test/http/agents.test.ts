@@ -1,12 +1,13 @@
 /** Admin agent management over HTTP: create, read, update, delete, labels, annotations, targets, PAK rotation, heartbeats. */
 import { describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { startTestServer, UUID_RE } from './http-fixture.js';
 
 const A = '/api/v1/agents';
 
-describe('creating agents', () => {
+describe.each(ENGINES)('creating agents (%s)', (engine) => {
   it('POST /agents answers 201 with the agent (no pak_hash) and a PAK that works at once', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const res = await s.call('POST', A, { body: { name: 'edge-1', cluster_name: 'eu-1', labels: ['prod', 'eu'], annotations: { tier: 'web' } } });
     expect(res.status).toBe(201);
     expect(res.body.agent).toMatchObject({ name: 'edge-1', cluster_name: 'eu-1', deleted_at: null, last_heartbeat: null });
@@ -38,7 +39,7 @@ describe('creating agents', () => {
   });
 
   it('a second agent with the same name and cluster is a 409 conflict; another cluster is fine', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     await s.createAgent({ name: 'a', cluster_name: 'c' });
     const dup = await s.call('POST', A, { body: { name: 'a', cluster_name: 'c' } });
     expect(dup.status).toBe(409);
@@ -58,7 +59,7 @@ describe('creating agents', () => {
     [{ name: 'a', cluster_name: 'c', colour: 'red' }, 'body has an unknown field "colour"'],
     [{ name: ' padded', cluster_name: 'c' }, 'must not start or end with whitespace'],
   ])('%j is refused with 400: %s', async (body, message) => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const res = await s.call('POST', A, { body });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('bad_request');
@@ -67,9 +68,9 @@ describe('creating agents', () => {
   });
 });
 
-describe('reading and updating agents', () => {
+describe.each(ENGINES)('reading and updating agents (%s)', (engine) => {
   it('PUT /agents/{id} changes name, cluster and status; GET shows it', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent } = await s.createAgent({ name: 'old' });
     const res = await s.call('PUT', `${A}/${agent.id}`, { body: { name: 'new', status: 'ACTIVE' } });
     expect(res.status).toBe(200);
@@ -79,7 +80,7 @@ describe('reading and updating agents', () => {
   });
 
   it('unknown ids are 404 and malformed ids 400, for every agent route', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const unknown = '00000000-0000-4000-8000-000000000000';
     for (const [method, suffix, body] of [
       ['GET', '', undefined],
@@ -105,15 +106,15 @@ describe('reading and updating agents', () => {
   });
 
   it('ids in upper case are accepted', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     expect((await s.call('GET', `${A}/${agent.id.toUpperCase()}`, { pak })).status).toBe(200);
   });
 });
 
-describe('deleting agents and rotating PAKs', () => {
+describe.each(ENGINES)('deleting agents and rotating PAKs (%s)', (engine) => {
   it('DELETE /agents/{id} answers 204, the agent is gone and its PAK stops working at once', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     expect((await s.call('GET', `${A}/${agent.id}`, { pak })).status).toBe(200); // cached now
     const del = await s.call('DELETE', `${A}/${agent.id}`);
@@ -128,7 +129,7 @@ describe('deleting agents and rotating PAKs', () => {
   });
 
   it('rotate-pak returns a new PAK; the old one is rejected at once, the new one works', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     expect((await s.call('POST', `${A}/${agent.id}/heartbeat`, { pak })).status).toBe(204); // cached now
     const rotated = await s.call('POST', `${A}/${agent.id}/rotate-pak`);
@@ -141,9 +142,9 @@ describe('deleting agents and rotating PAKs', () => {
   });
 });
 
-describe('heartbeats', () => {
+describe.each(ENGINES)('heartbeats (%s)', (engine) => {
   it('a heartbeat answers 204 and sets last_heartbeat and status ACTIVE', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     await s.call('PUT', `${A}/${agent.id}`, { body: { status: 'INACTIVE' } });
     const before = Date.now();
@@ -156,16 +157,16 @@ describe('heartbeats', () => {
   });
 
   it('a heartbeat with an empty JSON body (Content-Type set, no bytes) is accepted', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     const res = await s.call('POST', `${A}/${agent.id}/heartbeat`, { pak, raw: '', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(204);
   });
 });
 
-describe('labels, annotations and targets', () => {
+describe.each(ENGINES)('labels, annotations and targets (%s)', (engine) => {
   it('labels: add 201, duplicate 409, invalid 400, remove 204, remove again 404', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent } = await s.createAgent();
     const add = await s.call('POST', `${A}/${agent.id}/labels`, { body: { label: 'prod' } });
     expect(add.status).toBe(201);
@@ -180,7 +181,7 @@ describe('labels, annotations and targets', () => {
   });
 
   it('labels with URL-special characters round-trip through the path', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent } = await s.createAgent();
     const label = 'team/a%b?c';
     expect((await s.call('POST', `${A}/${agent.id}/labels`, { body: { label } })).status).toBe(201);
@@ -188,7 +189,7 @@ describe('labels, annotations and targets', () => {
   });
 
   it('annotations: set 201, set again replaces the value, remove 204', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent } = await s.createAgent();
     expect((await s.call('POST', `${A}/${agent.id}/annotations`, { body: { key: 'region', value: 'eu' } })).status).toBe(201);
     const replaced = await s.call('POST', `${A}/${agent.id}/annotations`, { body: { key: 'region', value: 'us' } });
@@ -201,7 +202,7 @@ describe('labels, annotations and targets', () => {
   });
 
   it('targets: add 201, duplicate 409, unknown stack 404, deleted stack 409, remove 204', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent } = await s.createAgent();
     const ids = await s.repo.commit([
       { name: 'web', yaml: 'a: 1\n' },

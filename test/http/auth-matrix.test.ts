@@ -1,5 +1,6 @@
 /** Every route × every kind of caller: 401 without or with an unknown PAK, 403 for a wrong role or another agent's resource. */
 import { describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { buildWorld, type World } from './world.js';
 
 type Caller = 'none' | 'unknown' | 'admin' | 'self' | 'other' | 'generator';
@@ -68,11 +69,11 @@ const pakOf = (w: World, caller: Caller): string | null =>
 // The admin goes last: its calls change the world (delete, rotate).
 const CALLERS: Caller[] = ['none', 'unknown', 'generator', 'other', 'self', 'admin'];
 
-describe('authentication and authorization matrix', () => {
+describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) => {
   it.each(routes.map((r) => [`${r.method} ${r.path.toString().replace(/^.*=> `?|`$/g, '')}`, r] as const))(
     '%s: 401 without a known PAK, 403 for callers not allowed, through for the others',
     async (_name, route) => {
-      const w = await buildWorld();
+      const w = await buildWorld({}, engine);
       for (const caller of CALLERS) {
         const res = await w.s.call(route.method, route.path(w), { pak: pakOf(w, caller), body: route.body?.(w) });
         const where = `${route.method} ${route.path(w)} as ${caller}`;
@@ -92,7 +93,7 @@ describe('authentication and authorization matrix', () => {
   );
 
   it('a bare PAK (no "Bearer") is accepted, and the Bearer scheme is case-insensitive', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const bare = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: w.self.pak } });
     expect(bare.status).toBe(200);
     const lower = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: `bearer ${w.self.pak}` } });
@@ -102,13 +103,13 @@ describe('authentication and authorization matrix', () => {
   });
 
   it('an agent listing agents sees only itself; an admin sees all', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const asAgent = await w.s.call('GET', `${A}`, { pak: w.self.pak });
     expect(asAgent.body.map((a: { id: string }) => a.id)).toEqual([w.self.id]);
   });
 
   it('the brokkr search /agents/?name=&cluster_name= answers one agent: itself for an agent, 403 for another, 404 for none', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const self = await w.s.call('GET', `${A}/?name=self&cluster_name=c1`, { pak: w.self.pak });
     expect(self.status).toBe(200);
     expect(self.body.id).toBe(w.self.id);
@@ -126,7 +127,7 @@ describe('authentication and authorization matrix', () => {
   });
 
   it('POST /auth/pak tells each PAK who it is', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     expect((await w.s.call('POST', '/api/v1/auth/pak')).body).toEqual({ admin: true, agent: null, generator: null, readonly: false });
     expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.self.pak })).body).toEqual({
       admin: false,

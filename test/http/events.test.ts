@@ -1,10 +1,11 @@
 /** Event reports: validation, ownership of the object, and the admin event list. */
 import { describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { buildWorld } from './world.js';
 
-describe('reporting events', () => {
+describe.each(ENGINES)('reporting events (%s)', (engine) => {
   it('an agent reports an event for an object of an associated stack: 201 with the event record', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const res = await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, {
       pak: w.self.pak,
       body: { deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: 'applied', agent_id: w.self.id },
@@ -26,7 +27,7 @@ describe('reporting events', () => {
   });
 
   it('an object of a stack not associated with the agent is 403; an unknown object 404', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const body = { deployment_object_id: w.otherObjectId, event_type: 'DEPLOY', status: 'SUCCESS' };
     const foreign = await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, { pak: w.self.pak, body });
     expect(foreign.status).toBe(403);
@@ -46,7 +47,7 @@ describe('reporting events', () => {
     [{ event_type: 'DEPLOY', status: 'SUCCESS', message: 42 }, 'body.message must be string or null'],
     [{ event_type: 'DEPLOY', status: 'SUCCESS', agent_id: '00000000-0000-4000-8000-000000000000' }, 'does not match the agent in the path'],
   ])('%j is refused with 400: %s', async (partial, message) => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const res = await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, {
       pak: w.self.pak,
       body: { deployment_object_id: w.objectId, ...partial },
@@ -57,7 +58,7 @@ describe('reporting events', () => {
   });
 
   it('GET /events lists every agent’s events newest first, filtered by agent and limited', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     for (const status of ['FAILURE', 'SUCCESS']) {
       await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, {
         pak: w.self.pak,

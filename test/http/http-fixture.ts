@@ -1,4 +1,4 @@
-/** Fixtures for HTTP tests: a real server on 127.0.0.1:0 over a temp SQLite store, a fetch helper, and commits applied straight to the store. */
+/** Fixtures for HTTP tests: a real server on 127.0.0.1:0 over a temp SQLite file or a PostgreSQL database, a fetch helper, and commits applied straight to the store. */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,10 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { ChangeFeed } from '../../src/change-feed.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { Store } from '../../src/store/store.js';
+import type { Store, StoreEngine } from '../../src/store/store.js';
 import type { Agent } from '../../src/store/records.js';
 import { createServer, type ServerOptions } from '../../src/http/server.js';
 import { ensureAdminPak } from '../../src/http/admin-pak.js';
+import { borrowTestDatabase } from '../support/postgres.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -37,6 +38,8 @@ export interface TestServer {
   store: Store;
   feed: ChangeFeed;
   adminPak: string;
+  engine: StoreEngine;
+  /** The database: a file path (sqlite) or a postgres:// URL. */
   dbPath: string;
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<Reply<T>>;
   /** An agent created through the API, with its PAK. */
@@ -53,13 +56,21 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** Start a server (rate limiting off unless asked) and return helpers; closed after the test. */
+/**
+ * Start a server (rate limiting off unless asked) and return helpers; closed after the test. The
+ * store is a new temp file (sqlite, the default) or an emptied database of the test file (postgres).
+ */
 export async function startTestServer(
   options: Partial<ServerOptions> = {},
-  { wrapStore }: { wrapStore?: (store: Store) => Store } = {},
+  { wrapStore, engine = 'sqlite' }: { wrapStore?: (store: Store) => Store; engine?: StoreEngine } = {},
 ): Promise<TestServer> {
-  const dir = tempDir();
-  const dbPath = join(dir, 'brokkr.db');
+  let dbPath: string;
+  if (engine === 'sqlite') dbPath = join(tempDir(), 'brokkr.db');
+  else {
+    const borrowed = await borrowTestDatabase('http');
+    cleanups.push(borrowed.release); // runs after the store below is closed
+    dbPath = borrowed.url;
+  }
   const opened = await openStore(dbPath);
   const store = wrapStore ? wrapStore(opened) : opened;
   const feed = options.feed ?? new ChangeFeed();
@@ -103,6 +114,7 @@ export async function startTestServer(
     store,
     feed,
     adminPak: adminPak!,
+    engine,
     dbPath,
     call,
     repo,

@@ -2,11 +2,12 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
+import { ENGINES } from '../store/store-fixture.js';
 import { startTestServer } from './http-fixture.js';
 
-describe('errors', () => {
+describe.each(ENGINES)('errors (%s)', (engine) => {
   it('unknown routes answer 404 {code: not_found} with the path and no stack trace', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     for (const path of ['/nope', '/api/v1/nope', '/api/v2/agents', '/api/v1/agents/x/y/z/w']) {
       const res = await s.call('GET', path);
       expect(res.status, path).toBe(404);
@@ -16,7 +17,7 @@ describe('errors', () => {
   });
 
   it('a body over the limit is 413, a non-JSON content type 415, malformed JSON 400', async () => {
-    const s = await startTestServer({ bodyLimit: 1024 });
+    const s = await startTestServer({ bodyLimit: 1024 }, { engine });
     const big = await s.call('POST', '/api/v1/agents', { raw: JSON.stringify({ name: 'x'.repeat(2000), cluster_name: 'c' }), headers: { 'content-type': 'application/json' } });
     expect(big.status).toBe(413);
     expect(big.body.code).toBe('payload_too_large');
@@ -38,7 +39,7 @@ describe('errors', () => {
   });
 
   it('a body that is not an object is 400 naming the body', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     for (const raw of ['[]', '"x"', '42', 'null']) {
       const res = await s.call('POST', '/api/v1/agents', { raw, headers: { 'content-type': 'application/json' } });
       expect(res.status, raw).toBe(400);
@@ -54,7 +55,7 @@ describe('errors', () => {
         done();
       },
     });
-    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) });
+    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) }, { engine });
     s.store.listGenerators = async () => {
       throw new Error('disk on fire at /secret/path');
     };
@@ -66,9 +67,9 @@ describe('errors', () => {
   });
 });
 
-describe('headers and logs', () => {
+describe.each(ENGINES)('headers and logs (%s)', (engine) => {
   it('every answer carries the security headers, API answers a strict CSP and no-store', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     for (const [method, path, pak] of [
       ['GET', '/healthz', null],
       ['GET', '/api/v1/agents', undefined],
@@ -93,7 +94,7 @@ describe('headers and logs', () => {
         done();
       },
     });
-    const s = await startTestServer({ logger: pino({ level: 'debug' }, sink) });
+    const s = await startTestServer({ logger: pino({ level: 'debug' }, sink) }, { engine });
     const { agent, pak } = await s.createAgent({ name: 'secret-name-in-body' });
     lines.length = 0;
     await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });
@@ -118,7 +119,7 @@ describe('headers and logs', () => {
         done();
       },
     });
-    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) });
+    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) }, { engine });
     const { agent, pak } = await s.createAgent();
     lines.length = 0;
     await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });

@@ -1,11 +1,12 @@
 /** Admin views: stacks with details, their objects with commits, one object, generators, sync status, fleet status, changes. */
 import { describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { startTestServer } from './http-fixture.js';
 import { buildWorld } from './world.js';
 
-describe('stacks', () => {
+describe.each(ENGINES)('stacks (%s)', (engine) => {
   it('lists stacks with path, labels, annotations, latest object and commit; deleted ones only on request', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     await s.repo.commit([
       { name: 'web', labels: ['prod'], annotations: { tier: 'front' }, yaml: 'a: 1\n' },
       { name: 'old', yaml: 'b: 1\n' },
@@ -27,7 +28,7 @@ describe('stacks', () => {
   });
 
   it('a stack’s objects come newest first, each with its commit; labels and annotations use stack_id', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     await s.repo.commit([{ name: 'web', labels: ['prod'], annotations: { tier: 'front' }, yaml: 'a: 1\n' }]);
     await s.repo.commit([{ name: 'web', labels: ['prod'], annotations: { tier: 'front' }, yaml: 'a: 2\n' }]);
     const id = s.repo.ids.get('web')!;
@@ -42,9 +43,9 @@ describe('stacks', () => {
   });
 });
 
-describe('deployment objects', () => {
+describe.each(ENGINES)('deployment objects (%s)', (engine) => {
   it('an associated agent, an admin and a generator read an object; another agent gets 403; unknown ids 404', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     const asSelf = await w.s.call('GET', `/api/v1/deployment-objects/${w.objectId}`, { pak: w.self.pak });
     expect(asSelf.status).toBe(200);
     expect(asSelf.body).toMatchObject({ id: w.objectId, stack_id: w.stackId, yaml_content: 'kind: Web\n' });
@@ -54,9 +55,9 @@ describe('deployment objects', () => {
   });
 });
 
-describe('status', () => {
+describe.each(ENGINES)('status (%s)', (engine) => {
   it('generators, sync status and the fleet status describe the repository, stacks and agents', async () => {
-    const w = await buildWorld();
+    const w = await buildWorld({}, engine);
     await w.s.call('POST', `/api/v1/agents/${w.self.id}/heartbeat`, { pak: w.self.pak });
     await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, {
       pak: w.self.pak,
@@ -79,7 +80,7 @@ describe('status', () => {
   });
 
   it('/changes answers at once without since, and waits for the next change with since', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const now = await s.call('GET', '/api/v1/changes');
     expect(now.body).toEqual({ version: s.feed.version });
     const waiting = s.call('GET', `/api/v1/changes?since=${now.body.version}&wait=60`);

@@ -1,6 +1,7 @@
 /** Target state: association rules, ordering, incremental vs full, deletion markers, ETags and long polls. */
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/store.js';
+import { ENGINES } from '../store/store-fixture.js';
 import { startTestServer, type TestServer } from './http-fixture.js';
 
 const ts = (s: TestServer, id: string, pak: string, query = '', headers: Record<string, string> = {}) =>
@@ -38,9 +39,9 @@ function countingStore(store: Store, method: keyof Store = 'targetStateIds'): { 
   return { store: proxy, calls: () => n };
 }
 
-describe('association', () => {
+describe.each(ENGINES)('association (%s)', (engine) => {
   it('a stack reaches an agent by explicit target, by a shared label, or by an equal annotation; nothing else does', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'], annotations: { region: 'eu' } });
     const ids = await s.repo.commit([
       { name: 'targeted', yaml: 'a: 1\n' },
@@ -59,7 +60,7 @@ describe('association', () => {
   });
 
   it('an agent with no labels, annotations or targets gets an empty target state', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     await s.repo.commit([{ name: 'web', labels: ['prod'], yaml: 'a: 1\n' }]);
     const res = await ts(s, agent.id, pak, '?mode=full');
@@ -68,9 +69,9 @@ describe('association', () => {
   });
 });
 
-describe('content and ordering', () => {
+describe.each(ENGINES)('content and ordering (%s)', (engine) => {
   it('delivers only the latest object of each stack, newest sequence_id first, with the record fields of deployment_objects', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([
       { name: 'a', labels: ['prod'], yaml: 'a: 1\n' },
@@ -102,7 +103,7 @@ describe('content and ordering', () => {
   });
 
   it('a deleted stack delivers its deletion marker until the agent reports it done', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const agent = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'gone', labels: ['prod'], yaml: 'a: 1\n' }]);
     await s.repo.commit([], ['gone']);
@@ -115,9 +116,9 @@ describe('content and ordering', () => {
   });
 });
 
-describe('incremental and full', () => {
+describe.each(ENGINES)('incremental and full (%s)', (engine) => {
   it('incremental leaves out objects reported SUCCESS; full keeps them; a FAILURE is retried', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([
       { name: 'ok', labels: ['prod'], yaml: 'a: 1\n' },
@@ -141,9 +142,9 @@ describe('incremental and full', () => {
   });
 });
 
-describe('ETag and If-None-Match', () => {
+describe.each(ENGINES)('ETag and If-None-Match (%s)', (engine) => {
   it('answers 304 to a matching If-None-Match and 200 with a new tag after a commit', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
     const first = await ts(s, agent.id, pak);
@@ -163,7 +164,7 @@ describe('ETag and If-None-Match', () => {
   });
 
   it('incremental and full have their own tags, and an event changes the incremental one', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
     const inc = await ts(s, agent.id, pak);
@@ -175,7 +176,7 @@ describe('ETag and If-None-Match', () => {
 
   it('repeated polls with nothing changed are answered from the cache without a database query', async () => {
     let counting!: ReturnType<typeof countingStore>;
-    const s = await startTestServer({}, { wrapStore: (store) => (counting = countingStore(store)).store });
+    const s = await startTestServer({}, { engine, wrapStore: (store) => (counting = countingStore(store)).store });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
     const first = await ts(s, agent.id, pak);
@@ -196,7 +197,7 @@ describe('ETag and If-None-Match', () => {
 
   it('a commit that changes only some stacks re-reads only the agents holding them; a global change re-reads everyone', async () => {
     let counting!: ReturnType<typeof countingStore>;
-    const s = await startTestServer({}, { wrapStore: (store) => (counting = countingStore(store)).store });
+    const s = await startTestServer({}, { engine, wrapStore: (store) => (counting = countingStore(store)).store });
     const prod = await s.createAgent({ labels: ['prod'] });
     const dev = await s.createAgent({ labels: ['dev'] });
     const ids = await s.repo.commit([
@@ -222,10 +223,10 @@ describe('ETag and If-None-Match', () => {
   });
 });
 
-describe('serialized answers', () => {
+describe.each(ENGINES)('serialized answers (%s)', (engine) => {
   it('agents with the same target state share one read and serialization of the objects, until a commit', async () => {
     let counting!: ReturnType<typeof countingStore>;
-    const s = await startTestServer({}, { wrapStore: (store) => (counting = countingStore(store, 'getObjects')).store });
+    const s = await startTestServer({}, { engine, wrapStore: (store) => (counting = countingStore(store, 'getObjects')).store });
     const a = await s.createAgent({ labels: ['prod'] });
     const b = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'web', labels: ['prod'], yaml: 'a: 1\n' }]);
@@ -241,9 +242,9 @@ describe('serialized answers', () => {
   });
 });
 
-describe('long poll', () => {
+describe.each(ENGINES)('long poll (%s)', (engine) => {
   it('a long poll is answered by a commit before its timeout', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
     const etag = (await ts(s, agent.id, pak)).headers.get('etag')!;
@@ -257,7 +258,7 @@ describe('long poll', () => {
   });
 
   it('a parked long poll is cut off with 401 when its PAK is rotated or its agent deleted', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     for (const revoke of ['rotate', 'delete'] as const) {
       const { agent, pak } = await s.createAgent({ name: `revoked-${revoke}` });
       const etag = (await ts(s, agent.id, pak)).headers.get('etag')!;
@@ -276,7 +277,7 @@ describe('long poll', () => {
   });
 
   it('a long poll is answered by an admin adding a label that associates a stack', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
     const empty = await ts(s, agent.id, pak);
@@ -290,7 +291,7 @@ describe('long poll', () => {
   });
 
   it('a long poll stays parked through changes that concern other agents, and answers 304 at its deadline', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     const other = await s.createAgent();
     await s.repo.commit([{ name: 'a', labels: ['prod'], yaml: 'a: 1\n' }]);
@@ -305,7 +306,7 @@ describe('long poll', () => {
   });
 
   it('without If-None-Match a long poll waits until there is something to deploy', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent({ labels: ['prod'] });
     const idle = await ts(s, agent.id, pak, '?wait=1');
     expect(idle.status).toBe(200);
@@ -319,7 +320,7 @@ describe('long poll', () => {
   });
 
   it('a client that disconnects leaves no waiter behind', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     const etag = (await ts(s, agent.id, pak)).headers.get('etag')!;
     const controller = new AbortController();
@@ -333,7 +334,7 @@ describe('long poll', () => {
   });
 
   it('closing the server answers parked polls at once', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     const etag = (await ts(s, agent.id, pak)).headers.get('etag')!;
     const poll = ts(s, agent.id, pak, '?wait=60', { 'if-none-match': etag });
@@ -349,7 +350,7 @@ describe('long poll', () => {
     ['?wait=abc', 'querystring.wait'],
     ['?mode=everything', 'querystring.mode must be one of incremental, full'],
   ])('%s is refused with 400 naming the parameter', async (query, message) => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const { agent, pak } = await s.createAgent();
     const res = await ts(s, agent.id, pak, query);
     expect(res.status).toBe(400);
@@ -358,7 +359,7 @@ describe('long poll', () => {
   });
 
   it('an admin asking for an unknown agent gets 404', async () => {
-    const s = await startTestServer();
+    const s = await startTestServer({}, { engine });
     const res = await s.call('GET', '/api/v1/agents/00000000-0000-4000-8000-000000000000/target-state');
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('not_found');

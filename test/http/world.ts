@@ -1,7 +1,8 @@
 /** A small populated world for route tests: two agents, a stack each by label, an object, a generator PAK. */
-import Database from 'better-sqlite3';
 import { generatePak, hashPak } from '../../src/http/pak.js';
 import type { ServerOptions } from '../../src/http/server.js';
+import type { StoreEngine } from '../../src/store/store.js';
+import { rawSql } from '../store/store-fixture.js';
 import { startTestServer, type TestServer } from './http-fixture.js';
 
 export interface World {
@@ -16,8 +17,8 @@ export interface World {
 }
 
 /** Agent "self" has label `blue` and annotation k=v and targets stack web (label blue); agent "other" has label `green` (stack db). */
-export async function buildWorld(options: Partial<ServerOptions> = {}): Promise<World> {
-  const s = await startTestServer(options);
+export async function buildWorld(options: Partial<ServerOptions> = {}, engine: StoreEngine = 'sqlite'): Promise<World> {
+  const s = await startTestServer(options, { engine });
   const a = await s.createAgent({ name: 'self', labels: ['blue'], annotations: { k: 'v' } });
   const b = await s.createAgent({ name: 'other', labels: ['green'] });
   const ids = await s.repo.commit([
@@ -27,12 +28,10 @@ export async function buildWorld(options: Partial<ServerOptions> = {}): Promise<
   await s.store.addTarget(a.agent.id, ids.get('web')!);
   const objects = await s.store.targetStateIds(a.agent.id, 'full');
   const otherObjects = await s.store.targetStateIds(b.agent.id, 'full');
-  // Generators get their key from outside the HTTP API (no route issues one): set it in the file.
+  // Generators get their key from outside the HTTP API (no route issues one): set it in the database.
   const generatorPak = generatePak();
   const generatorId = await s.repo.generatorId();
-  const db = new Database(s.dbPath);
-  db.prepare('UPDATE generators SET api_key_hash = ? WHERE id = ?').run(hashPak(generatorPak), generatorId);
-  db.close();
+  await rawSql(engine, s.dbPath).exec('UPDATE generators SET api_key_hash = ? WHERE id = ?', hashPak(generatorPak), generatorId);
   return {
     s,
     self: { id: a.agent.id, pak: a.pak },

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterEach } from 'vitest';
 import { migrateDatabase, openStore } from '../../src/store/open-store.js';
 import { STORE_ENGINES, type Store, type StoreEngine } from '../../src/store/store.js';
-import { createTestDatabase } from '../support/postgres.js';
+import { createTestDatabase, emptyTestDatabase } from '../support/postgres.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,16 +43,7 @@ let fileDatabase: Promise<string> | undefined;
 async function freshPostgresDatabase(): Promise<string> {
   fileDatabase ??= createTestDatabase('store');
   const url = await fileDatabase;
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const tables = await client.query<{ name: string }>(
-      "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'",
-    );
-    if (tables.rows.length > 0) await client.query(`TRUNCATE ${tables.rows.map((t) => t.name).join(', ')} RESTART IDENTITY CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await emptyTestDatabase(url);
   return url;
 }
 

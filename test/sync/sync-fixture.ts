@@ -1,15 +1,18 @@
-/** Sync test fixture: a temp git repository, a temp database file, and a syncer over both. */
+/** Sync test fixture: a temp git repository, a database (a temp SQLite file or an emptied PostgreSQL database), and a syncer over both. */
 import { join } from 'node:path';
 import { ChangeFeed } from '../../src/change-feed.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { StackDetail, Store } from '../../src/store/store.js';
+import type { StackDetail, Store, StoreEngine } from '../../src/store/store.js';
 import type { SyncReport } from '../../src/sync/sync-report.js';
 import { createSyncer, type Syncer, type SyncerOptions } from '../../src/sync/syncer.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { borrowTestDatabase } from '../support/postgres.js';
 
 export interface SyncFixture {
   repo: TestRepo;
   store: Store;
+  engine: StoreEngine;
+  /** The database: a file path (sqlite) or a postgres:// URL. */
   dbPath: string;
   dataDir: string;
   feed: ChangeFeed;
@@ -30,11 +33,13 @@ export interface SyncFixture {
   cleanup: () => Promise<void>;
 }
 
-export async function makeSyncFixture(options: Partial<SyncerOptions> = {}): Promise<SyncFixture> {
+/** A fixture on a new temp file (sqlite, the default) or on an emptied database of the test file (postgres); call cleanup() after. */
+export async function makeSyncFixture(options: Partial<SyncerOptions> = {}, engine: StoreEngine = 'sqlite'): Promise<SyncFixture> {
   const repo = await makeRepo('brokkr-sync-repo-');
   const tmp = makeTempDir('brokkr-sync-db-');
-  const dbPath = join(tmp.path, 'brokkr.db');
-  const dataDir = `${dbPath}.d`;
+  const borrowed = engine === 'postgres' ? await borrowTestDatabase('sync') : null;
+  const dbPath = borrowed?.url ?? join(tmp.path, 'brokkr.db');
+  const dataDir = borrowed ? join(tmp.path, 'data') : `${dbPath}.d`;
   const store = await openStore(dbPath);
   const feed = new ChangeFeed();
   // The store announces every commit it applies; tests wait on the feed as the server does.
@@ -57,6 +62,7 @@ export async function makeSyncFixture(options: Partial<SyncerOptions> = {}): Pro
   return {
     repo,
     store,
+    engine,
     dbPath,
     dataDir,
     feed,
@@ -74,6 +80,7 @@ export async function makeSyncFixture(options: Partial<SyncerOptions> = {}): Pro
     async cleanup() {
       for (const s of syncers) await s.stop();
       await store.close();
+      borrowed?.release();
       repo.cleanup();
       tmp.cleanup();
     },

@@ -1,10 +1,12 @@
-/** An in-process daemon (startDaemon) over a temp database, with its log lines captured for assertions. */
+/** An in-process daemon (startDaemon) over a temp SQLite file or a PostgreSQL database, with its log lines captured for assertions. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../../src/daemon/daemon.js';
+import type { StoreEngine } from '../../../src/store/store.js';
+import { borrowTestDatabase } from '../../support/postgres.js';
 
 export interface LogLine {
   level: number;
@@ -38,6 +40,8 @@ export function captureLogger(level = 'info'): { logger: pino.Logger; lines: Log
 export interface TestDaemon {
   daemon: Daemon;
   dir: string;
+  engine: StoreEngine;
+  /** The database: a file path (sqlite) or a postgres:// URL. */
   dbPath: string;
   adminPak: string;
   log: ReturnType<typeof captureLogger>;
@@ -48,21 +52,36 @@ export interface TestDaemon {
 
 const ADMIN_PAK = 'brk_reliability-admin-pak-0123456789abcdef';
 
-/** Start a daemon on 127.0.0.1:0 with a known admin PAK; the caller awaits `daemon.firstSync` when it needs it. */
-export async function startTestDaemon(options: Partial<DaemonOptions> & { repo: string; dir?: string }): Promise<TestDaemon> {
+/**
+ * Start a daemon on 127.0.0.1:0 with a known admin PAK; the caller awaits `daemon.firstSync` when
+ * it needs it. Its database is `db` when given, else `dir/brokkr.db` (sqlite, the default) or an
+ * emptied database of the test file (postgres, clones under `dir/data`), released on close.
+ */
+export async function startTestDaemon(
+  options: Partial<DaemonOptions> & { repo: string; dir?: string; engine?: StoreEngine },
+): Promise<TestDaemon> {
+  const { engine = 'sqlite', ...daemonOptions } = options;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'brokkr-rel-daemon-'));
-  const dbPath = options.db ?? join(dir, 'brokkr.db');
+  const borrowed = engine === 'postgres' && !options.db ? await borrowTestDatabase('daemon') : null;
+  const dbPath = options.db ?? borrowed?.url ?? join(dir, 'brokkr.db');
   const log = captureLogger('debug');
-  const daemon = await startDaemon({
-    port: 0,
-    host: '127.0.0.1',
-    dashboard: false,
-    intervalSeconds: 1,
-    logger: log.logger,
-    env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
-    ...options,
-    db: dbPath,
-  });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      port: 0,
+      host: '127.0.0.1',
+      dashboard: false,
+      intervalSeconds: 1,
+      logger: log.logger,
+      env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
+      ...(engine === 'postgres' ? { dataDir: join(dir, 'data') } : {}),
+      ...daemonOptions,
+      db: dbPath,
+    });
+  } catch (err) {
+    borrowed?.release();
+    throw err;
+  }
   const call: TestDaemon['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const pak = opts.pak === undefined ? ADMIN_PAK : opts.pak;
@@ -86,6 +105,7 @@ export async function startTestDaemon(options: Partial<DaemonOptions> & { repo: 
   return {
     daemon,
     dir,
+    engine,
     dbPath,
     adminPak: ADMIN_PAK,
     log,
@@ -94,6 +114,7 @@ export async function startTestDaemon(options: Partial<DaemonOptions> & { repo: 
       if (closed) return;
       closed = true;
       await daemon.close();
+      borrowed?.release();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };

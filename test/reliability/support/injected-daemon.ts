@@ -76,6 +76,7 @@ export async function startInjectedDaemon(opts: { repo: string; dir?: string }):
   return {
     daemon,
     dir,
+    engine: 'sqlite',
     dbPath,
     adminPak,
     log,
