@@ -9,7 +9,10 @@ import { ensureAdminPak } from '../../src/http/admin-pak.js';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { hashPak } from '../../src/http/pak.js';
 import { openStore } from '../../src/store/open-store.js';
+import type { StoreEngine } from '../../src/store/store.js';
 import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';
+import { ENGINES, openEngineStore } from '../store/store-fixture.js';
+import { borrowTestDatabase } from '../support/postgres.js';
 import { tempDir } from './http-fixture.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -25,10 +28,19 @@ function stackRepo(): TestRepo {
   return repo;
 }
 
-async function daemon(repo: TestRepo, extra: Partial<Parameters<typeof startDaemon>[0]> = {}): Promise<Daemon> {
+/** A daemon over a temp file (sqlite) or an emptied database of this file (postgres, clones in a temp dir). */
+async function daemon(engine: StoreEngine, repo: TestRepo, extra: Partial<Parameters<typeof startDaemon>[0]> = {}): Promise<Daemon> {
+  const dir = tempDir();
+  let db = join(dir, 'brokkr.db');
+  if (engine === 'postgres') {
+    const borrowed = await borrowTestDatabase('daemon');
+    cleanups.push(borrowed.release); // after the daemon closed
+    db = borrowed.url;
+  }
   const d = await startDaemon({
     repo: repo.path,
-    db: join(tempDir(), 'brokkr.db'),
+    db,
+    ...(engine === 'postgres' ? { dataDir: join(dir, 'data') } : {}),
     port: 0,
     env: {},
     logger: pino({ level: 'silent' }),
@@ -42,46 +54,45 @@ async function daemon(repo: TestRepo, extra: Partial<Parameters<typeof startDaem
 
 const auth = (pak: string) => ({ authorization: `Bearer ${pak}` });
 
-describe('admin PAK', () => {
-  it('is generated on first start, written with mode 0600 next to the database, and kept on the next start', async () => {
-    const dir = tempDir();
-    const db = join(dir, 'brokkr.db');
-    const store = await openStore(db);
-    try {
-      const first = await ensureAdminPak(store, db, {});
-      expect(first.source).toBe('generated');
-      expect(first.file).toBe(`${db}.admin-pak`);
-      expect(readFileSync(first.file!, 'utf8').trim()).toBe(first.pak);
-      expect(statSync(first.file!).mode & 0o777).toBe(0o600);
-      expect((await store.findPrincipal(hashPak(first.pak!)))?.role).toBe('admin');
-      const second = await ensureAdminPak(store, db, {});
-      expect(second).toEqual({ source: 'existing' });
-    } finally {
-      await store.close();
-    }
+describe.each(ENGINES)('admin PAK (%s)', (engine) => {
+  it('is generated on first start (beside a SQLite file; on PostgreSQL only printed) and kept on the next start', async () => {
+    const { store, target } = await openEngineStore(engine);
+    const first = await ensureAdminPak(store, target, {});
+    expect(first.source).toBe('generated');
+    expect(first.file).toBe(engine === 'sqlite' ? `${target}.admin-pak` : undefined);
+    expect((await store.findPrincipal(hashPak(first.pak!)))?.role).toBe('admin');
+    expect(await ensureAdminPak(store, target, {})).toEqual({ source: 'existing' });
   });
 
   it('BROKKR_ADMIN_PAK sets it (replacing a generated one) and writes no file; a short value is refused', async () => {
-    const dir = tempDir();
-    const db = join(dir, 'brokkr.db');
+    const { store, target } = await openEngineStore(engine);
+    const generated = await ensureAdminPak(store, target, {});
+    const chosen = 'my-own-admin-pak-0123456789abcdef';
+    expect(await ensureAdminPak(store, target, { BROKKR_ADMIN_PAK: chosen })).toEqual({ source: 'env' });
+    expect((await store.findPrincipal(hashPak(chosen)))?.role).toBe('admin');
+    expect(await store.findPrincipal(hashPak(generated.pak!))).toBeNull();
+    await expect(ensureAdminPak(store, target, { BROKKR_ADMIN_PAK: 'short' })).rejects.toThrow(/at least 16 characters/);
+  });
+});
+
+describe('admin PAK file (SQLite only: a PostgreSQL database has no file to sit beside)', () => {
+  it('the generated PAK is written with mode 0600 next to the database', async () => {
+    const db = join(tempDir(), 'brokkr.db');
     const store = await openStore(db);
     try {
-      const generated = await ensureAdminPak(store, db, {});
-      const chosen = 'my-own-admin-pak-0123456789abcdef';
-      expect(await ensureAdminPak(store, db, { BROKKR_ADMIN_PAK: chosen })).toEqual({ source: 'env' });
-      expect((await store.findPrincipal(hashPak(chosen)))?.role).toBe('admin');
-      expect(await store.findPrincipal(hashPak(generated.pak!))).toBeNull();
-      await expect(ensureAdminPak(store, db, { BROKKR_ADMIN_PAK: 'short' })).rejects.toThrow(/at least 16 characters/);
+      const first = await ensureAdminPak(store, db, {});
+      expect(readFileSync(`${db}.admin-pak`, 'utf8').trim()).toBe(first.pak);
+      expect(statSync(`${db}.admin-pak`).mode & 0o777).toBe(0o600);
     } finally {
       await store.close();
     }
   });
 });
 
-describe('daemon', () => {
+describe.each(ENGINES)('daemon (%s)', (engine) => {
   it('becomes ready after the first sync and serves the synced stacks', async () => {
     const repo = stackRepo();
-    const d = await daemon(repo);
+    const d = await daemon(engine, repo);
     await d.firstSync;
     const ready = await fetch(`${d.url}/readyz`);
     expect(ready.status).toBe(200);
@@ -94,7 +105,7 @@ describe('daemon', () => {
 
   it('a long poll is answered by a real commit to the repository before its timeout', async () => {
     const repo = stackRepo();
-    const d = await daemon(repo, { intervalSeconds: 3600 });
+    const d = await daemon(engine, repo, { intervalSeconds: 3600 });
     await d.firstSync;
     const created = await (
       await fetch(`${d.url}/api/v1/agents`, {
@@ -119,7 +130,7 @@ describe('daemon', () => {
   it('the webhook asks for a sync: 202 with a valid signature, 401 without or with a wrong one', async () => {
     const repo = stackRepo();
     const secret = 'hook-secret';
-    const d = await daemon(repo, { watch: false, webhookSecret: secret });
+    const d = await daemon(engine, repo, { watch: false, webhookSecret: secret });
     await d.firstSync;
     repo.write('api/stack.yaml', 'labels: [prod]\n').write('api/app.yaml', 'kind: Service\n').commit('add api');
     const body = JSON.stringify({ ref: 'refs/heads/main' });
@@ -142,7 +153,7 @@ describe('daemon', () => {
   });
 });
 
-describe('the serve process', () => {
+describe('the serve process (SQLite: it checks the admin PAK file; serve on PostgreSQL is test/replicas)', () => {
   const main = join(process.cwd(), 'dist/cli/main.js');
 
   it('SIGTERM with a long poll in flight: the poll gets its answer, the process exits 0', async () => {
