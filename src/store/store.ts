@@ -344,6 +344,8 @@ export interface Store {
     message: string | null;
   }): Promise<AgentEvent>;
   listEvents(query?: EventQuery): Promise<AgentEvent[]>;
+  /** One event by id (soft-deleted ones too: they are history), or null. */
+  getEvent(id: Uuid): Promise<AgentEvent | null>;
 
   // --- fleet-wide reads for dashboards (a fixed number of queries, whatever the fleet's size) -
   /** Labels, annotations and explicit targets of every live agent, ordered by agent id. */

@@ -25,6 +25,8 @@ interface World {
   otherStackId: string;
   objectId: string;
   generatorId: string;
+  /** An event the agent reported on objectId. */
+  eventId: string;
 }
 
 /**
@@ -50,7 +52,12 @@ async function buildWorld(): Promise<World> {
     expect(res.status, `${path}: ${res.text}`).toBe(201);
   }
   const objectId = (await s.call('GET', `${V1}/stacks/${stackId}/deployment-objects`)).body[0].id;
-  return { s, agent, stackId, otherStackId: ids.get('api')!, objectId, generatorId: await s.repo.generatorId() };
+  const event = await s.call('POST', `${V1}/agents/${agent.id}/events`, {
+    pak: agent.pak,
+    body: { deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS' },
+  });
+  expect(event.status, event.text).toBe(201);
+  return { s, agent, stackId, otherStackId: ids.get('api')!, objectId, generatorId: await s.repo.generatorId(), eventId: event.body.id };
 }
 
 /** Replace the fixture's placeholders with the world's values, in strings anywhere in a value. */
@@ -63,6 +70,7 @@ function fill<T>(value: T, w: World): T {
     '{other_stack}': w.otherStackId,
     '{object}': w.objectId,
     '{generator}': w.generatorId,
+    '{event}': w.eventId,
     '{fresh}': 'edge-2',
   };
   return JSON.parse(JSON.stringify(value), (_key, v) => (typeof v === 'string' && v in words ? words[v] : v));

@@ -117,4 +117,45 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
   );
   listAll('/events', 'Events of all agents (or one), newest first');
   listAll('/agent-events', 'brokkr v1’s name for GET /events');
+
+  app.get(
+    '/agent-events/:id',
+    {
+      schema: { summary: 'One event by id (brokkr v1)', tags: ['events'], params: idParams, response: responses({ 200: eventSchema }, [400, 403, 404]) },
+      config: { access: ADMIN },
+    },
+    async (request) => {
+      const id = (request.params as { id: string }).id.toLowerCase();
+      const event = await store.getEvent(id);
+      if (!event) throw notFound(`no event ${id}`);
+      return event;
+    },
+  );
+
+  /*
+   * brokkr's own agent also asks for work orders, outbound webhook deliveries and diagnostics
+   * addressed to it. brokkr-sync has none of those, so the answer is always an empty list: the
+   * agent runs unchanged instead of logging a 404 on every poll.
+   */
+  const nothingPending = (url: string, param: string, what: string, access: typeof ADMIN) =>
+    app.get(
+      url,
+      {
+        schema: {
+          summary: `brokkr v1: ${what} pending for the agent (always none here)`,
+          tags: ['agents'],
+          params: { type: 'object', required: [param], properties: { [param]: uuid } },
+          response: responses({ 200: { type: 'array', maxItems: 0, items: {} } }, [400, 403, 404]),
+        },
+        config: { access },
+      },
+      async (request) => {
+        const agentId = (request.params as Record<string, string>)[param]!.toLowerCase();
+        if (!(await store.getAgent(agentId))) throw notFound(`no agent ${agentId}`);
+        return [];
+      },
+    );
+  nothingPending('/agents/:agent_id/work-orders/pending', 'agent_id', 'work orders', { roles: ['admin', 'agent'], self: 'agent_id' });
+  nothingPending('/agents/:agent_id/webhooks/pending', 'agent_id', 'webhook deliveries', { roles: ['admin', 'agent'], self: 'agent_id' });
+  nothingPending('/agents/:id/diagnostics/pending', 'id', 'diagnostic requests', ADMIN_OR_SELF);
 }

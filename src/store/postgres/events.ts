@@ -33,3 +33,7 @@ export async function listEvents(sql: Sql, query: EventQuery = {}): Promise<Agen
   }
   return sql.rows<AgentEvent>(`SELECT ${EVENT_COLUMNS} FROM agent_events WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $1`, params);
 }
+
+export async function getEvent(sql: Sql, id: string): Promise<AgentEvent | null> {
+  return (await sql.one<AgentEvent>(`SELECT ${EVENT_COLUMNS} FROM agent_events WHERE id = $1`, [uuidParam(id)])) ?? null;
+}

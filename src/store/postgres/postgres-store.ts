@@ -265,6 +265,9 @@ export class PostgresStore implements Store {
   }): Promise<AgentEvent> {
     return this.#write((sql) => events.createEvent(sql, input), () => ({ kind: 'agent', agentId: input.agent_id }));
   }
+  async getEvent(id: string): Promise<AgentEvent | null> {
+    return events.getEvent(this.db, id);
+  }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
   }

@@ -43,3 +43,7 @@ export function listEvents(db: SqliteDb, query: EventQuery = {}): AgentEvent[] {
     )
     .all(params);
 }
+
+export function getEvent(db: SqliteDb, id: string): AgentEvent | null {
+  return db.stmt<AgentEvent>(`SELECT ${EVENT_COLUMNS} FROM agent_events WHERE id = ?`).get(id) ?? null;
+}

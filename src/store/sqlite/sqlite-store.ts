@@ -237,6 +237,9 @@ export class SqliteStore implements Store {
   }): Promise<AgentEvent> {
     return this.#wrote(events.createEvent(this.db, input), { kind: 'agent', agentId: input.agent_id });
   }
+  async getEvent(id: string): Promise<AgentEvent | null> {
+    return events.getEvent(this.db, id);
+  }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
   }
