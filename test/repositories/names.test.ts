@@ -85,7 +85,7 @@ describe('stack names across repositories', () => {
   // names alone). This test flips to failing once the message names alpha and apps/shared: then
   // drop `.fails`.
   it.fails('the error names the incumbent repository and its path', async () => {
-    const [error] = await until(() => bErrors().then((e) => e.length > 0 && e), 'the error on beta');
+    const [error] = (await until(() => bErrors().then((e) => e.length > 0 && e), 'the error on beta')) as any[];
     expect(error.message).toContain('alpha');
     expect(error.message).toContain('apps/shared');
   });

@@ -40,13 +40,15 @@ function state(g: GeneratorDetail): string {
   return g.cursor_commit ? 'ok' : 'waiting for first sync';
 }
 
-const add: CommandModule<AdminArgs, Args<{ name: string; url: string; branch?: string; root?: string; interval?: number; 'webhook-secret'?: string; 'username-env'?: string; 'password-env'?: string; 'ssh-key-file'?: string }>> = {
-  command: 'add <name> <url>',
+const add: CommandModule<AdminArgs, Args<{ name: string; 'repo-url': string; branch?: string; root?: string; interval?: number; 'webhook-secret'?: string; 'username-env'?: string; 'password-env'?: string; 'ssh-key-file'?: string }>> = {
+  // Not <url>: that is the daemon's --url (every admin command's option), which a positional of
+  // the same name would overwrite — the repository's path or URL was then taken for the daemon's.
+  command: 'add <name> <repo-url>',
   describe: 'Add a repository to sync (kept by the daemon across restarts)',
   builder: (y) =>
     y
       .positional('name', { type: 'string', demandOption: true, describe: 'Repository name (1..64 letters, digits, . _ -); also its generator name' })
-      .positional('url', { type: 'string', demandOption: true, describe: 'A URL (https://, ssh://, git@host:path) or a path on the daemon host' })
+      .positional('repo-url', { type: 'string', demandOption: true, describe: 'A URL (https://, ssh://, git@host:path) or a path on the daemon host' })
       .option('branch', { type: 'string', describe: "Branch to track (default: the repository's default branch)" })
       .option('root', { type: 'string', describe: 'Directory of the stacks inside the repository' })
       .option('interval', { type: 'number', describe: 'Seconds between polls (default 5 local, 30 remote)' })
@@ -62,7 +64,7 @@ const add: CommandModule<AdminArgs, Args<{ name: string; url: string; branch?: s
     const auth = args['ssh-key-file'] ? { ssh_key_file: args['ssh-key-file'] } : usernameEnv ? { username_env: usernameEnv, password_env: passwordEnv } : undefined;
     const body = {
       name: args.name,
-      url: args.url,
+      url: args['repo-url'],
       ...(args.branch ? { branch: args.branch } : {}),
       ...(args.root ? { root: args.root } : {}),
       ...(args.interval !== undefined ? { interval: args.interval } : {}),
