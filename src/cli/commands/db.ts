@@ -70,7 +70,8 @@ const checkCommand: CommandModule<object, DbArgs> = {
     const result = await checkDatabase(args.db);
     for (const p of result.problems) process.stdout.write(`problem: ${p}\n`);
     if (!result.ok) throw new CliError(`${shown(args.db)}: ${result.problems.length} problem(s) found`, 1);
-    process.stdout.write(`${shown(args.db)}: ok (schema version ${result.version} of ${LATEST_VERSION}, integrity and foreign keys ok)\n`);
+    const checked = isPostgresUrl(args.db) ? 'reachable, the data model’s triggers present' : 'integrity and foreign keys ok';
+    process.stdout.write(`${shown(args.db)}: ok (schema version ${result.version} of ${LATEST_VERSION}, ${checked})\n`);
   },
 };
 
