@@ -1,6 +1,7 @@
 /** SPEC §3 after the first sync: every commit in order, objects only for new content, row updates, deletions, renames. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CommitPlan, Store } from '../../src/store/store.js';
+import { ENGINES } from '../store/store-fixture.js';
 import { configMap, makeSyncFixture, manifest, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 let fx: SyncFixture;
@@ -20,9 +21,9 @@ function recordPlans(store: Store): { store: Store; plans: CommitPlan[] } {
   return { store: wrapped, plans };
 }
 
-describe('commits after the first sync', () => {
+describe.each(ENGINES)('commits after the first sync (%s)', (engine) => {
   it('applies a backlog oldest first, one transaction per commit, one object per changing commit per stack', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('web', {}, 'v0'), ...stackFiles('db', {}, 'v0') }).commit('initial');
     await fx.sync();
     const shas: string[] = [];
@@ -51,7 +52,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a commit whose content has the same checksum creates no object', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('web')).commit('web');
     await fx.sync();
     fx.repo.write('web/README.md', 'docs only').commit('docs');
@@ -64,7 +65,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a commit touching only files that are not stack resources reads no stack', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('web'), ...stackFiles('db') }).commit('two');
     await fx.sync();
     fx.repo.write('web/README.md', 'docs').write('db/.hidden/x.yaml', configMap('hidden')).write('web/chart.tgz', 'bin').commit('docs');
@@ -75,7 +76,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a label, annotation or description change updates the stack rows, not its objects', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('web', { labels: ['prod'], annotations: { region: 'eu' } })).commit('web');
     await fx.sync();
     fx.repo.write('web/stack.yaml', manifest({ labels: ['prod', 'eu'], annotations: { region: 'us', tier: 'frontend' }, description: 'Web app' }));
@@ -92,7 +93,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a removed stack directory is soft-deleted and the trigger writes its deletion marker', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('web'), ...stackFiles('db') }).commit('two');
     await fx.sync();
     const id = (await fx.stack('web')).id;
@@ -110,7 +111,7 @@ describe('commits after the first sync', () => {
   });
 
   it('removing only stack.yaml deletes the stack; its files join the parent stack when there is one', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('team'), ...stackFiles('team/web') }).commit('nested');
     await fx.sync();
     expect((await fx.objects('team'))[0]!.yaml_content).not.toContain('team-web');
@@ -121,7 +122,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a stack that reappears with the same name is a new stack row', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('web')).commit('add');
     await fx.sync();
     const first = (await fx.stack('web')).id;
@@ -135,7 +136,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a directory rename that keeps name: is the same stack at a new path', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('apps/web', { name: 'web', labels: ['prod'] })).commit('add');
     await fx.sync();
     const before = await fx.stack('web');
@@ -154,7 +155,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a changed name: is a deletion plus a creation', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('web', { name: 'web-old' })).commit('add');
     await fx.sync();
     const old = await fx.stack('web-old');
@@ -167,7 +168,7 @@ describe('commits after the first sync', () => {
   });
 
   it('two stacks swapping directories keep their identities', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('a', { name: 'alpha' }, 'A'), ...stackFiles('b', { name: 'beta' }, 'B') }).commit('add');
     await fx.sync();
     const alpha = (await fx.stack('alpha')).id;
@@ -179,7 +180,7 @@ describe('commits after the first sync', () => {
   });
 
   it('a merge whose first parent lacks the cursor (git pull) applies only the merge: no stack is deleted and re-created', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     const base = fx.repo.writeAll(stackFiles('web')).commit('base');
     fx.repo.writeAll(stackFiles('cache')).commit('cache on main');
     await fx.sync();
@@ -201,7 +202,7 @@ describe('commits after the first sync', () => {
   });
 
   it('nested stacks: a stack below another is its own stack and its files are not in the parent', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo
       .writeAll({
         ...stackFiles('platform', { name: 'platform' }, 'outer'),

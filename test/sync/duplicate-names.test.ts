@@ -1,13 +1,14 @@
 /** SPEC §2–§3 duplicate names: the newcomer is invalid, the incumbent is never changed; a freed name goes to the newcomer. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { makeSyncFixture, manifest, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 let fx: SyncFixture;
 afterEach(async () => fx?.cleanup());
 
-describe('duplicate names', () => {
+describe.each(ENGINES)('duplicate names (%s)', (engine) => {
   it('a newcomer claiming an existing name is an error and the incumbent is untouched', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('apps/web', { name: 'web', labels: ['prod'] }, 'incumbent')).commit('web');
     await fx.sync();
     const before = await fx.stack('web');
@@ -31,7 +32,7 @@ describe('duplicate names', () => {
   });
 
   it('once the incumbent is removed, the refused newcomer syncs without being touched itself', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('a', { name: 'web' }, 'A')).commit('a');
     await fx.sync();
     fx.repo.writeAll(stackFiles('b', { name: 'web' }, 'B')).commit('b claims web');
@@ -47,7 +48,7 @@ describe('duplicate names', () => {
   });
 
   it('changing name: to one another stack holds is refused and the stack keeps its row', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('a', { name: 'alpha' }), ...stackFiles('b', { name: 'beta' }) }).commit('two');
     await fx.sync();
     const alpha = await fx.stack('alpha');
@@ -60,7 +61,7 @@ describe('duplicate names', () => {
   });
 
   it('two new stacks with one name in a snapshot: the first path keeps it, the other is an error', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('x/one', { name: 'same' }), ...stackFiles('x/two', { name: 'same' }) }).commit('two claims');
     await fx.sync();
     expect((await fx.stack('same')).path).toBe('x/one');
@@ -68,7 +69,7 @@ describe('duplicate names', () => {
   });
 
   it('a name held by a stack of another repository is an error, not a conflict that blocks the sync', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     const other = await fx.store.ensureGenerator('git:elsewhere', null);
     await fx.store.saveSyncTarget(other.id, { repo: 'elsewhere', branch: 'main', root: '' });
     await fx.store.applyCommit({
@@ -87,7 +88,7 @@ describe('duplicate names', () => {
   });
 
   it('a commit creating a stack checks only its new names against other repositories, not every stack with its details', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('a'), ...stackFiles('b') }).commit('two');
     await fx.sync();
     let listed = 0;

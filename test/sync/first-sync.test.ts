@@ -1,14 +1,15 @@
 /** SPEC §3 first sync: the tip becomes a snapshot; only committed content; provenance; one generator. */
 import { afterEach, describe, expect, it } from 'vitest';
 import yaml from 'js-yaml';
+import { ENGINES } from '../store/store-fixture.js';
 import { configMap, makeSyncFixture, manifest, stackFiles, type SyncFixture } from './sync-fixture.js';
 
 let fx: SyncFixture;
 afterEach(async () => fx?.cleanup());
 
-describe('first sync', () => {
+describe.each(ENGINES)('first sync (%s)', (engine) => {
   it('turns the tip into a snapshot: one object per stack, not a replay of history', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('apps/web', {}, 'v1')).commit('web v1');
     fx.repo.writeAll(stackFiles('apps/web', {}, 'v2')).commit('web v2');
     fx.repo.writeAll(stackFiles('apps/db', { name: 'database' })).commit('db');
@@ -25,7 +26,7 @@ describe('first sync', () => {
   });
 
   it('content is the resource documents in path order with a SHA-256 checksum', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo
       .writeAll({
         'web/stack.yaml': manifest({ labels: ['prod'] }),
@@ -44,7 +45,7 @@ describe('first sync', () => {
   });
 
   it('ignores uncommitted edits of the working tree', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('web', {}, 'committed')).commit('web');
     fx.repo.write('web/config.yaml', configMap('web', { value: 'uncommitted' }));
     fx.repo.writeAll(stackFiles('draft'));
@@ -57,7 +58,7 @@ describe('first sync', () => {
   });
 
   it('records the commit of every object: sha, author, email, subject, time', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     const sha = fx.repo
       .writeAll(stackFiles('web'))
       .commit('Add the web stack', { author: { name: 'Grace Hopper', email: 'grace@example.com' }, date: '2030-05-06T07:08:09Z' });
@@ -73,7 +74,7 @@ describe('first sync', () => {
   });
 
   it('registers one generator per repository and every stack and object carries its id', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('a'), ...stackFiles('b') }).commit('two stacks');
     await fx.sync();
     await fx.newSyncer().syncOnce(); // a second syncer of the same repository reuses the row
@@ -89,7 +90,7 @@ describe('first sync', () => {
   });
 
   it('a stack.yaml at the root makes the root a stack; a stack without resources has empty content', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ 'stack.yaml': manifest({ name: 'everything' }), 'base.yaml': configMap('base'), 'empty/stack.yaml': '' }).commit('root');
     await fx.sync();
     expect(await fx.names()).toEqual(['empty', 'everything']);
@@ -99,7 +100,7 @@ describe('first sync', () => {
 
   it('reports progress of a snapshot through onProgress, ending at the total', async () => {
     const seen: { phase: string; done: number; total: number }[] = [];
-    fx = await makeSyncFixture({ onProgress: (p) => seen.push(p) });
+    fx = await makeSyncFixture({ onProgress: (p) => seen.push(p) }, engine);
     const files: Record<string, string> = {};
     for (let i = 0; i < 300; i++) Object.assign(files, stackFiles(`s/${i}`));
     fx.repo.writeAll(files).commit('many');
@@ -110,7 +111,7 @@ describe('first sync', () => {
   });
 
   it('syncs only the stacks below --root, named relative to it', async () => {
-    fx = await makeSyncFixture({ root: 'clusters/prod' });
+    fx = await makeSyncFixture({ root: 'clusters/prod' }, engine);
     fx.repo.writeAll({ ...stackFiles('clusters/prod/web'), ...stackFiles('clusters/dev/web'), ...stackFiles('other') }).commit('layout');
     await fx.sync();
     expect(await fx.names()).toEqual(['web']);

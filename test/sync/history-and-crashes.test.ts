@@ -1,9 +1,9 @@
 /** SPEC §3 history rewrites (one step, a warning) and crash safety (no partial commit; a rerun equals an uninterrupted run). */
 import { afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import type { Store } from '../../src/store/store.js';
+import type { Store, StoreEngine } from '../../src/store/store.js';
+import { ENGINES, rawSql } from '../store/store-fixture.js';
 import { makeSyncFixture, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 const fixtures: SyncFixture[] = [];
@@ -47,10 +47,31 @@ async function dump(store: Store) {
   return { stacks: out.sort((a, b) => `${a.name}${a.deleted}`.localeCompare(`${b.name}${b.deleted}`)), cursor: state?.cursor_commit, objectCount };
 }
 
-describe('history rewrites', () => {
+/** A trigger failing the transaction that moves the cursor to `sha` (after its rows were written), in each engine's dialect. */
+function failingCursorTrigger(engine: StoreEngine, sha: string): { create: string[]; drop: string[] } {
+  if (engine === 'sqlite') {
+    return {
+      create: [
+        `CREATE TRIGGER inject_failure BEFORE UPDATE OF cursor_commit ON sync_state
+         WHEN NEW.cursor_commit = '${sha}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+      ],
+      drop: ['DROP TRIGGER inject_failure'],
+    };
+  }
+  return {
+    create: [
+      `CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$`,
+      `CREATE TRIGGER inject_failure BEFORE UPDATE OF cursor_commit ON sync_state
+       FOR EACH ROW WHEN (NEW.cursor_commit = '${sha}') EXECUTE FUNCTION inject_failure()`,
+    ],
+    drop: ['DROP TRIGGER inject_failure ON sync_state', 'DROP FUNCTION inject_failure()'],
+  };
+}
+
+describe.each(ENGINES)('history rewrites (%s)', (engine) => {
   it('a force reset compares the cursor tree with the new tip in one step and logs a warning', async () => {
     const { logger, lines } = captureLogger();
-    const fx = await fixture({ logger });
+    const fx = await fixture({ logger }, engine);
     const base = fx.repo.writeAll({ ...stackFiles('keep', {}, 'k1'), ...stackFiles('change', {}, 'c1') }).commit('base');
     fx.repo.writeAll(stackFiles('change', {}, 'c2')).writeAll(stackFiles('added-then-lost')).commit('ahead 1');
     fx.repo.remove('keep').commit('ahead 2');
@@ -76,7 +97,7 @@ describe('history rewrites', () => {
   });
 
   it('a cursor commit that no longer exists in the repository is compared against the stored stacks', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('a'), ...stackFiles('b') }).commit('one');
     await fx.sync();
     // A new orphan history: the old commits become unreachable and are pruned.
@@ -97,9 +118,9 @@ describe('history rewrites', () => {
   });
 });
 
-describe('a changed --root', () => {
+describe.each(ENGINES)('a changed --root (%s)', (engine) => {
   it('is compared with the stored stacks in one step: stacks keep their identity by name, the rest are deleted', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('clusters/prod/web', { name: 'web' }), ...stackFiles('clusters/dev/web', { name: 'web-dev' }) }).commit('two');
     await fx.sync();
     const web = await fx.stack('web');
@@ -118,7 +139,7 @@ describe('a changed --root', () => {
   });
 });
 
-describe('crash safety', () => {
+describe.each(ENGINES)('crash safety (%s)', (engine) => {
   /** Five commits touching two stacks, with a deletion and an error among them. */
   function writeHistory(fx: SyncFixture): string[] {
     const shas = [fx.repo.writeAll({ ...stackFiles('web', {}, 'w0'), ...stackFiles('db', {}, 'd0') }).commit('c0')];
@@ -131,23 +152,23 @@ describe('crash safety', () => {
 
   it('a failure inside the transaction leaves no partial commit, and a rerun yields what an uninterrupted run does', async () => {
     // The reference: an uninterrupted run over the same history (same tree contents, so same checksums).
-    const ref = await fixture();
+    const ref = await fixture({}, engine);
     writeHistory(ref);
     ref.repo.resetHard('HEAD~4');
     await ref.sync(); // snapshot of c0
     ref.repo.resetHard('ORIG_HEAD');
     await ref.sync();
 
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     const shas = writeHistory(fx);
     fx.repo.resetHard(shas[0]!);
     await fx.sync();
     fx.repo.resetHard(shas[4]!);
 
     // Fail at the very end of the c3 transaction (moving the cursor), after its rows were written.
-    const raw = new Database(fx.dbPath);
-    raw.exec(`CREATE TRIGGER inject_failure BEFORE UPDATE OF cursor_commit ON sync_state
-              WHEN NEW.cursor_commit = '${shas[3]}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    const raw = rawSql(fx.engine, fx.dbPath);
+    const trigger = failingCursorTrigger(fx.engine, shas[3]!);
+    for (const sql of trigger.create) await raw.exec(sql);
     const failed = await fx.newSyncer().syncOnce();
     expect(failed.failure).toMatchObject({ code: 'STORE_FAILED' });
     expect(failed.failure!.message).toMatch(/injected failure/);
@@ -158,8 +179,7 @@ describe('crash safety', () => {
     expect(state.cursor_commit).toBe(shas[2]);
     expect(state.last_error).toMatch(/injected failure/);
 
-    raw.exec('DROP TRIGGER inject_failure');
-    raw.close();
+    for (const sql of trigger.drop) await raw.exec(sql);
     const rerun = await fx.newSyncer().syncOnce();
     expect(rerun.failure).toBeUndefined();
     expect(rerun.commits.map((c) => c.commit.sha)).toEqual([shas[3], shas[4]]);
@@ -172,7 +192,7 @@ describe('crash safety', () => {
   });
 
   it('a crash after the store committed but before the syncer saw it neither loses nor duplicates a commit', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     const shas = writeHistory(fx);
     fx.repo.resetHard(shas[0]!);
     await fx.sync();

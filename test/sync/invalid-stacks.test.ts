@@ -1,5 +1,6 @@
 /** SPEC §2 invalid stacks: each kind of bad input is an error for that stack only; it keeps its last good object; a fix clears it. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ENGINES } from '../store/store-fixture.js';
 import { configMap, makeSyncFixture, manifest, stackFiles, type SyncFixture } from './sync-fixture.js';
 
 let fx: SyncFixture;
@@ -76,9 +77,9 @@ const cases: BadCase[] = [
   },
 ];
 
-describe('invalid stacks', () => {
+describe.each(ENGINES)('invalid stacks (%s)', (engine) => {
   it.each(cases)('$title: the stack keeps its last good object, the others sync, a fix clears the error', async (c) => {
-    fx = await makeSyncFixture({ maxContentBytes: MAX_BYTES });
+    fx = await makeSyncFixture({ maxContentBytes: MAX_BYTES }, engine);
     fx.repo.writeAll({ ...stackFiles('bad', { name: 'bad' }, 'good-1'), ...stackFiles('good', {}, 'v1') }).commit('both valid');
     await fx.sync();
 
@@ -114,7 +115,7 @@ describe('invalid stacks', () => {
   });
 
   it('a new stack that is invalid gets no row until it is fixed; its error names the stack', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('good'), 'newbie/stack.yaml': 'name: newbie\nbogus: 1\n', 'newbie/a.yaml': configMap('a') }).commit('add');
     await fx.sync();
     expect(await fx.names()).toEqual(['good']);
@@ -127,7 +128,7 @@ describe('invalid stacks', () => {
   });
 
   it('an invalid stack that is later removed has its error cleared', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll({ ...stackFiles('good'), 'broken/stack.yaml': 'labels: [x, x]\n' }).commit('add');
     await fx.sync();
     expect(await fx.store.listSyncErrors()).toHaveLength(1);
@@ -137,7 +138,7 @@ describe('invalid stacks', () => {
   });
 
   it('a directory rename with broken content moves the stack instead of deleting it', async () => {
-    fx = await makeSyncFixture();
+    fx = await makeSyncFixture({}, engine);
     fx.repo.writeAll(stackFiles('apps/web', { name: 'web' })).commit('add');
     await fx.sync();
     const id = (await fx.stack('web')).id;
