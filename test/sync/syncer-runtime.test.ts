@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openGitSource } from '../../src/git/index.js';
 import type { GitSource } from '../../src/git/git-source.js';
 import { makeBareRemote, makeRepo, type BareRemote, type TestRepo } from '../helpers/git-repo.js';
+import { ENGINES } from '../store/store-fixture.js';
 import { configMap, makeSyncFixture, stackFiles, wrapStore, type SyncFixture } from './sync-fixture.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -67,9 +68,9 @@ describe('remote repositories', () => {
   });
 });
 
-describe('failures that leave the last good state in place', () => {
+describe.each(ENGINES)('failures that leave the last good state in place (%s)', (engine) => {
   it('a missing branch is reported with a code and recorded, and the syncer recovers when it appears', async () => {
-    const fx = await fixture({ branch: 'release' });
+    const fx = await fixture({ branch: 'release' }, engine);
     fx.repo.writeAll(stackFiles('web')).commit('on main');
     const failed = await fx.sync({ allowFailure: true });
     expect(failed.failure).toMatchObject({ code: 'BRANCH_MISSING' });
@@ -86,7 +87,7 @@ describe('failures that leave the last good state in place', () => {
   });
 
   it('a --root that names no directory changes nothing', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll(stackFiles('stacks/web')).commit('web');
     await fx.sync();
     const report = await fx.newSyncer({ root: 'stacks-typo' }).syncOnce();
@@ -95,7 +96,7 @@ describe('failures that leave the last good state in place', () => {
   });
 
   it('passes never overlap: concurrent requests share one follow-up pass', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll(stackFiles('web')).commit('web');
     const syncer = fx.syncer();
     const [a, b, c] = await Promise.all([syncer.syncOnce(), syncer.syncOnce(), syncer.syncOnce()]);
@@ -169,9 +170,9 @@ describe('cost of a commit', () => {
   });
 });
 
-describe('change notifications (announced by the store as it applies each commit)', () => {
+describe.each(ENGINES)('change notifications (announced by the store as it applies each commit) (%s)', (engine) => {
   it('a commit that only changes content names its stacks; new stacks and label changes concern everyone', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     const scopes: unknown[] = [];
     // 'sync' (cursor and bookkeeping only) concerns status views, not agents: left out here.
     fx.store.onChange((change) => {
@@ -202,9 +203,9 @@ describe('change notifications (announced by the store as it applies each commit
   });
 });
 
-describe('more than one writer, stopping, polling', () => {
+describe.each(ENGINES)('more than one writer, stopping, polling (%s)', (engine) => {
   it('another writer moving the cursor mid-pass makes the pass reload, and nothing is applied twice', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll(stackFiles('web', {}, 'v1')).commit('v1');
     await fx.sync();
     fx.repo.writeAll(stackFiles('web', {}, 'v2')).commit('v2');
@@ -228,7 +229,7 @@ describe('more than one writer, stopping, polling', () => {
   });
 
   it('stop() during a backlog lets the commit in flight finish and leaves the rest for the next run', async () => {
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     fx.repo.writeAll(stackFiles('web', {}, 'v0')).commit('v0');
     await fx.sync();
     for (let i = 1; i <= 30; i++) fx.repo.writeAll(stackFiles('web', {}, `v${i}`)).commit(`v${i}`);
@@ -257,7 +258,7 @@ describe('more than one writer, stopping, polling', () => {
     cleanups.push(() => author.cleanup());
     author.writeAll(stackFiles('web')).commit('web');
     author.push(remote.path, 'main');
-    const fx = await fixture();
+    const fx = await fixture({}, engine);
     const syncer = fx.newSyncer({ repo: remote.url, branch: 'main', watch: true, intervalSeconds: 0.2 });
     await syncer.start();
     expect(await fx.names()).toEqual(['web']);
