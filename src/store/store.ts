@@ -267,7 +267,21 @@ export interface Store {
   listSyncedStacks(generatorId: Uuid): Promise<SyncedStack[]>;
   /** Which of these names live stacks of other generators hold (one indexed probe per name). */
   stackNamesHeldByOthers(generatorId: Uuid, names: readonly string[]): Promise<Set<string>>;
-  /** Apply one commit: stacks, objects, provenance, errors and the cursor, in one transaction. */
+  /**
+   * Apply one commit in ONE transaction, all or nothing. Every engine must:
+   * 1. refuse (CursorMovedError) unless the stored cursor equals `plan.expectedCursor`, and
+   *    (LeaseLostError) when `plan.leaseHolder` is set and does not hold a live lease — both
+   *    checked inside the transaction, with the sync_state row locked against other writers;
+   * 2. soft-delete `plan.deletes` before applying upserts (a name may move from a deleted stack
+   *    to a new one): each deleted stack's live objects are soft-deleted and exactly one deletion
+   *    marker is appended (yaml_content '', checksum md5(''), the stack's generator) — on both
+   *    engines by the data model's trigger, so the result is the same for any client;
+   * 3. create or update each upsert's stack row, labels and annotations, inserting an object
+   *    (next sequence_id) only when `content` is present;
+   * 4. record object_provenance for every object and marker, replace the sync errors named;
+   * 5. move the cursor to `plan.commit` and clear last_error.
+   * It reports every object and marker it wrote and announces the change after commit.
+   */
   applyCommit(plan: CommitPlan): Promise<CommitResult>;
   listSyncErrors(generatorId?: Uuid): Promise<SyncError[]>;
 
