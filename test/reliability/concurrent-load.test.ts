@@ -1,7 +1,7 @@
 /**
  * Concurrent load while writing: hundreds of agents poll and long-poll a real daemon while more
  * than a hundred commits sync through the real syncer and a second process writes to the same
- * database file. No SQLITE_BUSY reaches a client, nothing answers 5xx, every agent converges.
+ * database (file or PostgreSQL). No SQLITE_BUSY reaches a client, nothing answers 5xx, every agent converges.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import yaml from 'js-yaml';
 import { generatePak, hashPak } from '../../src/http/pak.js';
 import { checkDatabase } from '../../src/store/open-store.js';
+import type { StoreEngine } from '../../src/store/store.js';
+import { ENGINES } from '../store/store-fixture.js';
 import { ROOT } from './support/cli.js';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { ImportStream, makeImportRepo, remove, write, type FileOp } from './support/fast-import.js';
@@ -53,9 +55,12 @@ interface Stats {
   bad: string[];
 }
 
-/** A second process holding the write lock of the same file again and again (an operator's script). */
-function startLockingWriter(dbPath: string, agentId: string) {
-  const script = `
+/**
+ * A second process writing the same database again and again (an operator's script): it holds
+ * SQLite's write lock, or on PostgreSQL the row's lock inside an open transaction, for 10 ms a time.
+ */
+const WRITER_SCRIPTS: Record<StoreEngine, string> = {
+  sqlite: `
     import Database from 'better-sqlite3';
     const db = new Database(process.argv[1], { timeout: 10000 });
     const stmt = db.prepare("INSERT INTO agent_annotations (agent_id, key, value) VALUES (?, 'ops-touch', ?) ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value");
@@ -69,8 +74,25 @@ function startLockingWriter(dbPath: string, agentId: string) {
       process.stdout.write('.');
       setTimeout(tick, 150);
     };
-    tick();`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dbPath, agentId], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    tick();`,
+  postgres: `
+    import pg from 'pg';
+    const db = new pg.Client({ connectionString: process.argv[1], application_name: 'brokkr-test-second-writer' });
+    await db.connect();
+    let n = 0;
+    const tick = async () => {
+      await db.query('BEGIN');
+      await db.query("INSERT INTO agent_annotations (agent_id, key, value) VALUES ($1, 'ops-touch', $2) ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value", [process.argv[2], String(++n)]);
+      await db.query('SELECT pg_sleep(0.01)'); // hold the row lock for 10 ms
+      await db.query('COMMIT');
+      process.stdout.write('.');
+      setTimeout(tick, 150);
+    };
+    await tick();`,
+};
+
+function startLockingWriter(engine: StoreEngine, db: string, agentId: string) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SCRIPTS[engine], db, agentId], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let writes = 0;
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (writes += d.length));
@@ -87,7 +109,7 @@ function startLockingWriter(dbPath: string, agentId: string) {
   };
 }
 
-describe('concurrent load while writing', () => {
+describe.each(ENGINES)('concurrent load while writing (%s)', (engine) => {
   it('240 agents polling and long-polling during 104 synced commits and a second writer process: no 5xx, no SQLITE_BUSY, all converge', async () => {
     const rng = makeRng(SEED);
     const repo = makeImportRepo('brokkr-load-repo-');
@@ -131,7 +153,7 @@ describe('concurrent load while writing', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'brokkr-load-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const d: TestDaemon = await startTestDaemon({ repo: repo.path, intervalSeconds: 1, dir });
+    const d: TestDaemon = await startTestDaemon({ repo: repo.path, intervalSeconds: 1, dir, engine });
     cleanups.push(() => d.close());
     const t0 = Date.now();
     const phase: string[] = [];
@@ -148,7 +170,7 @@ describe('concurrent load while writing', () => {
       agents.push({ id: agent.id, pak, group, mode: (['poll', 'long', 'incremental'] as const)[i % 3] });
     }
     const ops = await d.daemon.store.createAgent({ name: 'ops', cluster_name: 'load', pak_hash: hashPak(generatePak()) });
-    const writer = startLockingWriter(d.dbPath, ops.id);
+    const writer = startLockingWriter(engine, d.dbPath, ops.id);
     cleanups.push(() => writer.stop());
 
     const stats: Stats = { requests: 0, byStatus: new Map(), bad: [] };
