@@ -168,7 +168,7 @@ async function trial(kind: 'sync' | 'serve', n: number): Promise<string> {
   return `${kind} trial ${n}: snapshot ${snap.kills} kills (${snap.afterDone} after it was durable), backlog ${backlog.kills} kills (${backlog.midway} mid-backlog)`;
 }
 
-describe('crash safety under SIGKILL', () => {
+describe('crash safety under SIGKILL (SQLite: reads the file directly; PostgreSQL is test/replicas/kill-during-backlog)', () => {
   it(
     '`sync` killed at random points of a snapshot and a backlog, restarted until done, leaves the database an uninterrupted run leaves',
     async () => {

@@ -77,7 +77,7 @@ function holdLock(dbPath: string, ms: number) {
   return { locked: () => until(() => out.includes('locked'), 'the second process to take the lock'), exited, output: () => out };
 }
 
-describe('a database on a read-only file system', () => {
+describe('a database on a read-only file system (SQLite file)', () => {
   it('sync and serve exit 1 naming the database and the cause; once writable again db check finds no damage and sync resumes', async () => {
     const repo = await smallRepo();
     const disk = makeSmallDisk(8 * 1024 * 1024);
@@ -129,7 +129,7 @@ describe('a database on a read-only file system', () => {
   }, 60_000);
 });
 
-describe('a disk that fills up under a running daemon', () => {
+describe('a disk that fills up under a running daemon (SQLite file on a small tmpfs)', () => {
   it('logs the failure once, keeps serving the last good state, answers writes 503 (never 500), and resumes when space is freed', async () => {
     const repo = await smallRepo();
     const disk = makeSmallDisk(2 * 1024 * 1024);
@@ -196,7 +196,7 @@ describe('a disk that fills up under a running daemon', () => {
   }, 60_000);
 });
 
-describe('another process holding the database lock', () => {
+describe('another process holding the database lock (SQLite file lock)', () => {
   it('an idle daemon takes no write lock: passes without new commits write nothing, so a lock held elsewhere cannot stall them', async () => {
     const repo = await smallRepo();
     const d = await startInjectedDaemon({ repo: repo.path, dir: tempDir() });

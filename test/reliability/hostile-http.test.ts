@@ -6,7 +6,9 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { StoreEngine } from '../../src/store/store.js';
 import { makeRepo, type TestRepo } from '../helpers/git-repo.js';
+import { ENGINES } from '../store/store-fixture.js';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -14,7 +16,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function setup(): Promise<{ repo: TestRepo; d: TestDaemon }> {
+async function setup(engine: StoreEngine = 'sqlite'): Promise<{ repo: TestRepo; d: TestDaemon }> {
   const repo = await makeRepo('brokkr-hostile-http-');
   cleanups.push(() => repo.cleanup());
   for (const [name, label] of [
@@ -24,7 +26,7 @@ async function setup(): Promise<{ repo: TestRepo; d: TestDaemon }> {
     repo.write(`${name}/stack.yaml`, `name: ${name}\nlabels: [${label}]\n`).write(`${name}/cm.yaml`, `kind: ConfigMap\ndata: {secret: "${name}-data"}\n`);
   }
   repo.commit('two stacks');
-  const d = await startTestDaemon({ repo: repo.path });
+  const d = await startTestDaemon({ repo: repo.path, engine });
   cleanups.push(() => d.close());
   await d.daemon.firstSync;
   return { repo, d };
@@ -109,9 +111,9 @@ describe('slow and idle clients against the real daemon', () => {
   }, 60_000);
 });
 
-describe('one agent against another agent’s data', () => {
+describe.each(ENGINES)('one agent against another agent’s data (%s)', (engine) => {
   it('no path form reaches another agent’s records or an unassociated object: 4xx every time, their data never in the answer', async () => {
-    const { d } = await setup();
+    const { d } = await setup(engine);
     const me = await agent(d, 'me', 'blue');
     const them = await agent(d, 'them', 'red');
     const theirObject = (await d.call('GET', `/api/v1/agents/${them.id}/target-state`, { pak: them.pak })).body[0];
@@ -172,7 +174,7 @@ describe('one agent against another agent’s data', () => {
   }, 30_000);
 
   it('association is checked on every request: removing the label that linked a stack cuts the agent off at once', async () => {
-    const { d } = await setup();
+    const { d } = await setup(engine);
     const me = await agent(d, 'me', 'blue');
     const mine = (await d.call('GET', `/api/v1/agents/${me.id}/target-state`, { pak: me.pak })).body[0];
     expect((await d.call('GET', `/api/v1/deployment-objects/${mine.id}`, { pak: me.pak })).status).toBe(200);
