@@ -63,6 +63,7 @@ describe('a repository behind basic auth', () => {
       const g = await d.generator('secure-too');
       return g?.last_error && g;
     }, 'the wrong password to be recorded on its row');
+    console.log(`credentials: the wrong password's row says: ${failing.last_error}`);
     expect(failing.last_error).toMatch(/auth/i);
     expect(failing.last_error).toContain('127.0.0.1');
     expect(failing.cursor_commit).toBeNull();

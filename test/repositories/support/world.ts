@@ -120,14 +120,16 @@ export async function startRepoDaemon(options: Partial<DaemonOptions> & { dir: s
   };
 }
 
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 /** Poll until `probe` is truthy, or fail naming `what` (a bound, never a speed assertion). */
-export async function until<T>(probe: () => T | Promise<T>, what: string, deadlineMs = 15_000, everyMs = 25): Promise<NonNullable<T>> {
+export async function until<T>(probe: () => T | Promise<T>, what: string, deadlineMs = 15_000, everyMs = 25): Promise<Truthy<T>> {
   const end = Date.now() + deadlineMs;
   let last: unknown;
   for (;;) {
     try {
       const value = await probe();
-      if (value) return value as NonNullable<T>;
+      if (value) return value as Truthy<T>;
     } catch (err) {
       last = err;
     }
