@@ -170,4 +170,12 @@ describe('repositories at run time', () => {
       await store.close();
     }
   });
+
+  it('a repository dropped from the config can be taken over at run time: repos add syncs it again, same generator', async () => {
+    const dropped = await d.generator('dropped');
+    const readded = await cli('add', 'dropped', repos.dropped.path, '--interval', '1', '--json');
+    expect(readded.code, readded.stderr).toBe(0);
+    expect(JSON.parse(readded.stdout)).toMatchObject({ id: dropped.id, repository: { origin: 'api', dropped_from_config: false } });
+    await synced('dropped', repos.dropped);
+  });
 });

@@ -149,8 +149,10 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
       let saved;
       try {
         const spec = parseRepositorySpec(request.body, 'body', 'api');
-        if (ctx.repositories?.list().some((r) => r.name === spec.name && r.origin !== 'api')) {
-          throw new ApiError('conflict', `repository ${spec.name} comes from ${ctx.repositories.list().find((r) => r.name === spec.name)!.origin === 'flag' ? '--repo' : 'the config file'}; change it there`);
+        // One the config file no longer lists is free to take over here (it becomes a run-time repository).
+        const declared = ctx.repositories?.list().find((r) => r.name === spec.name && r.origin !== 'api' && !r.dropped_from_config);
+        if (declared) {
+          throw new ApiError('conflict', `repository ${spec.name} comes from ${declared.origin === 'flag' ? '--repo' : 'the config file'}; change it there`);
         }
         saved = await control().add(spec);
       } catch (err) {
