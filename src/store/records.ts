@@ -134,3 +134,20 @@ export interface SyncState {
   /** Set when the last attempt could not sync at all (git unreachable...); cleared on success. */
   last_error: string | null;
 }
+
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'failing', 'unknown'] as const;
+/** brokkr's deployment health: what an agent last saw of an object it applied. */
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+
+/** One agent's latest health report on one deployment object (product table `deployment_health`, brokkr's shape). */
+export interface DeploymentHealth {
+  id: Uuid;
+  agent_id: Uuid;
+  deployment_object_id: Uuid;
+  status: HealthStatus;
+  /** Free text (the reference agent's first line of output) or brokkr's JSON-encoded summary. */
+  summary: string | null;
+  checked_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}

@@ -14,8 +14,10 @@ import type {
   AgentLabel,
   AgentTarget,
   CommitInfo,
+  DeploymentHealth,
   DeploymentObject,
   Generator,
+  HealthStatus,
   Stack,
   StackAnnotation,
   StackLabel,
@@ -219,6 +221,40 @@ export interface HeartbeatReport {
   k8s_api_latency_ms?: number | null;
 }
 
+/** One object's health as an agent reports it (brokkr's DeploymentObjectHealthUpdate, its summary already text). */
+export interface HealthReport {
+  deployment_object_id: Uuid;
+  status: HealthStatus;
+  summary: string | null;
+  /** When the agent checked; null: now. */
+  checked_at: string | null;
+}
+
+/** Which health rows to read: one object's, one stack's objects', or one agent's (any combination narrows). */
+export interface HealthQuery {
+  deploymentObjectId?: Uuid;
+  stackId?: Uuid;
+  agentId?: Uuid;
+}
+
+/** An object (or deletion marker) a commit wrote, with its stack: what CI waits for. */
+export interface CommitObject {
+  commit_sha: string;
+  subject: string;
+  stack_id: Uuid;
+  stack_name: string;
+  object_id: Uuid;
+  sequence_id: number;
+  is_deletion_marker: boolean;
+}
+
+/** A deployment object without its content. */
+export interface ObjectRef {
+  id: Uuid;
+  sequence_id: number;
+  is_deletion_marker: boolean;
+}
+
 /** The engines behind the interface, and what differs between them. */
 export const STORE_ENGINES = ['sqlite', 'postgres'] as const;
 export type StoreEngine = (typeof STORE_ENGINES)[number];
@@ -360,6 +396,18 @@ export interface Store {
   listEvents(query?: EventQuery): Promise<AgentEvent[]>;
   /** One event by id (soft-deleted ones too: they are history), or null. */
   getEvent(id: Uuid): Promise<AgentEvent | null>;
+
+  // --- deployment health and commits (CI) -----------------------------------------------------
+  /** Upsert the agent's health of each object (one row per agent and object) in one transaction; NotFoundError for an unknown agent or object. */
+  reportHealth(agentId: Uuid, reports: readonly HealthReport[]): Promise<DeploymentHealth[]>;
+  /** Health rows matching the query, newest object first, then by agent id. */
+  listHealth(query: HealthQuery): Promise<DeploymentHealth[]>;
+  /** Objects and markers whose commit_sha starts with shaPrefix (lower-case hex), by commit then stack name. */
+  findCommitObjects(shaPrefix: string): Promise<CommitObject[]>;
+  /** Live agents associated with the stack (targets, label match, annotation match), by name. */
+  listStackAgents(stackId: Uuid): Promise<Agent[]>;
+  /** The stack's objects and markers (soft-deleted included) with sequence_id ≥ fromSequence, newest first. */
+  listStackObjectsFrom(stackId: Uuid, fromSequence: number): Promise<ObjectRef[]>;
 
   // --- fleet-wide reads for dashboards (a fixed number of queries, whatever the fleet's size) -
   /** Labels, annotations and explicit targets of every live agent, ordered by agent id. */

@@ -1,11 +1,15 @@
 /** PostgresStore: the Store interface over a PostgreSQL database shared by any number of replicas. */
 import { randomUUID } from 'node:crypto';
 import * as repositories from './repositories.js';
-import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
+import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   AgentAssociationInputs,
   Annotation,
   ChangeListener,
+  CommitObject,
+  HealthQuery,
+  HealthReport,
+  ObjectRef,
   CommitPlan,
   CommitResult,
   EventQuery,
@@ -29,6 +33,8 @@ import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
 import { CHANGE_CHANNEL, ChangeSubscription, changePayload } from './change-channel.js';
 import * as events from './events.js';
+import * as health from './health.js';
+import * as commits from './commit-reads.js';
 import * as fleet from './fleet-reads.js';
 import * as sync from './generators-and-sync.js';
 import { currentPgVersion } from './migrator.js';
@@ -270,6 +276,24 @@ export class PostgresStore implements Store {
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
+  }
+
+  // --- deployment health and commits
+  /** Announced as the agent's change: its views (and CI's wait) re-read, no target state moves. */
+  async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
+    return this.#write((sql) => health.reportHealth(sql, agentId, reports), () => ({ kind: 'agent', agentId }));
+  }
+  async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {
+    return health.listHealth(this.db, query);
+  }
+  async findCommitObjects(shaPrefix: string): Promise<CommitObject[]> {
+    return commits.findCommitObjects(this.db, shaPrefix);
+  }
+  async listStackAgents(stackId: string): Promise<Agent[]> {
+    return commits.listStackAgents(this.db, stackId);
+  }
+  async listStackObjectsFrom(stackId: string, fromSequence: number): Promise<ObjectRef[]> {
+    return commits.listStackObjectsFrom(this.db, stackId, fromSequence);
   }
 
   // --- operations

@@ -1,9 +1,13 @@
 /** SqliteStore: the Store interface over one SQLite file; each method delegates to the module owning that concern. */
-import type { Agent, AgentEvent, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
+import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   AgentAssociationInputs,
   Annotation,
   ChangeListener,
+  CommitObject,
+  HealthQuery,
+  HealthReport,
+  ObjectRef,
   CommitPlan,
   HeartbeatReport,
   CommitResult,
@@ -27,6 +31,8 @@ import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
 import type { SqliteDb } from './connection.js';
 import * as events from './events.js';
+import * as health from './health.js';
+import * as commits from './commit-reads.js';
 import * as sync from './generators-and-sync.js';
 import { currentVersion } from './migrator.js';
 import * as tags from './owner-tags.js';
@@ -242,6 +248,24 @@ export class SqliteStore implements Store {
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);
+  }
+
+  // --- deployment health and commits
+  /** Announced as the agent's change: its views (and CI's wait) re-read, no target state moves. */
+  async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
+    return this.#wrote(health.reportHealth(this.db, agentId, reports), { kind: 'agent', agentId });
+  }
+  async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {
+    return health.listHealth(this.db, query);
+  }
+  async findCommitObjects(shaPrefix: string): Promise<CommitObject[]> {
+    return commits.findCommitObjects(this.db, shaPrefix);
+  }
+  async listStackAgents(stackId: string): Promise<Agent[]> {
+    return commits.listStackAgents(this.db, stackId);
+  }
+  async listStackObjectsFrom(stackId: string, fromSequence: number): Promise<ObjectRef[]> {
+    return commits.listStackObjectsFrom(this.db, stackId, fromSequence);
   }
 
   // --- fleet-wide reads

@@ -5,6 +5,7 @@ import { syncState } from './002-sync-state.js';
 import { replicas } from './003-replicas.js';
 import { repositories } from './004-repositories.js';
 import { replicaPresence } from './005-replica-presence.js';
+import { deploymentHealth } from './006-deployment-health.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth];
 export type { Migration };
