@@ -21,7 +21,7 @@ beforeAll(async () => {
   writeStack(b, 'svc/shared', 'shared', 'from-b');
   writeStack(b, 'svc/own', 'b-own', 'b1').commit('b: shared + own');
   dir = tempDir();
-  d = await startRepoDaemon({ dir, repositories: parseRepositoryList([{ name: 'alpha', url: a.path }]) });
+  d = await startRepoDaemon({ dir, repositories: parseRepositoryList([{ name: 'alpha', url: a.path, interval: 1 }]) });
   await d.daemon.firstSync;
 });
 
@@ -48,7 +48,7 @@ describe('stack names across repositories', () => {
     expect(incumbent).toMatchObject({ generator_id: alpha.id, path: 'apps/shared' });
     const objectsBefore = (await d.call('GET', `/api/v1/stacks/${incumbent.id}/deployment-objects`)).body as any[];
 
-    const added = await d.call('POST', '/api/v1/generators', { body: { name: 'beta', url: b.path } });
+    const added = await d.call('POST', '/api/v1/generators', { body: { name: 'beta', url: b.path, interval: 1 } });
     expect(added.status).toBe(201);
     const beta = await until(async () => {
       const g = await d.generator('beta');
