@@ -53,6 +53,10 @@ export class RepositorySet {
   #unsubscribe: (() => void) | null = null;
   #reconciling: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** Syncers whose first pass is over, synced or failed (its error then on its row). */
+  readonly #firstPassOver = new WeakSet<Syncer>();
+  /** Syncers of repositories added while running: readiness was decided without them. */
+  readonly #late = new WeakSet<Syncer>();
 
   constructor(opts: RepositorySetOptions) {
     this.#opts = opts;
@@ -143,9 +147,12 @@ export class RepositorySet {
   }
 
   #startSyncer(name: string, syncer: Syncer): Promise<void> {
-    return syncer.start().catch((err: unknown) => {
-      this.#opts.logger.error({ repository: name, err: err instanceof Error ? err.message : String(err) }, 'the syncer could not start');
-    });
+    return syncer
+      .start()
+      .catch((err: unknown) => {
+        this.#opts.logger.error({ repository: name, err: err instanceof Error ? err.message : String(err) }, 'the syncer could not start');
+      })
+      .finally(() => this.#firstPassOver.add(syncer));
   }
 
   #reconcileSoon(): void {
@@ -203,7 +210,10 @@ export class RepositorySet {
       },
       repo.webhook_secret,
     );
-    if (this.#started && !this.#stopped) void this.#startSyncer(repo.name, syncer);
+    if (this.#started && !this.#stopped) {
+      this.#late.add(syncer);
+      void this.#startSyncer(repo.name, syncer);
+    }
   }
 
   #launch(entry: RepositoryEntry, source: Partial<SyncerOptions> & { repo: string }, webhookSecret: string | null): Syncer {
@@ -292,9 +302,17 @@ export class RepositorySet {
     return Promise.all([...this.#running.values()].map((r) => r.syncer.syncOnce()));
   }
 
-  /** Ready once every repository has synced (or the database holds its state). */
+  /**
+   * Ready once every repository has synced (or the database holds its state). With several, one
+   * whose first pass failed (unreachable, bad credentials: the error is on its row) no longer holds
+   * the others back, as long as one of them is served; a repository added while running (a huge
+   * clone, a typo) never makes a ready daemon unready. One repository alone keeps the strict rule.
+   */
   isReady(): boolean {
-    return [...this.#running.values()].every((r) => r.syncer.isReady());
+    const syncers = [...this.#running.values()].map((r) => r.syncer);
+    const served = (s: Syncer) => s.isReady() || this.#late.has(s);
+    const settled = (s: Syncer) => served(s) || (syncers.length > 1 && this.#firstPassOver.has(s));
+    return syncers.every(settled) && (syncers.length === 0 || syncers.some(served));
   }
 
   async stop(): Promise<void> {

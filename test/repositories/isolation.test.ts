@@ -67,6 +67,8 @@ describe('one daemon, three repositories, two of them in trouble', () => {
       ]),
     });
     await d.daemon.firstSync;
+    // An unreachable repository does not hold the daemon's readiness back: the others are served.
+    expect((await d.call('GET', '/readyz', { pak: null })).status).toBe(200);
     const me = await createAgent(d.url, 'iso-agent');
     agent = longPollingAgent(d.url, me);
     await agent.waitFor((s) => s.some((o) => o.yaml_content?.includes('"v1"')), 'the first state');
