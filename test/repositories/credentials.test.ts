@@ -67,8 +67,9 @@ describe('a repository behind basic auth', () => {
     expect(failing.last_error).toMatch(/auth/i);
     expect(failing.last_error).toContain('127.0.0.1');
     expect(failing.cursor_commit).toBeNull();
-    // Its neighbour is untouched by the failure.
+    // Its neighbour is untouched by the failure, and the daemon stays ready.
     expect((await d.generator('secure')).last_error).toBeNull();
+    expect((await d.call('GET', '/readyz', { pak: null })).status).toBe(200);
     expect(server.refused()).toBeGreaterThan(0);
   });
 
