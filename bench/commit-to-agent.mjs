@@ -20,7 +20,7 @@ const PARK = new URL('./lib/park-worker.mjs', import.meta.url).pathname;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A probe agent: one keep-alive connection, always one long poll in flight; `next()` = its next 200. */
-function probe(url, agent) {
+export function probe(url, agent) {
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let etag = null;
   let parked = false;

@@ -1,4 +1,4 @@
-// `npm run bench`: every scenario in turn (about 5 minutes on 2 cores), then the results table on
+// `npm run bench`: every scenario in turn (about 8 minutes on 2 cores), then the results table on
 // stdout and in docs/BENCHMARKS.md. `--only snapshot,polling` runs a subset. Needs `npm run build`.
 import { parseArgs } from 'node:util';
 import { run as snapshot } from './snapshot.mjs';
@@ -6,10 +6,25 @@ import { run as incremental } from './incremental.mjs';
 import { run as polling } from './polling.mjs';
 import { run as commitToAgent } from './commit-to-agent.mjs';
 import { run as memory } from './memory.mjs';
+import { run as replicasCommitToAgent } from './replicas-commit-to-agent.mjs';
+import { run as pollingPostgres } from './polling-postgres.mjs';
+import { run as failover } from './failover.mjs';
+import { run as pakRevocation } from './pak-revocation.mjs';
 import { load } from './lib/product.mjs';
 import { loadResults, machine, main, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
 
-const SCENARIOS = { snapshot, incremental, polling, 'commit-to-agent': commitToAgent, memory };
+const SCENARIOS = {
+  snapshot,
+  incremental,
+  polling,
+  'commit-to-agent': commitToAgent,
+  memory,
+  // Replicas on PostgreSQL (issue 12; an embedded PostgreSQL server each, about 3 minutes together).
+  'replicas-commit-to-agent': replicasCommitToAgent,
+  'polling-postgres': pollingPostgres,
+  failover,
+  'pak-revocation': pakRevocation,
+};
 
 await main(async () => {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });

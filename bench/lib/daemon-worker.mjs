@@ -16,13 +16,16 @@ const now = () => performance.timeOrigin + performance.now();
 
 serve(
   {
-    async start({ repo, dir, watch = false, log = 'info', adminPak }) {
+    // `db`: a postgres:// URL (the replica scenarios; `dir` is then this replica's --data-dir), else a SQLite file in `dir`.
+    async start({ repo, dir, watch = false, log = 'info', adminPak, db, leaseTtlMs }) {
       mkdirSync(dir, { recursive: true });
       const t0 = performance.now();
       daemon = await startDaemon({
         repo,
         branch: 'main',
-        db: join(dir, 'brokkr.db'),
+        db: db ?? join(dir, 'brokkr.db'),
+        ...(db ? { dataDir: join(dir, 'clones') } : {}),
+        ...(leaseTtlMs ? { leaseTtlMs } : {}),
         port: 0,
         watch,
         logger: daemonLogger(log),
@@ -44,8 +47,10 @@ serve(
         notify(...args);
         trace.push({ kind: 'notified', t: now() });
       };
-      return { url: daemon.url, startMs: performance.now() - t0, pid: process.pid };
+      return { url: daemon.url, startMs: performance.now() - t0, pid: process.pid, replicaId: daemon.replicaId, holdsLease: daemon.syncer.holdsLease() };
     },
+    /** Replica scenarios: whether this replica holds the repository's sync lease now. */
+    lease: () => ({ holdsLease: daemon.syncer.holdsLease(), replicaId: daemon.replicaId }),
     /**
      * `count` agents labelled grp-<j % groups> (each associated with the stacks of that group),
      * then `probes` agents labelled `probe`. Returns their ids and PAKs.
