@@ -172,3 +172,15 @@ export const boolParam = { type: 'string', enum: ['true', 'false', '1', '0'] } a
 export const shortText = { type: 'string', minLength: 1, maxLength: 64 } as const;
 /** Names of agents and clusters (VARCHAR(255) in the data model). */
 export const nameText = { type: 'string', minLength: 1, maxLength: 255 } as const;
+
+/** brokkr's DeploymentHealth: one agent's latest health report on one object. */
+export const deploymentHealthSchema = record({
+  id: uuid,
+  agent_id: uuid,
+  deployment_object_id: uuid,
+  status: { type: 'string', enum: ['healthy', 'degraded', 'failing', 'unknown'] },
+  summary: { type: ['string', 'null'], description: 'The agent’s summary (brokkr agents send a JSON-encoded HealthSummary)' },
+  checked_at: ts,
+  created_at: ts,
+  updated_at: ts,
+});

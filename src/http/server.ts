@@ -30,6 +30,8 @@ import { authRoutes } from './routes/auth-pak.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { gitManagedRoutes } from './routes/git-managed.js';
 import { opsRoutes } from './routes/ops.js';
+import { healthRoutes } from './routes/health.js';
+import { commitRoutes } from './routes/commits.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -160,6 +162,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       adminStatusRoutes(api, ctx);
       repositoryRoutes(api, ctx);
       authRoutes(api, ctx);
+      healthRoutes(api, ctx);
+      commitRoutes(api, ctx);
       await api.register(async (hooks) => webhookRoutes(hooks, ctx));
       await api.register(async (scope) => gitManagedRoutes(scope, ctx));
       api.get('/openapi.json', { schema: { hide: true } }, async () => (openapi ??= buildOpenApi(routes)));

@@ -57,6 +57,12 @@ async function buildWorld(): Promise<World> {
     body: { deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS' },
   });
   expect(event.status, event.text).toBe(201);
+  // …and its health there, with brokkr's structured summary, so the health reads have records to hold to brokkr's shapes.
+  const health = await s.call('PATCH', `${V1}/agents/${agent.id}/health-status`, {
+    pak: agent.pak,
+    body: { deployment_objects: [{ id: objectId, status: 'degraded', summary: { pods_ready: 1, pods_total: 3, conditions: ['CrashLoopBackOff'] }, checked_at: '2026-01-01T00:00:00Z' }] },
+  });
+  expect(health.status, health.text).toBe(200);
   return { s, agent, stackId, otherStackId: ids.get('api')!, objectId, generatorId: await s.repo.generatorId(), eventId: event.body.id };
 }
 
