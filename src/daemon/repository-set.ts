@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError } from '../store/store.js';
 import { createSyncer, DEFAULT_LEASE_TTL_MS, type Syncer, type SyncerOptions } from '../sync/syncer.js';
 import type { RepositoryView } from '../http/context.js';
 import type { SyncReport } from '../sync/sync-report.js';
-import { credentialedUrl } from './repository-spec.js';
+import { httpCredentials } from './repository-spec.js';
 
 /** A repository as the HTTP layer shows it. */
 export type RepositoryEntry = RepositoryView;
@@ -187,9 +187,9 @@ export class RepositorySet {
 
   #startStored(repo: Repository): void {
     const { logger } = this.#opts;
-    let url: string;
+    let httpAuth: ReturnType<typeof httpCredentials>;
     try {
-      url = credentialedUrl(repo, this.#opts.env);
+      httpAuth = httpCredentials(repo, this.#opts.env);
     } catch (err) {
       // Not started: the error is recorded on its row so status and the API show it.
       const message = err instanceof Error ? err.message : String(err);
@@ -201,12 +201,13 @@ export class RepositorySet {
     const syncer = this.#launch(
       entry,
       {
-        repo: url,
+        repo: repo.url,
         branch: repo.branch ?? undefined,
         root: repo.root,
         intervalSeconds: repo.interval_seconds ?? undefined,
         generatorName: repo.name,
         sshKeyFile: repo.auth && 'sshKeyFile' in repo.auth ? repo.auth.sshKeyFile : undefined,
+        httpAuth: httpAuth ?? undefined,
       },
       repo.webhook_secret,
     );
@@ -252,7 +253,7 @@ export class RepositorySet {
 
   /** Add (or change) a repository at run time; it is kept in the database and synced from now on. */
   async add(spec: RepositorySpec): Promise<Repository> {
-    credentialedUrl(spec, this.#opts.env); // refuse now, with the reason, what could never sync
+    httpCredentials(spec, this.#opts.env); // refuse now, with the reason, what could never sync
     const saved = await this.#opts.store.saveRepository(spec);
     this.#droppedNames.delete(spec.name);
     await this.#reconcile();

@@ -82,12 +82,16 @@ function parseAuth(input: unknown, where: string): RepositoryAuth | null {
 }
 
 /**
- * The URL git is given: with a username and password taken from the environment at this moment
- * (so a rotated token is picked up by a restart or a re-add), only in memory, never logged.
+ * The HTTPS user and token a repository names, read from the environment at this moment (so a
+ * rotated token is picked up by a restart or a re-add). They stay in memory and reach git only
+ * through its environment (never its command line, which every local user can list).
  */
-export function credentialedUrl(spec: Pick<RepositorySpec, 'name' | 'url' | 'auth'>, env: NodeJS.ProcessEnv = process.env): string {
+export function httpCredentials(
+  spec: Pick<RepositorySpec, 'name' | 'url' | 'auth'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { username: string; password: string } | null {
   const auth = spec.auth;
-  if (!auth || 'sshKeyFile' in auth) return spec.url;
+  if (!auth || 'sshKeyFile' in auth) return null;
   if (!/^https?:\/\//i.test(spec.url)) {
     throw new RepositorySpecError(`repository ${spec.name}: usernameEnv/passwordEnv need an http(s) URL; use sshKeyFile for ${spec.url}`);
   }
@@ -96,10 +100,7 @@ export function credentialedUrl(spec: Pick<RepositorySpec, 'name' | 'url' | 'aut
   for (const [name, value] of [[auth.usernameEnv, username], [auth.passwordEnv, password]] as const) {
     if (!value) throw new RepositorySpecError(`repository ${spec.name}: the environment variable ${name} is not set in the daemon's environment`);
   }
-  const url = new URL(spec.url);
-  url.username = encodeURIComponent(username!);
-  url.password = encodeURIComponent(password!);
-  return url.toString();
+  return { username: username!, password: password! };
 }
 
 /** `${VAR}` in every string of a config value, from the environment; an unset variable is an error naming it. */

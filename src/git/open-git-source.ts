@@ -20,6 +20,12 @@ export interface OpenGitSourceOptions {
   networkTimeoutMs?: number;
   /** Clone and fetch over SSH with this private key (only this one: IdentitiesOnly). */
   sshKeyFile?: string;
+  /**
+   * Clone and fetch over HTTPS with this user and token: sent as an Authorization header that git
+   * reads from its environment (GIT_CONFIG_* variables), so it is never on git's command line
+   * (visible to every local user in the process list), in the clone's config or in a URL we log.
+   */
+  httpAuth?: { username: string; password: string };
 }
 
 /** Branch heads of the remote become this clone's branch heads; `+` accepts force-pushes. */
@@ -82,7 +88,7 @@ async function openRemote(options: OpenGitSourceOptions): Promise<GitSource> {
         allowUnsafeTemplateDir: true,
         allowUnsafeDiffExternal: true,
       } as never,
-    }).env(gitEnv(options.sshKeyFile ? { GIT_SSH_COMMAND: sshCommandWithKey(options.sshKeyFile) } : {}));
+    }).env(gitEnv({ ...(options.sshKeyFile ? { GIT_SSH_COMMAND: sshCommandWithKey(options.sshKeyFile) } : {}), ...authHeaderEnv(options.httpAuth) }));
 
   mkdirSync(join(dataDir, 'repos'), { recursive: true });
   if (existsSync(dir) && !(await isBareRepository(dir))) {
@@ -133,11 +139,22 @@ function remoteError(action: 'clone' | 'fetch', displayName: string, err: unknow
   const raw = err instanceof Error ? err.message : String(err);
   const detail = summarizeStderr(raw.replace(/^Cloning into.*$/gm, '')) || 'git gave no reason';
   const timedOut = /block timeout reached/.test(raw) ? ' (timed out waiting for the remote)' : '';
-  return new GitError('REMOTE_UNREACHABLE', `cannot ${action} ${displayName}${timedOut}: ${detail}`);
+  // With credentials in a header, a refused token ends in git wanting to prompt for a user.
+  const refused = /could not read Username|Authentication failed|HTTP 401|HTTP 403|Permission denied \(publickey/.test(raw)
+    ? ' (authentication failed: the remote refused the credentials; check the repository\'s auth)'
+    : '';
+  return new GitError('REMOTE_UNREACHABLE', `cannot ${action} ${displayName}${timedOut}${refused}: ${detail}`);
 }
 
 /** ssh with one key and no prompts; the path is quoted for the shell git runs GIT_SSH_COMMAND through. */
 function sshCommandWithKey(keyFile: string): string {
   const quoted = `'${resolve(keyFile).replace(/'/g, `'\\''`)}'`;
   return `ssh -i ${quoted} -o IdentitiesOnly=yes -o BatchMode=yes`;
+}
+
+/** git's configuration through its environment: `http.extraHeader = Authorization: Basic …` for this process only. */
+function authHeaderEnv(auth: OpenGitSourceOptions['httpAuth']): NodeJS.ProcessEnv {
+  if (!auth) return {};
+  const basic = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+  return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` };
 }

@@ -52,7 +52,9 @@ export interface SyncerOptions {
   generatorName?: string;
   /** An SSH private key for clone and fetch (GIT_SSH_COMMAND with -i); the key never leaves the file. */
   sshKeyFile?: string;
-  /** Runs every fetch: a daemon syncing many repositories bounds how many fetch at once. */
+  /** HTTPS user and token for clone and fetch, handed to git through its environment only. */
+  httpAuth?: { username: string; password: string };
+  /** Runs every clone and fetch: a daemon syncing many repositories bounds how many run at once. */
   fetchGate?: <T>(fetch: () => Promise<T>) => Promise<T>;
 }
 
@@ -116,6 +118,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let leaseTimer: NodeJS.Timeout | null = null;
   let watcher: RefWatcher | null = null;
   const leaseTtl = opts.lease?.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+  const gate: <T>(work: () => Promise<T>) => Promise<T> = opts.fetchGate ?? ((work) => work());
   let leaseHeld = !opts.lease;
   /** After yielding, this replica leaves the lease alone until then, so another one takes it. */
   let noTakeUntil = 0;
@@ -147,7 +150,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     const source =
       git ??
       (await gitCall(
-        async () => openGitSource({ repo: remote ? opts.repo : resolvePath(opts.repo), dataDir: opts.dataDir, logger, sshKeyFile: opts.sshKeyFile }),
+        // A clone is the heaviest fetch of all: it takes a slot of the gate too.
+        async () => gate(() => openGitSource({ repo: remote ? opts.repo : resolvePath(opts.repo), dataDir: opts.dataDir, logger, sshKeyFile: opts.sshKeyFile, httpAuth: opts.httpAuth })),
         `open repository ${redactUrl(opts.repo)}`,
       ));
     git = source;
@@ -219,7 +223,6 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   async function passBody(report: SyncReport): Promise<'synced' | 'standby'> {
     const { git, generatorId } = await init();
     if (!(await holdLease(generatorId))) return 'standby';
-    const gate = opts.fetchGate ?? ((fetch) => fetch());
     await gitCall(() => gate(() => git.fetch()), `fetch ${git.displayName}`);
     branch ??= await gitCall(() => git.currentBranch(), 'find the current branch');
     report.branch = branch;

@@ -140,11 +140,8 @@ describe('two replicas, four repositories', () => {
   });
 
   // SPEC §8/§9: a push hook reaching a replica that does not hold the repository's lease still
-  // syncs it (RepositorySet.requestSyncOf goes through the store). The holder never hears it:
-  // src/store/postgres/change-channel.ts drops every notification whose kind is not in KINDS
-  // ('objects', 'stacks', 'agent', 'auth', 'sync'), and 'sync-requested' is not among them.
-  // Drop `.fails` once it is.
-  it.fails('a push hook sent to the standby replica makes the lease holder sync the repository', async () => {
+  // syncs it (RepositorySet.requestSyncOf goes through the store and NOTIFY).
+  it('a push hook sent to the standby replica makes the lease holder sync the repository', async () => {
     const held = await leases();
     const standby = replicas.find((r) => r.id !== held.get('hooked'))!;
     commitHooked('hook-1');
@@ -160,10 +157,8 @@ describe('two replicas, four repositories', () => {
     expect([...(await leases()).entries()].filter(([n]) => n === 'central').map(([, h]) => h)).toHaveLength(1);
   });
 
-  // SPEC §9 (every replica reconciles on the store's 'repositories' change): the same filter in
-  // change-channel.ts drops 'repositories', so the other replica learns of a repository added or
-  // removed through one replica only when it restarts. Drop `.fails` once fixed.
-  it.fails('a repository added through one replica is known to the other', async () => {
+  // SPEC §9: every replica reconciles on the store's 'repositories' change.
+  it('a repository added through one replica is known to the other', async () => {
     const a = replicas[0]!;
     await until(async () => ((await call(a.url, 'GET', '/api/v1/generators')).body as any[]).find((g) => g.repository?.name === 'central'), 'replica a to know the added repository', 2_000);
   });
