@@ -40,6 +40,14 @@ export type EventReport = {
   message: string;
 };
 
+/** One object's health in a report (brokkr's DeploymentObjectHealthUpdate). */
+export interface HealthUpdate {
+  id: string;
+  status: 'healthy' | 'degraded' | 'failing' | 'unknown';
+  summary: string | null;
+  checked_at: string;
+}
+
 export interface ApiClientOptions {
   /** Base URL of the daemon, e.g. http://127.0.0.1:3000 (a trailing /api/v1 is accepted). */
   url: string;
@@ -116,6 +124,12 @@ export class ApiClient {
 
   async reportEvent(agentId: string, event: EventReport, signal?: AbortSignal): Promise<void> {
     const res = await this.#request('POST', `/agents/${agentId}/events`, { body: { ...event, agent_id: agentId }, signal });
+    await res.arrayBuffer();
+  }
+
+  /** One health round: brokkr's `PATCH /agents/{id}/health-status` with every object checked. */
+  async reportHealth(agentId: string, objects: HealthUpdate[], signal?: AbortSignal): Promise<void> {
+    const res = await this.#request('PATCH', `/agents/${agentId}/health-status`, { body: { deployment_objects: objects }, signal });
     await res.arrayBuffer();
   }
 

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import type { DeploymentObject } from '../store/records.js';
 import { AgentApiError, ApiClient } from './api-client.js';
 import { createApplier } from './applier.js';
+import { HealthChecker } from './health-checker.js';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { ConnectionMonitor } from './connection-monitor.js';
 import { repairDrift } from './drift-repair.js';
@@ -29,6 +30,10 @@ export interface AgentOptions {
   /** Drift check period (besides the check after every pass); 0 = only after passes. */
   driftSeconds?: number;
   commandTimeoutSeconds?: number;
+  /** `--health`: a command run per applied stack every healthSeconds (exit 0 healthy, 1 degraded, 2 failing). */
+  healthCommand?: string;
+  /** Seconds between health rounds (default 30). */
+  healthSeconds?: number;
   /** One reconcile pass, then return (cron, tests). */
   once?: boolean;
   logger: AgentLogger;
@@ -142,6 +147,21 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
   await beat();
   const timers: NodeJS.Timeout[] = [];
   if (!once && (opts.heartbeatSeconds ?? 30) > 0) timers.push(setInterval(() => void beat(), (opts.heartbeatSeconds ?? 30) * 1000));
+  // Health rounds: the first after the first pass (below), then on the interval; bounded like --apply.
+  const health = opts.healthCommand
+    ? new HealthChecker({ api, agentId, local, command: opts.healthCommand, timeoutMs: (opts.commandTimeoutSeconds ?? 300) * 1000, logger })
+    : null;
+  let healthStarted = false;
+  const checkHealth = async () => {
+    try {
+      await health?.round(halt.signal);
+    } catch (err) {
+      if (halt.signal.aborted) return;
+      const verdict = classify(err);
+      if (verdict.fatal) die(verdict.message);
+      else logger.warn(`health report failed: ${verdict.message}`);
+    }
+  };
   if (!once && (opts.driftSeconds ?? 10) > 0) {
     timers.push(setInterval(() => void checkDrift().catch((err) => logger.error(`drift check failed: ${(err as Error).message}`)), (opts.driftSeconds ?? 10) * 1000));
   }
@@ -170,6 +190,14 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
         }
         const pass = await serial.run(() => reconciler.reconcile(objects, mode, halt.signal));
         failures += pass.failed;
+        if (health && !healthStarted) {
+          healthStarted = true;
+          if (once) await checkHealth();
+          else {
+            void checkHealth();
+            timers.push(setInterval(() => void checkHealth(), Math.max(1, opts.healthSeconds ?? 30) * 1000));
+          }
+        }
         if (mode === 'full') objects = [];
         await checkDrift();
         lastError = '';

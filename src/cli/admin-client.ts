@@ -63,6 +63,16 @@ export function isUuid(ref: string): boolean {
   return UUID_RE.test(ref);
 }
 
+/** A refusal by the daemon: the HTTP status, for the commands that act on it (`wait` keeps waiting on a 404). */
+export class HttpError extends CliError {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class AdminClient {
   /** The daemon's base URL, normalized (no trailing slash, no /api/v1). */
   readonly baseUrl: string;
@@ -101,7 +111,7 @@ export class AdminClient {
       throw new CliError(this.describeNetworkError(err));
     }
     const text = await res.text().catch(() => '');
-    if (!res.ok) throw new CliError(describeHttpError(res, text));
+    if (!res.ok) throw new HttpError(res.status, describeHttpError(res, text));
     if (res.status === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;

@@ -84,7 +84,7 @@ describe('agents list and show', () => {
     expect(r.stdout).toMatch(/^Labels\s+prod$/m);
     expect(r.stdout).toMatch(/^Annotations\s+tier=web$/m);
     expect(r.stdout).toMatch(/^Targets\s+payments-api$/m);
-    expect(r.stdout).toMatch(/Associated stacks\nID\s+NAME\s+STATE\n\S+\s+payments-api\s+live\n/);
+    expect(r.stdout).toMatch(/Associated stacks\nID\s+NAME\s+STATE\s+HEALTH\n\S+\s+payments-api\s+live\s+-\n/);
     expect(daemon.seen.filter((s) => s.method === 'GET' && s.path === '/agents').map((s) => s.query)).toContainEqual({ name: 'edge-1' });
   });
 

@@ -99,7 +99,7 @@ describe('brokkr-sync admin commands against a real daemon', () => {
     expect(list.stdout).toMatch(new RegExp(`^${agentId}\\s+edge-1\\s+prod-eu\\s+\\S+\\s+never$`, 'm'));
     const show = await cli(['agents', 'show', 'edge-1']);
     expect(show.stdout).toMatch(/^Labels\s+prod$/m);
-    expect(show.stdout).toMatch(/Associated stacks\nID\s+NAME\s+STATE\n\S+\s+payments-api\s+live\n$/);
+    expect(show.stdout).toMatch(/Associated stacks\nID\s+NAME\s+STATE\s+HEALTH\n\S+\s+payments-api\s+live\s+-\n$/);
   });
 
   it('label, annotate and target change the agent as the daemon sees it', async () => {

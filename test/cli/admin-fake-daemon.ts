@@ -121,6 +121,11 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
       const stack = state.stacks.find((s) => s.id === id);
       return stack ? { status: 200, body: stack } : notFound(`stack ${id}`);
     }],
+    // No agent has reported health here.
+    ['GET', /^\/stacks\/([^/]+)\/health$/, ([id]) => ({
+      status: 200,
+      body: { stack_id: id, overall_status: 'unknown', counts: { healthy: 0, degraded: 0, failing: 0, unknown: 0 }, deployment_objects: [] },
+    })],
     ['GET', /^\/stacks\/([^/]+)\/deployment-objects$/, ([id]) => ({
       status: 200,
       body: state.objects.filter((o) => o.stack_id === id).sort((a, b) => Number(b.sequence_id) - Number(a.sequence_id)),

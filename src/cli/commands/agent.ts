@@ -14,6 +14,8 @@ interface AgentArgs {
   heartbeat: number;
   'drift-interval': number;
   'command-timeout': number;
+  health?: string;
+  'health-interval': number;
   once: boolean;
   'json-logs': boolean;
 }
@@ -32,6 +34,8 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       .option('heartbeat', { type: 'number', default: 30, describe: 'Seconds between heartbeats (0 = only at start)' })
       .option('drift-interval', { type: 'number', default: 10, describe: 'Seconds between checks that written files were not edited or deleted by hand (0 = only after each change)' })
       .option('command-timeout', { type: 'number', default: 300, describe: 'Seconds an --apply/--delete command may run before it is killed' })
+      .option('health', { type: 'string', describe: 'Every --health-interval, run this shell command per applied stack (content on stdin): exit 0 healthy, 1 degraded, 2 failing, other unknown; its first output line is the summary' })
+      .option('health-interval', { type: 'number', default: 30, describe: 'Seconds between --health rounds' })
       .option('once', { type: 'boolean', default: false, describe: 'One reconcile pass, then exit (1 if anything failed) — for cron and tests' })
       .option('json-logs', { type: 'boolean', default: false, describe: 'Log JSON lines instead of text' })
       .example('$0 agent --url http://127.0.0.1:3000 --pak $AGENT_PAK --out ./deployed', 'write every stack of this agent to ./deployed')
@@ -45,6 +49,7 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
           if (!Number.isFinite(a[flag]) || a[flag] < 0) bad(flag, `must be a number of seconds ≥ 0, got ${a[flag]}`);
         }
         if (!Number.isFinite(a['command-timeout']) || a['command-timeout'] <= 0) bad('command-timeout', `must be a positive number of seconds, got ${a['command-timeout']}`);
+        if (!Number.isFinite(a['health-interval']) || a['health-interval'] < 1) bad('health-interval', `must be a number of seconds ≥ 1, got ${a['health-interval']}`);
         if (!a.pak.trim()) bad('pak', 'is empty');
         if (!a.out.trim()) bad('out', 'is empty');
         return true;
@@ -75,6 +80,8 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
         heartbeatSeconds: a.heartbeat,
         driftSeconds: a['drift-interval'],
         commandTimeoutSeconds: a['command-timeout'],
+        healthCommand: a.health || undefined,
+        healthSeconds: a['health-interval'],
         once: a.once,
         logger,
         signal: stop.signal,

@@ -1,6 +1,7 @@
 /** `brokkr-sync agents ...`: create, inspect and change agents through the daemon's admin API. */
 import type { Argv, CommandModule } from 'yargs';
 import { adminOptions, clientFromArgs, type AdminArgs, type AgentRecord } from '../admin-client.js';
+import { currentHealthPerAgent, formatHealth, stackHealth } from '../health-view.js';
 import { CliError } from '../errors.js';
 import { emit, formatAge, formatFields, formatList, formatTable } from '../format-table.js';
 
@@ -66,8 +67,13 @@ const show: CommandModule<AdminArgs, Args<{ agent: string }>> = {
       client.agentTargets(agent.id),
       client.agentStacks(agent.id),
     ]);
+    // One read per associated stack: this agent's current report on each.
+    const healthOf = new Map(
+      await Promise.all(stacks.map(async (s) => [s.id, currentHealthPerAgent(await stackHealth(client, s.id)).get(agent.id)] as const)),
+    );
+    const health = Object.fromEntries([...healthOf].filter(([, h]) => h !== undefined));
     const { pak_hash: _hidden, ...shown } = agent;
-    emit(args.json, { agent: shown, labels, annotations, targets, stacks }, () => {
+    emit(args.json, { agent: shown, labels, annotations, targets, stacks, health }, () => {
       const stackName = new Map(stacks.map((s) => [s.id, s.name]));
       const head = formatFields([
         ['ID', agent.id],
@@ -82,7 +88,7 @@ const show: CommandModule<AdminArgs, Args<{ agent: string }>> = {
         ['Targets', formatList(targets.map((t) => stackName.get(t.stack_id) ?? t.stack_id))],
       ]);
       const body = stacks.length
-        ? formatTable(['ID', 'NAME', 'STATE'], stacks.map((s) => [s.id, s.name, s.deleted_at ? 'deleted' : 'live']))
+        ? formatTable(['ID', 'NAME', 'STATE', 'HEALTH'], stacks.map((s) => [s.id, s.name, s.deleted_at ? 'deleted' : 'live', formatHealth(healthOf.get(s.id))]))
         : '(none: give it a label or annotation a stack has, or a target)\n';
       return `${head}\nAssociated stacks\n${body}`;
     });

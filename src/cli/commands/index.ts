@@ -12,6 +12,7 @@ import { syncCommand } from './sync.js';
 import { lintCommand } from './lint.js';
 import { serveCommand } from './serve.js';
 import { reposCommand } from './repos.js';
+import { waitCommand } from './wait.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -21,6 +22,7 @@ export const commands: CommandModule<any, any>[] = [
   eventsCommand,
   statusCommand,
   reposCommand,
+  waitCommand,
   dbCommand,
   agentCommand,
   demoCommand,

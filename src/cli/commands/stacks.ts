@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SyncError } from '../../store/records.js';
 import type { ObjectWithCommit, StackDetail } from '../../store/store.js';
 import { adminOptions, clientFromArgs, type AdminArgs } from '../admin-client.js';
+import { currentHealthPerAgent, stackHealth } from '../health-view.js';
 import {
   emit,
   formatAge,
@@ -57,10 +58,10 @@ const show: CommandModule<AdminArgs, ShowArgs> = {
   handler: async (args) => {
     const client = clientFromArgs(args);
     const stack = await client.resolveStack(args.stack);
-    const [objects, sync] = await Promise.all([client.listObjects(stack.id), client.syncStatus()]);
+    const [objects, sync, health, agents] = await Promise.all([client.listObjects(stack.id), client.syncStatus(), stackHealth(client, stack.id), client.listAgents()]);
     const errors = errorsOf(stack, sync.errors);
     const latest = objects.slice(0, Math.max(0, args.limit));
-    emit(args.json, { stack, errors, objects: latest }, () => {
+    emit(args.json, { stack, errors, objects: latest, health }, () => {
       const obj = stack.latest_object;
       const head = formatFields([
         ['ID', stack.id],
@@ -79,7 +80,15 @@ const show: CommandModule<AdminArgs, ShowArgs> = {
       const objectText = latest.length
         ? `\nLatest objects (${latest.length} of ${objects.length})\n${objectsTable(latest)}`
         : '\nNo deployment objects.\n';
-      return head + errorText + objectText;
+      const agentName = new Map(agents.map((a) => [a.id, a.name]));
+      const current = [...currentHealthPerAgent(health).values()];
+      const healthText = current.length
+        ? `\nHealth (${health.overall_status})\n${formatTable(
+            ['AGENT', 'STATUS', 'SEQ', 'SUMMARY', 'CHECKED'],
+            current.map((h) => [agentName.get(h.agent_id) ?? h.agent_id, h.status, String(h.sequence_id), truncate(h.summary ?? '', 60) || '-', formatAge(h.checked_at)]),
+          )}`
+        : '';
+      return head + errorText + healthText + objectText;
     });
   },
 };
