@@ -50,8 +50,11 @@ export class HealthChecker {
   async #round(signal?: AbortSignal): Promise<number> {
     const { api, agentId, local, command, timeoutMs, logger } = this.opts;
     const updates: HealthUpdate[] = [];
+    // A stack no longer associated (a label removed) stays in the local state but is not ours to report on.
+    const associated = new Set((await api.stacks(agentId, signal)).map((s) => s.id));
     for (const [stackId, applied] of local.entries()) {
       if (signal?.aborted) return 0;
+      if (!associated.has(stackId)) continue;
       const content = await local.lastContent(stackId);
       if (content === null) continue;
       const env = { BROKKR_STACK_NAME: applied.name, BROKKR_STACK_ID: stackId, BROKKR_SEQUENCE_ID: String(applied.sequence_id) };

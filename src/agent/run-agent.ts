@@ -157,8 +157,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
       await health?.round(halt.signal);
     } catch (err) {
       if (halt.signal.aborted) return;
+      // Only a refused PAK ends the agent; any other trouble with a report waits for the next round.
       const verdict = classify(err);
-      if (verdict.fatal) die(verdict.message);
+      if (err instanceof AgentApiError && err.status === 401) die(verdict.message);
       else logger.warn(`health report failed: ${verdict.message}`);
     }
   };

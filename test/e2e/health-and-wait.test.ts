@@ -110,8 +110,8 @@ describe('health and wait with real processes', () => {
     expect(r.code, r.stderr + r.stdout).toBe(1);
     expect(r.stdout).toMatch(/FAILED {2}agent edge-1 \(cluster local\), stack db: .*apply refused on edge-1/);
     rmSync(ctrl('fail-apply-edge-1'));
-    // The agent retries; once it succeeds the same commit is applied.
-    expect((await wait([sha, '--timeout', '30s'])).code).toBe(0);
+    // The agent retries with backoff (wait answers 1 until the retry's SUCCESS replaces the FAILURE); then the same commit is applied.
+    await until(async () => (await wait([sha, '--timeout', '5s'])).code === 0, 'the retried apply to make the commit applied', 30_000);
   });
 
   it('an agent that is down: wait exits 2 after the timeout naming who is awaited; an unknown sha times out saying why', async () => {
