@@ -215,4 +215,31 @@ describe('dashboard in a browser', () => {
     await expect.poll(() => page.textContent('[data-testid=diff-summary]'), WAIT).toContain('same object');
     await closePage(page);
   });
+
+  it('shows each agent’s health on the stack page, and its change without a reload', async () => {
+    const stacks = await call<{ id: string; name: string }[]>('GET', '/stacks', adminPak);
+    const api = stacks.find((s) => s.name === 'api')!;
+    const objects = await call<{ id: string; stack_id: string }[]>('GET', `/agents/${agent.id}/target-state?mode=full`, agent.pak);
+    const object = objects.find((o) => o.stack_id === api.id)!;
+    // brokkr's answer is a 200 with no body, which `call` would try to parse.
+    const health = async (status: string, summary: string) => {
+      const res = await fetch(`${daemon.url}/api/v1/agents/${agent.id}/health-status`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${agent.pak}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ deployment_objects: [{ id: object.id, status, summary }] }),
+      });
+      expect(res.status).toBe(200);
+    };
+    await health('degraded', '1/3 pods ready');
+    const page = await signedInPage(`#/stacks/${api.id}`);
+    const table = page.locator('[data-testid=health]');
+    await table.waitFor(WAIT);
+    expect(await table.locator('caption').textContent()).toContain('Health: degraded');
+    expect(await table.locator('tbody tr th[scope=row]').count()).toBe(1);
+    expect(await table.locator('tbody tr').textContent()).toContain('1/3 pods ready');
+    await health('healthy', 'all pods ready');
+    await expect.poll(() => table.locator('tbody tr').textContent(), WAIT).toContain('all pods ready');
+    expect(await table.locator('.badge.ok').textContent()).toBe('healthy');
+    await closePage(page);
+  });
 });

@@ -1,9 +1,18 @@
-/** History of one stack: its deployment objects with their commits, and a line diff between any two of them. */
+/** History of one stack: each agent's health, its deployment objects with their commits, and a line diff between any two of them. */
 import { api, describe } from '../api.js';
 import { ago, h, notice, replaceRegion, shortSha } from '../dom.js';
 import { foldUnchanged, lineDiff } from '../line-diff.js';
-import type { ObjectWithCommit, StackDetail } from '../../store/store.js';
+import type { Agent, ObjectWithCommit, StackDetail } from '../../store/store.js';
 import { setQuery, type ViewFactory } from './view.js';
+
+/** The answer of `GET /stacks/{id}/health`, as far as this view reads it. */
+interface StackHealth {
+  overall_status: string;
+  deployment_objects: { sequence_id: number; agents: { agent_id: string; status: string; summary: string | null; checked_at: string }[] }[];
+}
+
+/** The badge colour of each health status (the text says it too, never the colour alone). */
+const HEALTH_BADGE: Record<string, string> = { healthy: 'ok', degraded: 'warn', failing: 'bad' };
 
 /** Most diff rows drawn at once. */
 const MAX_ROWS = 3_000;
@@ -13,7 +22,8 @@ export const historyView: ViewFactory = (root, route) => {
   const heading = h('h1', null, 'Stack history');
   const region = h('div', { 'aria-busy': 'true' }, notice('Loading…'));
   const diffRegion = h('section', { class: 'diff-region', 'aria-label': 'Difference between the chosen objects' });
-  root.append(h('p', null, h('a', { href: '#/stacks' }, '← All stacks')), heading, region, diffRegion);
+  const healthRegion = h('section', { 'aria-label': 'Health reported by agents' });
+  root.append(h('p', null, h('a', { href: '#/stacks' }, '← All stacks')), heading, healthRegion, region, diffRegion);
   let objects: ObjectWithCommit[] = [];
 
   function chosen(): { a: ObjectWithCommit | undefined; b: ObjectWithCommit | undefined } {
@@ -103,15 +113,57 @@ export const historyView: ViewFactory = (root, route) => {
     );
   }
 
+  /** Each agent's report on the newest object it reported on; nothing at all when no agent reports health. */
+  function drawHealth(health: StackHealth, agents: Pick<Agent, 'id' | 'name'>[]): void {
+    const name = new Map(agents.map((a) => [a.id, a.name]));
+    const seen = new Set<string>();
+    const rows: { agent: string; seq: number; status: string; summary: string | null; checked_at: string }[] = [];
+    for (const o of health.deployment_objects) {
+      for (const a of o.agents) {
+        if (seen.has(a.agent_id)) continue;
+        seen.add(a.agent_id);
+        rows.push({ agent: name.get(a.agent_id) ?? a.agent_id, seq: o.sequence_id, ...a });
+      }
+    }
+    if (rows.length === 0) return replaceRegion(healthRegion);
+    replaceRegion(
+      healthRegion,
+      h(
+        'table',
+        { class: 'data', 'data-testid': 'health' },
+        h('caption', null, `Health: ${health.overall_status} (the newest report of each agent)`),
+        h('thead', null, h('tr', null, ['Agent', 'Health', 'Sequence', 'Summary', 'Checked'].map((c) => h('th', { scope: 'col' }, c)))),
+        h(
+          'tbody',
+          null,
+          rows.map((r) =>
+            h(
+              'tr',
+              { 'data-agent': r.agent },
+              h('th', { scope: 'row' }, r.agent),
+              h('td', null, h('span', { class: `badge ${HEALTH_BADGE[r.status] ?? ''}` }, r.status)),
+              h('td', { class: 'num' }, String(r.seq)),
+              h('td', null, r.summary ?? '—'),
+              h('td', null, ago(r.checked_at)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   return {
     async refresh() {
       try {
         const enc = encodeURIComponent(stackId);
         // A removed stack may no longer be readable by id; its objects still are (they are history).
-        const [stack, list] = await Promise.all([
+        const [stack, list, health, agents] = await Promise.all([
           api<StackDetail>(`/stacks/${enc}`).catch(() => null),
           api<ObjectWithCommit[]>(`/stacks/${enc}/deployment-objects`),
+          api<StackHealth>(`/stacks/${enc}/health`).catch(() => null),
+          api<Agent[]>('/agents').catch(() => []),
         ]);
+        if (health) drawHealth(health, agents);
         objects = list;
         heading.textContent = stack ? `Stack history: ${stack.name}${stack.deleted_at ? ' (removed)' : ''}` : 'Stack history';
         region.removeAttribute('aria-busy');
