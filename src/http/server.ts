@@ -24,6 +24,7 @@ import { targetStateRoutes } from './routes/target-state.js';
 import { eventRoutes } from './routes/events.js';
 import { deploymentObjectRoutes } from './routes/deployment-objects.js';
 import { stackRoutes } from './routes/stacks.js';
+import { rolloutRoutes } from './routes/rollouts.js';
 import { adminStatusRoutes } from './routes/admin-status.js';
 import { repositoryRoutes } from './routes/repositories.js';
 import { authRoutes } from './routes/auth-pak.js';
@@ -159,6 +160,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       eventRoutes(api, ctx);
       deploymentObjectRoutes(api, ctx);
       stackRoutes(api, ctx);
+      rolloutRoutes(api, ctx);
       adminStatusRoutes(api, ctx);
       repositoryRoutes(api, ctx);
       authRoutes(api, ctx);

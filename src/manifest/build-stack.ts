@@ -28,6 +28,8 @@ export interface BuiltStack {
   /** Null when the manifest itself is invalid (then the stack's name is unknown). */
   manifest: StackManifest | null;
   nameLine: number | null;
+  /** Line of `dependsOn:` when written. */
+  dependsOnLine?: number | null;
   /** Null when any problem was found. */
   content: string | null;
   checksum: string | null;
@@ -59,12 +61,13 @@ export function buildStack(input: StackInput): BuiltStack {
   const problems: ManifestProblem[] = [];
   let manifest: StackManifest | null = null;
   let nameLine: number | null = null;
+  let dependsOnLine: number | null | undefined;
 
   const manifestData = readFile(input, layout.manifestPath, problems);
   if (manifestData) {
     const parsed = parseStackManifest(manifestData, layout.manifestPath, defaultStackName(layout.dir, input.root));
     if ('problems' in parsed) problems.push(...parsed.problems);
-    else ({ manifest, nameLine } = parsed);
+    else ({ manifest, nameLine, dependsOnLine } = parsed);
   }
 
   const files: ContentFile[] = [];
@@ -85,7 +88,7 @@ export function buildStack(input: StackInput): BuiltStack {
   const order = new Map([layout.manifestPath, ...layout.resourcePaths].map((p, i) => [p, i]));
   const rank = (p: ManifestProblem): number => (p.file === null ? -1 : order.get(p.file) ?? order.size);
   problems.sort((a, b) => rank(a) - rank(b));
-  return { ...layout, manifest, nameLine, content, checksum, problems };
+  return { ...layout, manifest, nameLine, ...(dependsOnLine !== undefined ? { dependsOnLine } : {}), content, checksum, problems };
 }
 
 /**

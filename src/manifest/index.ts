@@ -7,5 +7,7 @@ export * from './stack-content.js';
 export * from './duplicate-names.js';
 export * from './tree-entry-check.js';
 export * from './build-stack.js';
+export * from './rollout-manifest.js';
+export * from './dependency-graph.js';
 export { loadYamlDocuments, MAX_ALIAS_EXPANSION, MAX_EXPANDED_DEPTH } from './yaml-documents.js';
 export { decodeText } from './text-file.js';

@@ -1,9 +1,10 @@
-/** Parse and validate a stack's `stack.yaml` (SPEC §2): name, description, labels, annotations; nothing else. */
+/** Parse and validate a stack's `stack.yaml` (SPEC §2, §10): name, description, labels, annotations, rollout, dependsOn; nothing else. */
 import { checkAnnotation, checkDescription, checkLabel, checkName, describeType, quote } from './rules.js';
 import { closestWord } from './closest-word.js';
 import { problem, type ManifestProblem } from './manifest-problem.js';
 import { decodeText } from './text-file.js';
 import { loadYamlDocuments } from './yaml-documents.js';
+import { parseDependsOn, parseRollout, type RolloutSpec } from './rollout-manifest.js';
 
 export type { ManifestProblem } from './manifest-problem.js';
 
@@ -13,10 +14,14 @@ export interface StackManifest {
   description: string | null;
   labels: string[];
   annotations: Record<string, string>;
+  /** Present only when written: waves and gate of progressive delivery (SPEC §10). */
+  rollout?: RolloutSpec;
+  /** Present only when written (and non-empty): names of stacks delivered first, per agent. */
+  dependsOn?: string[];
 }
 
 /** The fields a manifest may have; anything else is an error (a typo must not change targeting). */
-export const MANIFEST_FIELDS = ['name', 'description', 'labels', 'annotations'] as const;
+export const MANIFEST_FIELDS = ['name', 'description', 'labels', 'annotations', 'rollout', 'dependsOn'] as const;
 export type ManifestField = (typeof MANIFEST_FIELDS)[number];
 
 /** A parsed manifest, plus the line of an explicit `name:` (for duplicate-name reports). */
@@ -24,6 +29,8 @@ export interface ParsedManifest {
   manifest: StackManifest;
   /** 1-based line of the `name:` field, null when the name is the default. */
   nameLine: number | null;
+  /** 1-based line of `dependsOn:` when written (unknown names and cycles are reported there). */
+  dependsOnLine?: number | null;
 }
 
 /**
@@ -104,10 +111,31 @@ export function parseStackManifest(
     }
   }
 
+  let rollout: RolloutSpec | undefined;
+  if (fields.rollout !== undefined && fields.rollout !== null) {
+    const parsed = parseRollout(fields.rollout);
+    if ('problems' in parsed) for (const message of parsed.problems) report('rollout', message);
+    else rollout = parsed.rollout;
+  }
+  let dependsOn: string[] | undefined;
+  if (fields.dependsOn !== undefined && fields.dependsOn !== null) {
+    const parsed = parseDependsOn(fields.dependsOn, name);
+    if ('problems' in parsed) for (const message of parsed.problems) report('dependsOn', message);
+    else if (parsed.dependsOn.length > 0) dependsOn = parsed.dependsOn;
+  }
+
   if (problems.length > 0) return { problems };
   return {
-    manifest: { name, description: description as string | null, labels, annotations },
+    manifest: {
+      name,
+      description: description as string | null,
+      labels,
+      annotations,
+      ...(rollout ? { rollout } : {}),
+      ...(dependsOn ? { dependsOn } : {}),
+    },
     nameLine: explicitName ? lineOf('name') : null,
+    ...(dependsOn ? { dependsOnLine: lineOf('dependsOn') } : {}),
   };
 }
 

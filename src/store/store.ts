@@ -25,6 +25,7 @@ import type {
   SyncState,
   Uuid,
 } from './records.js';
+import type { RolloutAction, RolloutConfig, RolloutStatus } from './rollout-records.js';
 
 /** Who owns a label/annotation: labels and annotations of stacks and agents share one shape. */
 export type OwnerKind = 'stack' | 'agent';
@@ -52,6 +53,8 @@ export interface SyncedStack {
   annotations: Record<string, string>;
   /** Checksum of the latest non-deleted, non-marker object, null when it has none yet. */
   latest_checksum: string | null;
+  /** Its rollout settings (waves, gate, dependsOn); absent or null: none. */
+  rollout?: RolloutConfig | null;
 }
 
 /** The desired state of one stack after a commit. */
@@ -65,6 +68,8 @@ export interface StackUpsert {
   annotations: Record<string, string>;
   /** New content: a deployment object is inserted when present. */
   content?: { yaml: string; checksum: string };
+  /** Rollout settings from stack.yaml (SPEC §10); absent or null: none, the stack's objects reach every agent at once. */
+  rollout?: RolloutConfig | null;
 }
 
 /** Everything one commit changes, applied atomically together with the cursor. */
@@ -146,6 +151,12 @@ export interface Repository extends RepositorySpec {
   generator_id: Uuid;
   created_at: string;
   updated_at: string;
+}
+
+/** Where a live stack name is held: the other repository (its generator's name) and the stack's path there. */
+export interface NameHolder {
+  repository: string;
+  path: string | null;
 }
 
 /** What decides an agent's associations: its labels, annotations and explicit targets. */
@@ -301,8 +312,8 @@ export interface Store {
   setSyncFailure(generatorId: Uuid, message: string | null): Promise<void>;
   listSyncStates(): Promise<SyncState[]>;
   listSyncedStacks(generatorId: Uuid): Promise<SyncedStack[]>;
-  /** Which of these names live stacks of other generators hold (one indexed probe per name). */
-  stackNamesHeldByOthers(generatorId: Uuid, names: readonly string[]): Promise<Set<string>>;
+  /** Which of these names live stacks of other generators hold, and where (one indexed probe per name). */
+  stackNamesHeldByOthers(generatorId: Uuid, names: readonly string[]): Promise<Map<string, NameHolder>>;
   /**
    * Apply one commit in ONE transaction, all or nothing. Every engine must:
    * 1. refuse (CursorMovedError) unless the stored cursor equals `plan.expectedCursor`, and
@@ -408,6 +419,17 @@ export interface Store {
   listStackAgents(stackId: Uuid): Promise<Agent[]>;
   /** The stack's objects and markers (soft-deleted included) with sequence_id ≥ fromSequence, newest first. */
   listStackObjectsFrom(stackId: Uuid, fromSequence: number): Promise<ObjectRef[]>;
+
+  // --- progressive delivery (SPEC §10) ------------------------------------------------------
+  /** Waves, their agents and released objects, gate state and halt reason; NotFoundError for an unknown stack. */
+  getRollout(stackId: Uuid): Promise<RolloutStatus>;
+  /** promote (next wave now, lifting a halt), pause (release nothing new), resume (newest object from wave 1); announced. */
+  rolloutAction(stackId: Uuid, action: RolloutAction): Promise<RolloutStatus>;
+  /**
+   * A new object with the content of the stack's object `toSequence`, provenance in
+   * object_rollbacks (actor, from what), released to every wave at once; the stack is paused.
+   */
+  rollback(stackId: Uuid, toSequence: number, actor: string): Promise<{ object: { id: Uuid; sequence_id: number }; rollout: RolloutStatus }>;
 
   // --- fleet-wide reads for dashboards (a fixed number of queries, whatever the fleet's size) -
   /** Labels, annotations and explicit targets of every live agent, ordered by agent id. */

@@ -8,8 +8,9 @@
  * gets an error and the incumbent is untouched. An invalid stack never changes its stored row.
  */
 import type { CommitInfo } from '../store/records.js';
-import type { CommitPlan, StackUpsert, SyncedStack } from '../store/store.js';
-import { compareBytes, duplicateNameProblem, type ManifestProblem } from '../manifest/index.js';
+import type { CommitPlan, NameHolder, StackUpsert, SyncedStack } from '../store/store.js';
+import { applyDependencyRules, compareBytes, duplicateNameProblem, type ManifestProblem, type StackManifest } from '../manifest/index.js';
+import type { RolloutConfig } from '../store/rollout-records.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
 import { repoPath, viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
 import type { StackError } from './sync-report.js';
@@ -49,6 +50,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     const stored = view.stacks.get(dir);
     if (stored) leaving.set(stored.id, stored);
   }
+  await checkDependencies(env, built, view, leaving);
   const valid = new Map<string, ValidStack>();
   for (const dir of dirs) {
     const v = validOf(built.stacks.get(dir)!);
@@ -108,8 +110,10 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
       claimed.set(b.name, dir);
       pushUpdate(holder, b, dir);
     } else if (foreign.has(b.name)) {
+      const other = foreign.get(b.name)!;
+      const where = other.path === null ? '' : ` (the stack in "${other.path === '' ? '.' : other.path}")`;
       fail(dir, b.name, [
-        { file: raw.manifestPath, line: raw.nameLine, message: `stack name "${b.name}" is already used by a stack of another repository` },
+        { file: raw.manifestPath, line: raw.nameLine, message: `stack name "${b.name}" is already used by repository ${other.repository}${where}; the stack that had it keeps it` },
       ]);
     } else {
       claimed.set(b.name, dir);
@@ -120,6 +124,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
         labels: b.labels,
         annotations: b.annotations,
         content: { yaml: b.content, checksum: b.checksum },
+        ...(b.rollout ? { rollout: b.rollout } : {}),
       });
       notes.push({ path: dir, fields: [] });
     }
@@ -131,6 +136,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     if (!sameSet(stored.labels, b.labels)) fields.push('labels');
     if (!sameMap(stored.annotations, b.annotations)) fields.push('annotations');
     if (stored.path !== dir) fields.push('path');
+    if (JSON.stringify(stored.rollout ?? null) !== JSON.stringify(b.rollout)) fields.push('rollout');
     const newContent = stored.latest_checksum !== b.checksum;
     if (fields.length === 0 && !newContent) return;
     upserts.push({
@@ -141,6 +147,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
       labels: b.labels,
       annotations: b.annotations,
       ...(newContent ? { content: { yaml: b.content, checksum: b.checksum } } : {}),
+      ...(b.rollout ? { rollout: b.rollout } : {}),
     });
     notes.push({ path: dir, ...(stored.path !== dir ? { previousPath: stored.path } : {}), fields });
   }
@@ -173,7 +180,31 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
 }
 
 function rowOf(s: SyncedStack): StackUpsert {
-  return { id: s.id, name: s.name, path: s.path, description: s.description, labels: s.labels, annotations: s.annotations };
+  return { id: s.id, name: s.name, path: s.path, description: s.description, labels: s.labels, annotations: s.annotations, ...(s.rollout ? { rollout: s.rollout } : {}) };
+}
+
+/** stack.yaml's rollout fields as the store keeps them; null when the manifest has none (the fast path). */
+function rolloutOf(m: StackManifest): RolloutConfig | null {
+  if (!m.rollout && !m.dependsOn) return null;
+  return { waves: m.rollout?.waves ?? [], gate: m.rollout?.gate ?? 'success', depends_on: m.dependsOn ?? [] };
+}
+
+/**
+ * dependsOn across the repository after this commit (SPEC §10): the stacks it built replace the
+ * stored ones of their directory; a name held by another repository's live stack is known too.
+ * Only stacks built here that declare dependsOn can be marked invalid (a cycle needs a new edge).
+ */
+async function checkDependencies(env: SyncEnv, built: BuiltStacks, view: SyncView, leaving: Map<string, SyncedStack>): Promise<void> {
+  const stacks = [...built.stacks.values()];
+  if (!stacks.some((s) => (s.manifest?.dependsOn ?? []).length > 0 && s.problems.length === 0)) return;
+  const builtDirs = new Set(built.stacks.keys());
+  const others = [...view.stacks.entries()]
+    .filter(([dir, s]) => !builtDirs.has(dir) && !leaving.has(s.id))
+    .map(([, s]) => ({ name: s.name, dependsOn: s.rollout?.depends_on ?? [] }));
+  const mentioned = [...new Set(stacks.flatMap((s) => s.manifest?.dependsOn ?? []))];
+  const local = new Set([...others.map((o) => o.name), ...stacks.flatMap((s) => (s.manifest ? [s.manifest.name] : []))]);
+  const foreign = await env.store.stackNamesHeldByOthers(env.generatorId, mentioned.filter((n) => !local.has(n)));
+  applyDependencyRules(stacks, others, (name) => foreign.has(name));
 }
 
 /** A stack without problems, flattened to what the plan compares. */
@@ -184,18 +215,19 @@ interface ValidStack {
   annotations: Record<string, string>;
   content: string;
   checksum: string;
+  rollout: RolloutConfig | null;
 }
 
 function validOf(b: BuiltStack): ValidStack | null {
   if (b.problems.length > 0 || !b.manifest || b.content === null || b.checksum === null) return null;
   const { name, description, labels, annotations } = b.manifest;
-  return { name, description, labels, annotations, content: b.content, checksum: b.checksum };
+  return { name, description, labels, annotations, content: b.content, checksum: b.checksum, rollout: rolloutOf(b.manifest) };
 }
 
 /** Which of the names this commit introduces are held by live stacks of other generators. */
-async function foreignNames(env: SyncEnv, valid: ValidStack[], byName: Map<string, SyncedStack>): Promise<Set<string>> {
+async function foreignNames(env: SyncEnv, valid: ValidStack[], byName: Map<string, SyncedStack>): Promise<Map<string, NameHolder>> {
   const fresh = valid.filter((b) => !byName.has(b.name)).map((b) => b.name);
-  if (fresh.length === 0) return new Set();
+  if (fresh.length === 0) return new Map();
   return env.store.stackNamesHeldByOthers(env.generatorId, fresh);
 }
 

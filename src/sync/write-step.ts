@@ -73,6 +73,7 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
       labels: upsert.labels,
       annotations: upsert.annotations,
       latest_checksum: upsert.content?.checksum ?? previous?.latest_checksum ?? null,
+      ...(upsert.rollout ? { rollout: upsert.rollout } : {}),
     };
     view.stacks.set(upsert.path, next);
     byId.set(id, next);

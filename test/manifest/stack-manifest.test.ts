@@ -41,7 +41,7 @@ describe('parseStackManifest', () => {
     expect(p).toEqual({ file: FILE, line: 2, message: 'unknown field "lables" (did you mean "labels"?)' });
     expect(problems('Annotation: {}\n')[0].message).toMatch(/did you mean "annotations"/);
     expect(problems('descripton: x\n')[0].message).toMatch(/did you mean "description"/);
-    expect(problems('replicas: 3\n')[0].message).toBe('unknown field "replicas" (known fields: name, description, labels, annotations)');
+    expect(problems('replicas: 3\n')[0].message).toBe('unknown field "replicas" (known fields: name, description, labels, annotations, rollout, dependsOn)');
   });
 
   it('a 65-character label is an error on the labels line', () => {

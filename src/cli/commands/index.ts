@@ -10,6 +10,7 @@ import { agentCommand } from './agent.js';
 import { demoCommand } from './demo.js';
 import { syncCommand } from './sync.js';
 import { lintCommand } from './lint.js';
+import { rollbackCommand, rolloutCommand } from './rollout.js';
 import { serveCommand } from './serve.js';
 import { reposCommand } from './repos.js';
 import { waitCommand } from './wait.js';
@@ -28,5 +29,7 @@ export const commands: CommandModule<any, any>[] = [
   demoCommand,
   syncCommand,
   lintCommand,
+  rolloutCommand,
+  rollbackCommand,
   serveCommand,
 ];

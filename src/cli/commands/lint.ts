@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
   SYMLINK_MODE,
+  applyDependencyRules,
   applyDuplicateNames,
   buildStack,
   formatProblem,
@@ -68,6 +69,7 @@ export async function lintDirectory(dir: string, options: { root?: string; maxBy
   };
   const stacks = layoutStacks(paths, root).map((layout) => buildStack({ layout, root, read, modeOf: (p) => modes.get(p), maxBytes }));
   applyDuplicateNames(stacks);
+  applyDependencyRules(stacks);
   return { stacks, errors: stacks.reduce((n, s) => n + s.problems.length, 0) };
 }
 

@@ -6,6 +6,7 @@ import { getSyncState, touchGenerator } from './generators-and-sync.js';
 import { replaceTags } from './owner-tags.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { holdsSyncLease } from './sync-leases.js';
+import { rolloutOfCommit } from './rollouts.js';
 
 /**
  * The cursor invariant, as in SQLite: the cursor moves in the same transaction as the rows its
@@ -38,12 +39,13 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
       [stackId],
     ))!;
     await recordProvenance(sql, marker.id, plan.commit);
+    await rolloutOfCommit(sql, stackId, undefined, marker.id); // a marker goes through the waves like any object
     result.deleted.push({ stack_id: stackId, name: stack.name, marker_id: marker.id, sequence_id: marker.sequence_id });
   }
 
   for (const upsert of plan.upserts) {
     const { stackId, changed } = upsert.id === undefined ? await createStack(sql, plan.generatorId, upsert) : await updateStack(sql, plan.generatorId, upsert);
-    if (changed) result.updated.push({ stack_id: stackId, name: upsert.name });
+    let objectId: string | null = null;
     if (upsert.content) {
       const object = (await sql.one<{ id: string; sequence_id: number }>(
         `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id)
@@ -52,7 +54,11 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
       ))!;
       await recordProvenance(sql, object.id, plan.commit);
       result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });
+      objectId = object.id;
     }
+    // Rollout settings are not tag rows: a change of them alone is announced as a changed stack.
+    const rolloutChanged = await rolloutOfCommit(sql, stackId, upsert.rollout ?? null, objectId);
+    if (changed || (rolloutChanged && objectId === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
   }
 
   for (const group of plan.errors) {

@@ -3,23 +3,26 @@ import type { AgentEvent } from '../records.js';
 import { NotFoundError, type EventQuery } from '../store.js';
 import { EVENT_COLUMNS } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
+import { rolloutOfEvent } from './rollouts.js';
 
 /** Call inside a transaction: the checks and the insert see one state. */
 export async function createEvent(
   sql: Sql,
   input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): Promise<AgentEvent> {
+): Promise<AgentEvent & { rolloutChanged?: true }> {
   if (!(await sql.one('SELECT 1 FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [uuidParam(input.agent_id)]))) {
     throw new NotFoundError(`agent ${input.agent_id} not found`);
   }
   if (!(await sql.one('SELECT 1 FROM deployment_objects WHERE id = $1', [uuidParam(input.deployment_object_id)]))) {
     throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
   }
-  return (await sql.one<AgentEvent>(
+  const event = (await sql.one<AgentEvent>(
     `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message) VALUES ($1, $2, $3, $4, $5)
      RETURNING ${EVENT_COLUMNS}`,
     [input.agent_id, input.deployment_object_id, input.event_type, input.status, input.message],
   ))!;
+  // Release rules run in the event's own transaction (the rollout row locked), as on SQLite.
+  return (await rolloutOfEvent(sql, input.deployment_object_id)) ? Object.defineProperty(event, 'rolloutChanged', { value: true, enumerable: false }) : event;
 }
 
 /** Live events, newest first (by seq), optionally filtered by agent and object. */

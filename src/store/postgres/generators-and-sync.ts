@@ -1,9 +1,10 @@
 /** Generators (one per synced repository), their sync cursor and state, recorded sync errors, and the stacks a sync compares against, on PostgreSQL. */
 import type { Generator, SyncError, SyncState } from '../records.js';
-import { NotFoundError, type SyncedStack } from '../store.js';
+import { NotFoundError, type NameHolder, type SyncedStack } from '../store.js';
 import { GENERATOR_COLUMNS } from '../sqlite/rows.js';
 import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
 import { uuidParam, type Sql } from './pg-db.js';
+import { rolloutColumns } from '../rollout-rules.js';
 
 const SYNC_STATE_COLUMNS = 'generator_id, repo, branch, root, cursor_commit, cursor_committed_at, last_sync_at, last_error';
 const SYNC_ERROR_COLUMNS = 'generator_id, stack_path, stack_name, commit_sha, file, line, message, created_at';
@@ -78,13 +79,14 @@ export async function listSyncErrors(sql: Sql, generatorId?: string): Promise<Sy
 
 /** Live stacks of one generator with their tags and latest content checksum (markers and deleted objects skipped). */
 export async function listSyncedStacks(sql: Sql, generatorId: string): Promise<SyncedStack[]> {
-  type Row = { id: string; name: string; path: string | null; description: string | null; latest_checksum: string | null };
+  type Row = { id: string; name: string; path: string | null; description: string | null; latest_checksum: string | null; waves: string | null; gate: string | null; depends_on: string | null };
   const rows = await sql.rows<Row>(
     `SELECT s.id, s.name, s.path, s.description,
        (SELECT o.yaml_checksum FROM deployment_objects o
          WHERE o.stack_id = s.id AND o.deleted_at IS NULL AND NOT o.is_deletion_marker
-         ORDER BY o.sequence_id DESC LIMIT 1) AS latest_checksum
-     FROM stacks s WHERE s.generator_id = $1 AND s.deleted_at IS NULL ORDER BY s.path COLLATE "C" NULLS FIRST, s.name COLLATE "C"`,
+         ORDER BY o.sequence_id DESC LIMIT 1) AS latest_checksum,
+       r.waves, r.gate, r.depends_on
+     FROM stacks s LEFT JOIN stack_rollouts r ON r.stack_id = s.id WHERE s.generator_id = $1 AND s.deleted_at IS NULL ORDER BY s.path COLLATE "C" NULLS FIRST, s.name COLLATE "C"`,
     [uuidParam(generatorId)],
   );
   const ids = rows.map((r) => r.id);
@@ -98,17 +100,19 @@ export async function listSyncedStacks(sql: Sql, generatorId: string): Promise<S
     labels: labels.get(r.id) ?? [],
     annotations: annotations.get(r.id) ?? {},
     latest_checksum: r.latest_checksum,
+    ...rolloutColumns(r),
   }));
 }
 
 /** Which of `names` are held by live stacks of another generator (probes the live-name unique index). */
-export async function stackNamesHeldByOthers(sql: Sql, generatorId: string, names: readonly string[]): Promise<Set<string>> {
-  if (names.length === 0) return new Set();
-  const rows = await sql.rows<{ name: string }>(
-    `SELECT s.name FROM stacks s WHERE s.name = ANY($1::text[]) AND s.deleted_at IS NULL AND s.generator_id IS DISTINCT FROM $2`,
+export async function stackNamesHeldByOthers(sql: Sql, generatorId: string, names: readonly string[]): Promise<Map<string, NameHolder>> {
+  if (names.length === 0) return new Map();
+  const rows = await sql.rows<{ name: string; repository: string; path: string | null }>(
+    `SELECT s.name, g.name AS repository, s.path FROM stacks s JOIN generators g ON g.id = s.generator_id
+     WHERE s.name = ANY($1::text[]) AND s.deleted_at IS NULL AND s.generator_id IS DISTINCT FROM $2`,
     [[...new Set(names)], uuidParam(generatorId)],
   );
-  return new Set(rows.map((r) => r.name));
+  return new Map(rows.map((r) => [r.name, { repository: r.repository, path: r.path }]));
 }
 
 /** Mark the generator active now (called when a commit is applied). */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import * as repositories from './repositories.js';
 import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
+  NameHolder,
   AgentAssociationInputs,
   Annotation,
   ChangeListener,
@@ -33,6 +34,8 @@ import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
 import { CHANGE_CHANNEL, ChangeSubscription, changePayload } from './change-channel.js';
 import * as events from './events.js';
+import * as rollouts from './rollouts.js';
+import type { RolloutAction, RolloutStatus } from '../rollout-records.js';
 import * as health from './health.js';
 import * as commits from './commit-reads.js';
 import * as fleet from './fleet-reads.js';
@@ -139,7 +142,7 @@ export class PostgresStore implements Store {
   async listSyncedStacks(generatorId: string): Promise<SyncedStack[]> {
     return sync.listSyncedStacks(this.db, generatorId);
   }
-  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Set<string>> {
+  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Map<string, NameHolder>> {
     return sync.stackNamesHeldByOthers(this.db, generatorId, names);
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
@@ -269,10 +272,27 @@ export class PostgresStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    return this.#write((sql) => events.createEvent(sql, input), () => ({ kind: 'agent', agentId: input.agent_id }));
+    // A released wave or a halt concerns agents that may not hold the stack yet: announce it to all.
+    return this.#write(
+      (sql) => events.createEvent(sql, input),
+      (event) => (event.rolloutChanged ? [{ kind: 'stacks' }, { kind: 'agent', agentId: input.agent_id }] : { kind: 'agent', agentId: input.agent_id }),
+    );
   }
   async getEvent(id: string): Promise<AgentEvent | null> {
     return events.getEvent(this.db, id);
+  }
+
+  // --- progressive delivery
+  async getRollout(stackId: string): Promise<RolloutStatus> {
+    return rollouts.rolloutStatus(this.db, stackId);
+  }
+  async rolloutAction(stackId: string, action: RolloutAction): Promise<RolloutStatus> {
+    await this.#write((sql) => rollouts.rolloutAction(sql, stackId, action), () => ({ kind: 'stacks' }));
+    return rollouts.rolloutStatus(this.db, stackId);
+  }
+  async rollback(stackId: string, toSequence: number, actor: string): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
+    const object = await this.#write((sql) => rollouts.rollback(sql, stackId, toSequence, actor), () => ({ kind: 'stacks' }));
+    return { object, rollout: await rollouts.rolloutStatus(this.db, stackId) };
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);

@@ -3,6 +3,7 @@ import type { Stack } from '../records.js';
 import type { TargetStateEntry } from '../store.js';
 import { STACK_COLUMNS, qualified } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
+import { resolveManaged } from './rollouts.js';
 
 /*
  * The same rule as SQLite's: a stack is associated by a target row, a shared label, or an
@@ -33,14 +34,22 @@ const LATEST = `CROSS JOIN LATERAL (
 const SUCCEEDED = `EXISTS (SELECT 1 FROM agent_events e
   WHERE e.agent_id = $1 AND e.deployment_object_id = o.id AND e.status = 'SUCCESS' AND e.deleted_at IS NULL)`;
 
-/** $1 the agent id, $2 true for incremental. */
+/**
+ * $1 the agent id, $2 true for incremental. `managed`: the stack has a stack_rollouts row (a
+ * primary-key probe), so its object depends on the agent's wave and dependencies and the
+ * incremental filter is left to the rollout resolution, as on SQLite.
+ */
 export const PG_TARGET_STATE_SQL = `WITH ${ASSOCIATED}
-SELECT o.id, o.sequence_id, o.stack_id FROM assoc ${LATEST}
-WHERE NOT $2::boolean OR NOT ${SUCCEEDED}
+SELECT o.id, o.sequence_id, o.stack_id, r.stack_id IS NOT NULL AS managed FROM assoc ${LATEST}
+LEFT JOIN stack_rollouts r ON r.stack_id = o.stack_id
+WHERE NOT $2::boolean OR r.stack_id IS NOT NULL OR NOT ${SUCCEEDED}
 ORDER BY o.sequence_id DESC`;
 
 export async function targetStateIds(sql: Sql, agentId: string, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]> {
-  return sql.rows<TargetStateEntry>(PG_TARGET_STATE_SQL, [uuidParam(agentId), mode === 'incremental']);
+  const rows = await sql.rows<TargetStateEntry & { managed: boolean }>(PG_TARGET_STATE_SQL, [uuidParam(agentId), mode === 'incremental']);
+  const entries = rows.map((r) => ({ id: r.id, sequence_id: r.sequence_id, stack_id: r.stack_id }));
+  if (!rows.some((r) => r.managed)) return entries;
+  return resolveManaged(sql, agentId, entries, new Set(rows.filter((r) => r.managed).map((r) => r.stack_id)), mode);
 }
 
 /** Live stacks associated with the agent. */

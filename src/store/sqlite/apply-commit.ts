@@ -7,6 +7,7 @@ import { getSyncState, touchGenerator } from './generators-and-sync.js';
 import { replaceTags } from './owner-tags.js';
 import { nowIso } from './rows.js';
 import { holdsSyncLease } from './sync-leases.js';
+import { rolloutOfCommit } from './rollouts.js';
 
 /**
  * The cursor invariant: the cursor moves in the same transaction as the rows its commit produced,
@@ -42,12 +43,13 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
         )
         .get(stackId)!;
       recordProvenance(db, marker.id, plan.commit);
+      rolloutOfCommit(db, stackId, undefined, marker.id); // a marker goes through the waves like any object
       result.deleted.push({ stack_id: stackId, name: stack.name, marker_id: marker.id, sequence_id: marker.sequence_id });
     }
 
     for (const upsert of plan.upserts) {
       const { stackId, changed } = upsert.id === undefined ? createStack(db, plan.generatorId, upsert) : updateStack(db, plan.generatorId, upsert);
-      if (changed) result.updated.push({ stack_id: stackId, name: upsert.name });
+      let objectId: string | null = null;
       if (upsert.content) {
         const object = db
           .stmt<{ id: string; sequence_id: number }>(
@@ -57,7 +59,11 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
           .get(stackId, upsert.content.yaml, upsert.content.checksum, now, plan.generatorId)!;
         recordProvenance(db, object.id, plan.commit);
         result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });
+        objectId = object.id;
       }
+      // Rollout settings are not tag rows: a change of them alone is announced as a changed stack.
+      const rolloutChanged = rolloutOfCommit(db, stackId, upsert.rollout ?? null, objectId);
+      if (changed || (rolloutChanged && objectId === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
     }
 
     for (const group of plan.errors) {

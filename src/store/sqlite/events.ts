@@ -3,11 +3,13 @@ import type { AgentEvent } from '../records.js';
 import { NotFoundError, type EventQuery } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { EVENT_COLUMNS } from './rows.js';
+import { rolloutOfEvent } from './rollouts.js';
 
+/** The event, and whether it released a wave or halted a rollout (then every agent may be concerned). */
 export function createEvent(
   db: SqliteDb,
   input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): AgentEvent {
+): AgentEvent & { rolloutChanged?: true } {
   return db.tx(() => {
     if (!db.stmt('SELECT 1 FROM agents WHERE id = ? AND deleted_at IS NULL').get(input.agent_id)) {
       throw new NotFoundError(`agent ${input.agent_id} not found`);
@@ -15,12 +17,14 @@ export function createEvent(
     if (!db.stmt('SELECT 1 FROM deployment_objects WHERE id = ?').get(input.deployment_object_id)) {
       throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
     }
-    return db
+    const event = db
       .stmt<AgentEvent>(
         `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message) VALUES (?, ?, ?, ?, ?)
          RETURNING ${EVENT_COLUMNS}`,
       )
       .get(input.agent_id, input.deployment_object_id, input.event_type, input.status, input.message)!;
+    // Release rules run in the event's own transaction, so every replica sees them together.
+    return rolloutOfEvent(db, input.deployment_object_id) ? Object.defineProperty(event, 'rolloutChanged', { value: true, enumerable: false }) : event;
   });
 }
 

@@ -1,9 +1,10 @@
 /** Generators (one per synced repository), their sync cursor and state, recorded sync errors, and the stacks a sync compares against. */
 import type { Generator, SyncError, SyncState } from '../records.js';
-import { NotFoundError, type SyncedStack } from '../store.js';
+import { NotFoundError, type NameHolder, type SyncedStack } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { GENERATOR_COLUMNS, type GeneratorRow, nowIso, toGenerator } from './rows.js';
 import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
+import { rolloutColumns } from '../rollout-rules.js';
 
 const SYNC_STATE_COLUMNS = 'generator_id, repo, branch, root, cursor_commit, cursor_committed_at, last_sync_at, last_error';
 const SYNC_ERROR_COLUMNS = 'generator_id, stack_path, stack_name, commit_sha, file, line, message, created_at';
@@ -80,14 +81,15 @@ export function listSyncErrors(db: SqliteDb, generatorId?: string): SyncError[] 
 
 /** Live stacks of one generator with their tags and latest content checksum (markers and deleted objects skipped). */
 export function listSyncedStacks(db: SqliteDb, generatorId: string): SyncedStack[] {
-  type Row = { id: string; name: string; path: string | null; description: string | null; latest_checksum: string | null };
+  type Row = { id: string; name: string; path: string | null; description: string | null; latest_checksum: string | null; waves: string | null; gate: string | null; depends_on: string | null };
   const rows = db
     .stmt<Row>(
       `SELECT s.id, s.name, s.path, s.description,
          (SELECT o.yaml_checksum FROM deployment_objects o
            WHERE o.stack_id = s.id AND o.deleted_at IS NULL AND o.is_deletion_marker = 0
-           ORDER BY o.sequence_id DESC LIMIT 1) AS latest_checksum
-       FROM stacks s WHERE s.generator_id = ? AND s.deleted_at IS NULL ORDER BY s.path, s.name`,
+           ORDER BY o.sequence_id DESC LIMIT 1) AS latest_checksum,
+         r.waves, r.gate, r.depends_on
+       FROM stacks s LEFT JOIN stack_rollouts r ON r.stack_id = s.id WHERE s.generator_id = ? AND s.deleted_at IS NULL ORDER BY s.path, s.name`,
     )
     .all(generatorId);
   const ids = rows.map((r) => r.id);
@@ -101,19 +103,20 @@ export function listSyncedStacks(db: SqliteDb, generatorId: string): SyncedStack
     labels: labels.get(r.id) ?? [],
     annotations: annotations.get(r.id) ?? {},
     latest_checksum: r.latest_checksum,
+    ...rolloutColumns(r),
   }));
 }
 
 /** Which of `names` are held by live stacks of another generator (probes the live-name unique index). */
-export function stackNamesHeldByOthers(db: SqliteDb, generatorId: string, names: readonly string[]): Set<string> {
-  if (names.length === 0) return new Set();
+export function stackNamesHeldByOthers(db: SqliteDb, generatorId: string, names: readonly string[]): Map<string, NameHolder> {
+  if (names.length === 0) return new Map();
   const rows = db
-    .stmt<{ name: string }>(
-      `SELECT s.name FROM stacks s WHERE s.name IN (SELECT value FROM json_each(?))
-         AND s.deleted_at IS NULL AND s.generator_id <> ?`,
+    .stmt<{ name: string; repository: string; path: string | null }>(
+      `SELECT s.name, g.name AS repository, s.path FROM stacks s JOIN generators g ON g.id = s.generator_id
+       WHERE s.name IN (SELECT value FROM json_each(?)) AND s.deleted_at IS NULL AND s.generator_id <> ?`,
     )
     .all(JSON.stringify([...new Set(names)]), generatorId);
-  return new Set(rows.map((r) => r.name));
+  return new Map(rows.map((r) => [r.name, { repository: r.repository, path: r.path }]));
 }
 
 /** Mark the generator active now (called when a commit is applied). */

@@ -1,6 +1,7 @@
 /** SqliteStore: the Store interface over one SQLite file; each method delegates to the module owning that concern. */
 import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
+  NameHolder,
   AgentAssociationInputs,
   Annotation,
   ChangeListener,
@@ -41,6 +42,8 @@ import * as target from './target-state.js';
 import * as leases from './sync-leases.js';
 import * as fleet from './fleet-reads.js';
 import * as repositories from './repositories.js';
+import * as rollouts from './rollouts.js';
+import type { RolloutAction, RolloutStatus } from '../rollout-records.js';
 
 /**
  * better-sqlite3 is synchronous: each method runs to completion on the event loop, so a method
@@ -110,7 +113,7 @@ export class SqliteStore implements Store {
   async listSyncedStacks(generatorId: string): Promise<SyncedStack[]> {
     return sync.listSyncedStacks(this.db, generatorId);
   }
-  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Set<string>> {
+  async stackNamesHeldByOthers(generatorId: string, names: readonly string[]): Promise<Map<string, NameHolder>> {
     return sync.stackNamesHeldByOthers(this.db, generatorId, names);
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
@@ -241,10 +244,28 @@ export class SqliteStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    return this.#wrote(events.createEvent(this.db, input), { kind: 'agent', agentId: input.agent_id });
+    const event = events.createEvent(this.db, input);
+    // A released wave or a halt concerns agents that may not hold the stack yet: announce it to all.
+    if (event.rolloutChanged) this.#hub.emit({ kind: 'stacks' });
+    return this.#wrote(event, { kind: 'agent', agentId: input.agent_id });
   }
   async getEvent(id: string): Promise<AgentEvent | null> {
     return events.getEvent(this.db, id);
+  }
+
+  // --- progressive delivery
+  async getRollout(stackId: string): Promise<RolloutStatus> {
+    return rollouts.rolloutStatus(this.db, stackId);
+  }
+  async rolloutAction(stackId: string, action: RolloutAction): Promise<RolloutStatus> {
+    rollouts.rolloutAction(this.db, stackId, action);
+    this.#hub.emit({ kind: 'stacks' });
+    return rollouts.rolloutStatus(this.db, stackId);
+  }
+  async rollback(stackId: string, toSequence: number, actor: string): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
+    const object = rollouts.rollback(this.db, stackId, toSequence, actor);
+    this.#hub.emit({ kind: 'stacks' });
+    return { object, rollout: rollouts.rolloutStatus(this.db, stackId) };
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
     return events.listEvents(this.db, query);

@@ -3,6 +3,7 @@ import type { Stack } from '../records.js';
 import type { TargetStateEntry } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { STACK_COLUMNS, qualified } from './rows.js';
+import { resolveManaged } from './rollouts.js';
 
 /*
  * A stack is associated with an agent by a target row, a shared label, or an annotation equal in
@@ -37,13 +38,24 @@ const LATEST = `latest(sequence_id) AS (
 const SUCCEEDED = `EXISTS (SELECT 1 FROM agent_events e
   WHERE e.agent_id = @agent AND e.deployment_object_id = o.id AND e.status = 'SUCCESS' AND e.deleted_at IS NULL)`;
 
+/*
+ * `managed` marks stacks with a stack_rollouts row (one primary-key probe each): their object
+ * depends on the agent's wave and dependencies, so the incremental filter is left to the rollout
+ * resolution. Without any, the answer is the plain latest objects, as before rollouts existed.
+ */
 export const TARGET_STATE_SQL = `WITH ${ASSOCIATED}, ${LATEST}
-SELECT o.id, o.sequence_id, o.stack_id FROM latest JOIN deployment_objects o ON o.sequence_id = latest.sequence_id
-WHERE @incremental = 0 OR NOT ${SUCCEEDED}
+SELECT o.id, o.sequence_id, o.stack_id, r.stack_id IS NOT NULL AS managed FROM latest JOIN deployment_objects o ON o.sequence_id = latest.sequence_id
+LEFT JOIN stack_rollouts r ON r.stack_id = o.stack_id
+WHERE @incremental = 0 OR r.stack_id IS NOT NULL OR NOT ${SUCCEEDED}
 ORDER BY o.sequence_id DESC`;
 
 export function targetStateIds(db: SqliteDb, agentId: string, mode: 'incremental' | 'full'): TargetStateEntry[] {
-  return db.stmt<TargetStateEntry>(TARGET_STATE_SQL).all({ agent: agentId, incremental: mode === 'incremental' ? 1 : 0 });
+  const rows = db
+    .stmt<TargetStateEntry & { managed: number }>(TARGET_STATE_SQL)
+    .all({ agent: agentId, incremental: mode === 'incremental' ? 1 : 0 });
+  const entries = rows.map((r) => ({ id: r.id, sequence_id: r.sequence_id, stack_id: r.stack_id }));
+  if (!rows.some((r) => r.managed === 1)) return entries;
+  return resolveManaged(db, agentId, entries, new Set(rows.filter((r) => r.managed === 1).map((r) => r.stack_id)), mode);
 }
 
 /** Live stacks associated with the agent. */

@@ -6,6 +6,7 @@ import { replicas } from './003-replicas.js';
 import { repositories } from './004-repositories.js';
 import { replicaPresence } from './005-replica-presence.js';
 import { deploymentHealth } from './006-deployment-health.js';
+import { rollouts } from './007-rollouts.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts];
 export type { Migration };

@@ -5,7 +5,8 @@ import { replicas } from './003-replicas.js';
 import { repositories } from './004-repositories.js';
 import { replicaPresence } from './005-replica-presence.js';
 import { deploymentHealth } from './006-deployment-health.js';
+import { rollouts } from './007-rollouts.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth];
+export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts];
 export type { Migration };

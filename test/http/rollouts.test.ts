@@ -1,0 +1,113 @@
+/** Progressive delivery over HTTP: a wave-2 long poll wakes on wave 1's last SUCCESS; rollout status, promote, rollback, resume. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChangeFeed } from '../../src/change-feed.js';
+import { createServer } from '../../src/http/server.js';
+import { generatePak, hashPak } from '../../src/http/pak.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { RolloutStatus } from '../../src/store/rollout-records.js';
+import type { Store } from '../../src/store/store.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function daemon() {
+  const dir = mkdtempSync(join(tmpdir(), 'brokkr-rollout-http-'));
+  const store: Store = await openStore(join(dir, 'brokkr.db'));
+  const adminPak = generatePak();
+  await store.setAdminPakHash(hashPak(adminPak));
+  const app: FastifyInstance = await createServer({ store, feed: new ChangeFeed(), rateLimit: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close(), () => app.close());
+  const port = (app.server.address() as { port: number }).port;
+  const call = async <T>(method: string, path: string, pak = adminPak, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${pak}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, etag: res.headers.get('etag'), body: (res.status === 304 ? null : await res.json()) as T };
+  };
+  const g = await store.ensureGenerator('repo', null);
+  await store.saveSyncTarget(g.id, { repo: dir, branch: 'main', root: '' });
+  let cursor: string | null = null;
+  let stackId: string | undefined;
+  let n = 0;
+  const commit = async (v: number) => {
+    const sha = `c${++n}`;
+    const r = await store.applyCommit({
+      generatorId: g.id,
+      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
+      expectedCursor: cursor,
+      upserts: [{ id: stackId, name: 'web', path: 'web', description: null, labels: ['app'], annotations: {}, content: { yaml: `v: ${v}\n`, checksum: `v${v}` },
+        rollout: { waves: [{ labels: ['canary'], annotations: {} }], gate: 'success', depends_on: [] } }],
+      deletes: [],
+      errors: [],
+    });
+    cursor = sha;
+    stackId = r.created[0].stack_id;
+    return r.created[0];
+  };
+  const agent = async (name: string, labels: string[]) => {
+    const { body } = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name, cluster_name: 'c', labels: ['app', ...labels] });
+    return { id: body.agent.id, pak: body.initial_pak };
+  };
+  return { call, commit, agent, stack: () => stackId! };
+}
+
+type Entry = { id: string; sequence_id: number };
+
+describe('rollouts over HTTP', () => {
+  it('a wave-2 agent’s parked long poll is answered within a second of wave 1’s last SUCCESS', async () => {
+    const d = await daemon();
+    const canary = await d.agent('canary-1', ['canary']);
+    const prod = await d.agent('prod-1', []);
+    const v1 = await d.commit(1);
+    const first = await d.call<Entry[]>('GET', `/agents/${prod.id}/target-state`, prod.pak);
+    expect(first.body).toEqual([]);
+    const parked = d.call<Entry[]>('GET', `/agents/${prod.id}/target-state?wait=20`, prod.pak, undefined, { 'if-none-match': first.etag! });
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = Date.now();
+    await d.call('POST', `/agents/${canary.id}/events`, canary.pak, { deployment_object_id: v1.object_id, event_type: 'DEPLOY', status: 'SUCCESS' });
+    const answer = await parked;
+    expect(Date.now() - sent).toBeLessThan(1000);
+    expect(answer.body.map((e) => e.sequence_id)).toEqual([v1.sequence_id]);
+  });
+
+  it('status shows the halt; promote releases wave 2; rollback pins every wave and pauses; resume rolls the newest again', async () => {
+    const d = await daemon();
+    const canary = await d.agent('canary-1', ['canary']);
+    const prod = await d.agent('prod-1', []);
+    const v1 = await d.commit(1);
+    await d.call('POST', `/agents/${canary.id}/events`, canary.pak, { deployment_object_id: v1.object_id, event_type: 'DEPLOY', status: 'SUCCESS' });
+    const v2 = await d.commit(2);
+    await d.call('POST', `/agents/${canary.id}/events`, canary.pak, { deployment_object_id: v2.object_id, event_type: 'DEPLOY', status: 'FAILURE', message: 'exit 1' });
+    let status = (await d.call<RolloutStatus>('GET', `/stacks/${d.stack()}/rollout`)).body;
+    expect(status).toMatchObject({ halted: true, halt_reason: 'wave 1: agent canary-1 reported FAILURE: exit 1' });
+    expect(status.waves.map((w) => [w.released?.sequence_id, w.agents.map((a) => `${a.name}:${a.gate}`)])).toEqual([
+      [v2.sequence_id, ['canary-1:failed']],
+      [v1.sequence_id, ['prod-1:pending']],
+    ]);
+    expect((await d.call('POST', `/stacks/${d.stack()}/rollout/promote`, prod.pak)).status).toBe(403);
+    status = (await d.call<RolloutStatus>('POST', `/stacks/${d.stack()}/rollout/promote`)).body;
+    expect(status.halted).toBe(false);
+    expect((await d.call<Entry[]>('GET', `/agents/${prod.id}/target-state?mode=full`, prod.pak)).body.map((e) => e.sequence_id)).toEqual([v2.sequence_id]);
+
+    const rolled = await d.call<{ object: Entry; rollout: RolloutStatus }>('POST', `/stacks/${d.stack()}/rollback`, undefined, { to_sequence: v1.sequence_id });
+    expect(rolled.status).toBe(201);
+    expect(rolled.body.rollout).toMatchObject({ paused: true, rollback: { source_sequence_id: v1.sequence_id, replaced_sequence_id: v2.sequence_id, actor: 'admin' } });
+    const v3 = await d.commit(3);
+    for (const a of [canary, prod]) {
+      expect((await d.call<Entry[]>('GET', `/agents/${a.id}/target-state?mode=full`, a.pak)).body.map((e) => e.sequence_id)).toEqual([rolled.body.object.sequence_id]);
+    }
+    await d.call('POST', `/stacks/${d.stack()}/rollout/resume`);
+    expect((await d.call<Entry[]>('GET', `/agents/${canary.id}/target-state?mode=full`, canary.pak)).body.map((e) => e.sequence_id)).toEqual([v3.sequence_id]);
+    expect((await d.call<Entry[]>('GET', `/agents/${prod.id}/target-state?mode=full`, prod.pak)).body.map((e) => e.sequence_id)).toEqual([rolled.body.object.sequence_id]);
+    expect((await d.call('POST', `/stacks/${d.stack()}/rollback`, undefined, { to_sequence: 999 })).status).toBe(404);
+  });
+});
