@@ -60,7 +60,7 @@ describe('stack names across repositories', () => {
     const errors = await bErrors();
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ stack_path: 'svc/shared', stack_name: 'shared', file: 'svc/shared/stack.yaml', line: 1 });
-    expect(errors[0].message).toMatch(/"shared".*another repository/);
+    expect(errors[0].message).toMatch(/"shared" is already used by repository alpha/);
 
     // A new commit of B touching the claimant changes nothing for A.
     writeStack(b, 'svc/shared', 'shared', 'from-b-2').commit('b: claim again');
@@ -80,11 +80,8 @@ describe('stack names across repositories', () => {
     expect(latest.some((o) => o.yaml_content.includes('from-b'))).toBe(false);
   });
 
-  // SPEC §9: "invalid, with an error naming that repository and path". The message says only
-  // "a stack of another repository" (src/sync/plan-step.ts; Store.stackNamesHeldByOthers returns
-  // names alone). This test flips to failing once the message names alpha and apps/shared: then
-  // drop `.fails`.
-  it.fails('the error names the incumbent repository and its path', async () => {
+  // SPEC §9: "invalid, with an error naming that repository and path".
+  it('the error names the incumbent repository and its path', async () => {
     const [error] = (await until(() => bErrors().then((e) => e.length > 0 && e), 'the error on beta')) as any[];
     expect(error.message).toContain('alpha');
     expect(error.message).toContain('apps/shared');

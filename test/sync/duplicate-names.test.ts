@@ -84,7 +84,7 @@ describe.each(ENGINES)('duplicate names (%s)', (engine) => {
     const report = await fx.sync();
     expect(report.failure).toBeUndefined();
     expect((await fx.stack('mine')).generator_id).toBe(fx.syncer().generatorId());
-    expect((await fx.store.listSyncErrors(fx.syncer().generatorId()))[0]!.message).toMatch(/another repository/);
+    expect((await fx.store.listSyncErrors(fx.syncer().generatorId()))[0]!.message).toMatch(/is already used by repository .*; the stack that had it keeps it/);
   });
 
   it('a commit creating a stack checks only its new names against other repositories, not every stack with its details', async () => {
