@@ -42,6 +42,7 @@ export async function run({ runs = 3, duration = 5, connections = 64 } = {}) {
   let load = null;
   const results = { postgres: [], sqlite: [] };
   let pgVersion = null;
+  const firstSync = { postgres: NaN, sqlite: NaN };
   try {
     pg = await startPostgres();
     pgVersion = pg.version;
@@ -53,6 +54,8 @@ export async function run({ runs = 3, duration = 5, connections = 64 } = {}) {
     pgFleet = pgStarted.value ?? null;
     sqliteFleet = sqliteStarted.value ?? null;
     if (!pgFleet || !sqliteFleet) throw pgStarted.reason ?? sqliteStarted.reason;
+    firstSync.postgres = pgFleet.startMs;
+    firstSync.sqlite = sqliteFleet.startMs;
     console.log(`polling on PostgreSQL ${pgVersion} / SQLite: daemon start + first sync ${fmt(pgFleet.startMs)} / ${fmt(sqliteFleet.startMs)} ms`);
     const [pgRequests, sqliteRequests] = await Promise.all([conditionalRequests(pgFleet), conditionalRequests(sqliteFleet)]);
     const cases = [
@@ -109,10 +112,11 @@ export async function run({ runs = 3, duration = 5, connections = 64 } = {}) {
     durationS: (Date.now() - started) / 1000,
     machine: { ...host, postgres: pgVersion },
     rows: [
+      { metric: 'daemon start + first sync of 10,000 stacks, PostgreSQL / SQLite (same run, side by side)', value: `${fmt(firstSync.postgres / 1000, 1)} / ${fmt(firstSync.sqlite / 1000, 1)} s` },
       { metric: '304 polls: throughput, PostgreSQL / SQLite', value: `${fmt(rps('postgres').median, 0)} / ${fmt(rps('sqlite').median, 0)} req/s` },
       { metric: `304 polls: ratio PostgreSQL / SQLite (${runs} run pairs)`, value: `${spread(ratio, 2)}×`, goal: '≥ 0.8× (issue 12)', pass: ratio.median >= 0.8 },
       { metric: '304 polls: server CPU per answer, SQLite / PostgreSQL', value: `${fmt(cpu('sqlite').median)} / ${fmt(cpu('postgres').median)} µs = ${spread(cpuRatio, 2)}×` },
-      { metric: '304 polls on PostgreSQL: database transactions per 1,000 answers', value: `${fmt(txPer1k.median, 3)} (${fmt(tx.median, 0)} in a run window of ${fmt(results.postgres[0]?.windowS ?? NaN, 1)} s)`, goal: '0 (no round trip)', pass: txPer1k.median < 1 },
+      { metric: '304 polls on PostgreSQL: database transactions per 1,000 answers', value: `${fmt(txPer1k.median, 3)} (${spread(tx, 0)} per run window of ${fmt(summarize(results.postgres.map((r) => r.windowS)).median, 1)} s)`, goal: 'none (SPEC §8: a 304 costs no database round trip)', pass: txPer1k.median < 1 },
     ],
     summary:
       `Two daemons (\`startDaemon\`, scenario 3's setup: 10,000 stacks, 1,000 agents, watch off, shipped defaults), one on PostgreSQL ${pgVersion ?? ''} ` +
@@ -128,7 +132,7 @@ export async function run({ runs = 3, duration = 5, connections = 64 } = {}) {
       row('postgres'),
       row('sqlite'),
     ],
-    raw: results,
+    raw: { ...results, firstSync },
   };
 }
 
