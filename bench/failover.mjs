@@ -39,19 +39,26 @@ export async function run({ trials = 5, stacks = 100 } = {}) {
       writeFileSync(join(set.repo, path), deployment('svc-0', 0, 200 + k));
       git(set.repo, ['add', path]);
       const answer = p.next(30_000);
-      await survivor.worker.call({ cmd: 'trace' });
       const t0 = performance.now();
       set.kill(holder);
       git(set.repo, ['commit', '-q', '-m', `bump svc-0 to 1.0.${200 + k}`]);
       const committed = performance.now() - t0;
+      // Meanwhile ask the survivor every 20 ms whether it holds the lease (its own view, as it syncs by it).
+      let takeoverMs = null;
+      let done = false;
+      const watching = (async () => {
+        while (!done && takeoverMs === null) {
+          if ((await survivor.worker.call({ cmd: 'lease' })).holdsLease) takeoverMs = performance.now() - t0;
+          else await sleep(20);
+        }
+      })();
       const at = await answer;
-      const { trace } = await survivor.worker.call({ cmd: 'trace' });
-      const base = performance.timeOrigin + t0;
-      const takeover = trace.find((e) => e.kind === 'request' && e.reason === 'sync lease taken over');
+      done = true;
+      await watching;
       const sample = {
         ms: at === null ? null : at - t0,
         committedMs: committed,
-        takeoverMs: takeover ? takeover.t - base : null,
+        takeoverMs,
         killed: holder.name,
         survivor: survivor.name,
       };
@@ -93,7 +100,7 @@ export async function run({ trials = 5, stacks = 100 } = {}) {
         '(`git commit` returned after the kill by the figure below); the figure runs from the kill to the probe\'s changed answer. The goal ' +
         'counts the slowest trial. A fresh replica replaces the dead one before the next trial, which kills the current holder.',
       '',
-      '| trial | killed | survivor | kill → lease taken over (ms) | kill → commit returned (ms) | kill → agent has the commit (ms) |',
+      '| trial | killed | survivor | kill → the survivor holds the lease (ms, asked every 20 ms) | kill → commit returned (ms) | kill → agent has the commit (ms) |',
       '| --- | --- | --- | --- | --- | --- |',
       ...samples.map((s, i) => `| ${i + 1} | ${s.killed} | ${s.survivor} | ${fmt(s.takeoverMs)} | ${fmt(s.committedMs)} | ${s.ms === null ? 'none within 30 s' : fmt(s.ms)} |`),
       '',
