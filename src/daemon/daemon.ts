@@ -132,6 +132,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       timeouts: options.timeouts,
       plugins,
       processMetrics: true,
+      // On PostgreSQL every write, whoever makes it, reaches this replica's caches by NOTIFY (and a
+      // reconnect invalidates them all), so a cached target state is trusted for a minute: a 304
+      // costs no database round trip. SQLite keeps 5 s, for other processes writing the file.
+      ...(store.engine === 'postgres' ? { targetStateMaxAgeMs: 60_000 } : {}),
       syncer: {
         isReady: () => repositories?.isReady() ?? false,
         requestSync: (reason) => repositories?.requestSync(reason),
