@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // vitest's default is one worker per core minus one: on the 2-core machines that is one file at
+    // a time, while most files spend their time waiting on git, servers and child processes.
+    maxWorkers: 2,
     // One embedded PostgreSQL server per run; store tests create a database each (test/support/postgres.ts).
     globalSetup: ['test/support/postgres-server.ts'],
     // The JSON report lets .ci/run print one plain "N passed, N failed" line for CI.
