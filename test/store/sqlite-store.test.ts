@@ -18,6 +18,12 @@ async function withStack(store: Store): Promise<{ stackId: string; generatorId: 
 }
 
 describe.each(ENGINES)('%s store', (engine) => {
+  it('close() twice is harmless: the second waits for the first', async () => {
+    const { store } = await openEngineStore(engine);
+    await Promise.all([store.close(), store.close()]);
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
   describe('agents', () => {
     it('creates an agent with the data model defaults', async () => {
       const { store } = await openEngineStore(engine);

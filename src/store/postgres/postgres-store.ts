@@ -98,9 +98,14 @@ export class PostgresStore implements Store {
   async schemaVersion(): Promise<number> {
     return currentPgVersion(this.db.pool);
   }
-  async close(): Promise<void> {
-    await this.#subscription.close();
-    await this.db.close();
+  #closing: Promise<void> | null = null;
+
+  /** Idempotent, as on SQLite: a second close waits for the first. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      await this.#subscription.close();
+      await this.db.close();
+    })());
   }
 
   // --- sync leases
