@@ -122,6 +122,7 @@ export const syncStateSchema = {
   properties: {
     generator_id: uuid,
     generator_name: nullableStr,
+    orphaned: { type: 'boolean', description: 'No longer synced by this daemon (removed): its stacks stay' },
     repo: str,
     branch: str,
     root: str,

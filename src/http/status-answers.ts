@@ -2,7 +2,7 @@
 import type { SyncError, SyncState, Uuid } from '../store/records.js';
 
 /** A sync state with the name of the generator (repository) it belongs to. */
-export type RepositoryState = SyncState & { generator_name: string | null };
+export type RepositoryState = SyncState & { generator_name: string | null; orphaned?: boolean };
 
 /** GET /sync/status */
 export interface SyncStatus {

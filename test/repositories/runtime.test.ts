@@ -122,6 +122,9 @@ describe('repositories at run time', () => {
     const cliAfter = (await d.call('GET', '/api/v1/generators')).body.find((g: any) => g.id === cliGen.id);
     expect(cliAfter).toMatchObject({ repository: null, stacks: 1 });
     expect(cliAfter.cursor_commit).not.toBe(repos.cli.head());
+    // Status marks the removed repository orphaned (its stacks stay), and only that one.
+    const status = (await d.call('GET', '/api/v1/status')).body as { repositories: { generator_id: string; orphaned: boolean }[] };
+    expect(status.repositories.filter((r) => r.orphaned).map((r) => r.generator_id)).toEqual([cliGen.id]);
     const kept = await targetState(d.url, agent);
     const cliObject = kept.find((o) => o.stack_id === cliStack.id);
     expect(cliObject).toMatchObject({ is_deletion_marker: false });

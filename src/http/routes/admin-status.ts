@@ -9,11 +9,18 @@ import { ADMIN, responses } from './route-kit.js';
 
 const tags = ['status'];
 
-/** Sync states with the name of the generator (repository) they belong to. */
-async function repositories(store: Store): Promise<RepositoryState[]> {
+/**
+ * Sync states with the name of the generator (repository) they belong to, and whether this
+ * daemon still syncs it: a removed repository's stacks stay (agents keep them), marked orphaned.
+ */
+async function repositories(store: Store, control: ServerContext['repositories']): Promise<RepositoryState[]> {
   const [states, generators] = await Promise.all([store.listSyncStates(), store.listGenerators()]);
   const names = new Map(generators.map((g) => [g.id, g.name]));
-  return states.map((s) => ({ ...s, generator_name: names.get(s.generator_id) ?? null }));
+  return states.map((s) => ({
+    ...s,
+    generator_name: names.get(s.generator_id) ?? null,
+    orphaned: control ? control.find({ generatorId: s.generator_id }) === null : false,
+  }));
 }
 
 /** How many distinct stacks have recorded errors. */
@@ -55,7 +62,7 @@ export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): voi
       config: { access: ADMIN },
     },
     async (): Promise<SyncStatus> => {
-      const [repos, errors] = await Promise.all([repositories(store), store.listSyncErrors()]);
+      const [repos, errors] = await Promise.all([repositories(store, ctx.repositories), store.listSyncErrors()]);
       return { ready: ctx.syncer?.isReady() ?? false, repositories: repos, errors };
     },
   );
@@ -86,7 +93,7 @@ export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): voi
     },
     async (): Promise<StatusOverview> => {
       const [repos, errors, stacks, agents, delivery] = await Promise.all([
-        repositories(store),
+        repositories(store, ctx.repositories),
         store.listSyncErrors(),
         store.listStacks(),
         store.listAgents(),
