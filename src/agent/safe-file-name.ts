@@ -1,5 +1,6 @@
 /** Stack name → file name inside OUT: readable for the common case, and never a path out of OUT. */
 import { createHash } from 'node:crypto';
+import { unusableStackName } from '../manifest/rules.js';
 
 export type SafeNameResult = { ok: true; file: string } | { ok: false; code: 'UNSAFE_STACK_NAME'; message: string };
 
@@ -19,13 +20,10 @@ export function safeFileName(stackName: string): SafeNameResult {
     code: 'UNSAFE_STACK_NAME',
     message: `stack name ${JSON.stringify(stackName)} cannot be used as a file name: ${why}`,
   });
-  if (stackName.length === 0) return refuse('it is empty');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(stackName)) return refuse('it contains a NUL or control character');
-  if (stackName.includes('\\')) return refuse('it contains a backslash');
-  if (stackName.startsWith('/')) return refuse('it is an absolute path');
+  // The same rule sync and lint refuse such names with; a daemon of another make may still send one.
+  const unusable = unusableStackName(stackName);
+  if (unusable) return refuse(unusable);
   const segments = stackName.split('/');
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) return refuse('it has an empty, "." or ".." path segment');
 
   const encoded = segments.map(encodeSegment).join('__');
   let file = `${encoded}.yaml`;

@@ -75,6 +75,21 @@ export function checkName(value: unknown, what = 'name'): string | null {
   return checkToken(what, value, MAX_NAME, true);
 }
 
+/**
+ * Why a stack name can never become the file an agent writes it to (empty, absolute, a `.`, `..`
+ * or empty path segment, a backslash, a control character), or null. Sync and lint refuse such a
+ * name with its file and line; the reference agent applies the same rule to what it receives.
+ */
+export function unusableStackName(name: string): string | null {
+  if (name.length === 0) return 'it is empty';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'it contains a NUL or control character';
+  if (name.includes('\\')) return 'it contains a backslash';
+  if (name.startsWith('/')) return 'it is an absolute path';
+  if (name.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'it has an empty, "." or ".." path segment';
+  return null;
+}
+
 /** Error message for a description, or null: any string without NUL bytes (null allowed). */
 export function checkDescription(value: unknown): string | null {
   if (value === null || value === undefined) return null;

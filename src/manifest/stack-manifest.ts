@@ -1,5 +1,5 @@
 /** Parse and validate a stack's `stack.yaml` (SPEC §2, §10): name, description, labels, annotations, rollout, dependsOn; nothing else. */
-import { checkAnnotation, checkDescription, checkLabel, checkName, describeType, quote } from './rules.js';
+import { checkAnnotation, checkDescription, checkLabel, checkName, describeType, quote, unusableStackName } from './rules.js';
 import { closestWord } from './closest-word.js';
 import { problem, type ManifestProblem } from './manifest-problem.js';
 import { decodeText } from './text-file.js';
@@ -73,7 +73,9 @@ export function parseStackManifest(
   const explicitName = fields.name !== undefined && fields.name !== null;
   if (explicitName) {
     const message = checkName(fields.name, 'name');
+    const unusable = message ? null : unusableStackName(fields.name as string);
     if (message) report('name', message);
+    else if (unusable) report('name', `name ${quote(fields.name as string)} cannot be a stack name: ${unusable} (agents write each stack to a file named after it)`);
     else name = fields.name as string;
   }
 

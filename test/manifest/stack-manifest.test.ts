@@ -36,6 +36,21 @@ describe('parseStackManifest', () => {
     expect(ok('labels: [a]\n').nameLine).toBeNull();
   });
 
+  it('a name no agent could write to a file is refused at its line, with why', () => {
+    for (const [name, why] of [
+      ['../../x', '".." path segment'],
+      ['/etc/passwd', 'absolute path'],
+      ['a//b', 'empty'],
+      ['a\\\\b', 'backslash'],
+    ] as const) {
+      const [p] = problems(`labels: [a]\nname: "${name}"\n`);
+      expect(p, name).toMatchObject({ file: FILE, line: 2 });
+      expect(p!.message).toContain(why);
+      expect(p!.message).toContain('cannot be a stack name');
+    }
+    expect(ok('name: teams/payments\n').manifest.name).toBe('teams/payments'); // nested names stay fine
+  });
+
   it('an unknown field is an error naming it and suggesting the closest known field', () => {
     const [p] = problems('name: x\nlables: [prod]\n');
     expect(p).toEqual({ file: FILE, line: 2, message: 'unknown field "lables" (did you mean "labels"?)' });
