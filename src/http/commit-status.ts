@@ -8,7 +8,7 @@
  */
 import type { DeploymentHealth, HealthStatus } from '../store/records.js';
 import type { CommitObject, Store } from '../store/store.js';
-import { isReleased } from './released-object.js';
+import { stackRelease } from './released-object.js';
 
 export const DELIVERY_STATES = ['applied', 'failed', 'pending'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
@@ -37,6 +37,8 @@ export interface StackDelivery {
   is_deletion_marker: boolean;
   /** The stack's newest object when a later commit replaced this one, else null. */
   latest_sequence_id: number | null;
+  /** Why the stack's rollout is halted on this commit's object (or a later one); null when it is not. */
+  halt_reason: string | null;
   agents: AgentDelivery[];
 }
 
@@ -55,16 +57,18 @@ export async function commitStatus(store: Store, sha: string, objects: readonly 
   const agents = stacks.flatMap((s) => s.agents.map((a) => ({ a, marker: s.is_deletion_marker })));
   const counts = { applied: 0, failed: 0, pending: 0 };
   for (const { a } of agents) counts[a.state] += 1;
-  let state: CommitState = counts.failed > 0 ? 'failed' : counts.pending > 0 ? 'pending' : 'applied';
+  const halted = stacks.some((s) => s.halt_reason !== null);
+  let state: CommitState = counts.failed > 0 || halted ? 'failed' : counts.pending > 0 ? 'pending' : 'applied';
   if (state === 'applied' && opts.healthy) state = agents.every(({ a, marker }) => marker || a.health?.status === 'healthy') ? 'healthy' : 'applied';
   return { sha, subject: objects[0]?.subject ?? null, state, healthy_required: opts.healthy, counts, stacks };
 }
 
 async function stackDelivery(store: Store, o: CommitObject, healthy: boolean): Promise<StackDelivery> {
-  const [agents, later, health] = await Promise.all([
+  const [agents, later, health, release] = await Promise.all([
     store.listStackAgents(o.stack_id),
     store.listStackObjectsFrom(o.stack_id, o.sequence_id),
     store.listHealth({ stackId: o.stack_id }),
+    stackRelease(store, o.stack_id),
   ]);
   // Events on every object from the commit's on, newest object first, each newest event first.
   const events = (await Promise.all(later.map((obj) => store.listEvents({ deploymentObjectId: obj.id })))).map((list, i) => ({ obj: later[i]!, list }));
@@ -72,7 +76,7 @@ async function stackDelivery(store: Store, o: CommitObject, healthy: boolean): P
 
   const perAgent = await Promise.all(
     agents.map(async (agent): Promise<AgentDelivery> => {
-      const released = await isReleased(store, { stackId: o.stack_id, objectId: o.object_id, sequenceId: o.sequence_id, agentId: agent.id });
+      const released = release.released(agent.id, o.sequence_id);
       const applied = events.find(({ list }) => list.some((e) => e.agent_id === agent.id && e.status === 'SUCCESS'));
       const last = events.map(({ list }) => list.find((e) => e.agent_id === agent.id)).find((e) => e !== undefined);
       const h = applied && !applied.obj.is_deletion_marker ? healthOf.get(`${agent.id} ${applied.obj.id}`) : undefined;
@@ -100,6 +104,7 @@ async function stackDelivery(store: Store, o: CommitObject, healthy: boolean): P
     sequence_id: o.sequence_id,
     is_deletion_marker: o.is_deletion_marker,
     latest_sequence_id: newest && newest.sequence_id !== o.sequence_id ? newest.sequence_id : null,
+    halt_reason: release.haltedAt(o.sequence_id),
     agents: perAgent,
   };
 }

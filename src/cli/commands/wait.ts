@@ -119,8 +119,11 @@ function finish(result: WaitResult, sha: string, args: WaitArgs, timeoutMs: numb
   if (result.outcome === 'failed' && status) {
     const failed = every(status).filter((x) => x.a.state === 'failed');
     for (const x of failed) say(`FAILED  ${where(x)}: ${x.a.message ?? 'no message'}`);
+    const halted = status.stacks.filter((st) => st.halt_reason);
+    for (const st of halted) say(`HALTED  stack ${st.stack_name}: rollout halted, ${st.halt_reason}`);
     const first = failed[0];
-    throw new CliError(`${shortSha(status.sha)} failed: ${first ? `${where(first)}: ${first.a.message ?? 'no message'}` : 'see above'}`, 1);
+    const why = first ? `${where(first)}: ${first.a.message ?? 'no message'}` : halted[0] ? `stack ${halted[0].stack_name}: rollout halted, ${halted[0].halt_reason}` : 'see above';
+    throw new CliError(`${shortSha(status.sha)} failed: ${why}`, 1);
   }
   const seconds = Math.round(timeoutMs / 1000);
   if (!status) throw new CliError(`timed out after ${seconds}s waiting for ${shortSha(sha)}: ${result.lastError ?? 'no answer'}`, 2);

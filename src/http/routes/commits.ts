@@ -17,7 +17,7 @@ const agentDelivery = {
     agent_id: uuid,
     agent_name: { type: 'string' },
     cluster_name: { type: 'string' },
-    released: { type: 'boolean', description: 'Whether the commit’s object is released to this agent (always, until rollout waves)' },
+    released: { type: 'boolean', description: 'Whether the commit’s object is released to this agent (its rollout wave got this object or a later one)' },
     state,
     applied_sequence_id: { ...nullableInt, description: 'The newest object (this commit’s or later) the agent reported SUCCESS for' },
     message: { type: ['string', 'null'], description: 'Why it failed' },
@@ -34,7 +34,7 @@ const commitResponse = {
   properties: {
     sha: { type: 'string' },
     subject: { type: ['string', 'null'] },
-    state: { type: 'string', enum: [...DELIVERY_STATES, 'healthy'], description: 'failed, pending, applied; healthy when asked for and every applied object is healthy' },
+    state: { type: 'string', enum: [...DELIVERY_STATES, 'healthy'], description: 'failed (an agent failed, or a rollout is halted), pending, applied; healthy when asked for and every applied object is healthy' },
     healthy_required: { type: 'boolean' },
     counts: { type: 'object', properties: Object.fromEntries(DELIVERY_STATES.map((s) => [s, { type: 'integer' }])) },
     stacks: {
@@ -48,6 +48,7 @@ const commitResponse = {
           sequence_id: { type: 'integer' },
           is_deletion_marker: { type: 'boolean' },
           latest_sequence_id: nullableInt,
+          halt_reason: { type: ['string', 'null'], description: 'Why the stack’s rollout is halted on this commit’s object or a later one (the commit is then failed); null when it is not' },
           agents: { type: 'array', items: agentDelivery },
         },
       },

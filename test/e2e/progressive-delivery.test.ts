@@ -1,0 +1,245 @@
+/**
+ * Progressive delivery with real processes (SPEC §10, README "Progressive delivery"): `brokkr-sync
+ * serve` on a git repository whose `web/stack.yaml` is the README's canary example (read from the
+ * README, so the README stays true), and three long-running reference agents — canary-1 (wave 1),
+ * eu-1 (wave 2), other-1 (the implicit last wave) — whose `--apply` script logs what it got and
+ * when, and holds or fails on command (a file in a control directory).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { freePort, killAll, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
+
+const ADMIN_PAK = 'e2e-rollout-admin-pak-0123456789abcdef';
+
+let repo: TestRepo;
+let work: { path: string; cleanup(): void };
+let port: number;
+let url: string;
+let dbPath: string;
+let daemon: CliProcess;
+const agents = new Map<string, CliProcess>();
+const admin = () => ({ BROKKR_URL: url, BROKKR_PAK: ADMIN_PAK });
+const ctrl = (name: string) => join(work.path, 'ctrl', name);
+
+/* Logs "stack sequence epoch-ms" when it gets an object, then holds while ctrl/hold-AGENT exists and fails while ctrl/fail-AGENT exists. */
+const APPLY =
+  'cat > /dev/null; echo "$BROKKR_STACK_NAME $BROKKR_SEQUENCE_ID $(date +%s%3N)" >> "$CTRL/got-$AGENT_NAME"; ' +
+  'while [ -e "$CTRL/hold-$AGENT_NAME" ]; do sleep 0.02; done; ' +
+  'if [ -e "$CTRL/fail-$AGENT_NAME" ]; then echo "apply refused on $AGENT_NAME" >&2; exit 1; fi; echo applied';
+
+/** What the agent got: [stack, sequence, epoch ms] in order. */
+function got(agent: string): { stack: string; seq: number; at: number }[] {
+  if (!existsSync(ctrl(`got-${agent}`))) return [];
+  return readFileSync(ctrl(`got-${agent}`), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [stack, seq, at] = l.split(' ');
+      return { stack: stack!, seq: Number(seq), at: Number(at) };
+    });
+}
+const gotWeb = (agent: string, seq: number) => got(agent).find((g) => g.stack === 'web-app' && g.seq === seq);
+
+async function api<T>(path: string): Promise<T> {
+  const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_PAK}` } });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+interface Rollout {
+  stack_id: string;
+  halted: boolean;
+  halt_reason: string | null;
+  paused: boolean;
+  target: { sequence_id: number } | null;
+  waves: { index: number; released: { sequence_id: number } | null; agents: { name: string; gate: string }[] }[];
+}
+const rollout = async (): Promise<Rollout> => JSON.parse((await runCli(['rollout', 'status', 'web-app', '--json'], { env: admin() })).stdout) as Rollout;
+const releasedSeqs = (r: Rollout) => r.waves.map((w) => w.released?.sequence_id ?? null);
+
+interface CommitAnswer {
+  state: string;
+  stacks: { stack_name: string; sequence_id: number; halt_reason: string | null; agents: { agent_name: string; released: boolean; state: string }[] }[];
+}
+const released = (c: CommitAnswer) => Object.fromEntries(c.stacks.find((s) => s.stack_name === 'web-app')!.agents.map((a) => [a.agent_name, a.released]));
+
+async function createAgent(name: string, tags: string[]): Promise<void> {
+  const r = await runCli(['agents', 'create', name, '--cluster', 'local', ...tags, '--json'], { env: admin() });
+  expect(r.code, r.stderr).toBe(0);
+  const pak = (JSON.parse(r.stdout) as { initial_pak: string }).initial_pak;
+  const p = startCli(['agent', '--url', url, '--pak', pak, '--out', join(work.path, name), '--apply', APPLY, '--interval', '30'], {
+    env: { CTRL: join(work.path, 'ctrl'), AGENT_NAME: name },
+  });
+  agents.set(name, p);
+  await p.waitFor(/connected to/, `agent ${name} to connect`);
+}
+
+function startDaemon(): CliProcess {
+  return startCli(['serve', '--repo', repo.path, '--branch', 'main', '--db', dbPath, '--port', String(port), '--interval', '1'], {
+    env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
+  });
+}
+
+function commitWeb(n: number): string {
+  repo.write('web/cm.yaml', `kind: ConfigMap\ndata: {version: "v${n}"}\n`);
+  return repo.commit(`web: v${n}`);
+}
+
+/** The sequence id of the web-app object of a commit, once synced. */
+async function seqOf(sha: string): Promise<number> {
+  const c = await until(async () => (await api<CommitAnswer>(`/commits/${sha}`).catch(() => null)) ?? null, `commit ${sha} to sync`);
+  return c.stacks.find((s) => s.stack_name === 'web-app')!.sequence_id;
+}
+
+beforeAll(async () => {
+  requireBuild();
+  work = makeTempDir('brokkr-e2e-rollout-');
+  mkdirSync(join(work.path, 'ctrl'), { recursive: true });
+  dbPath = join(work.path, 'brokkr.db');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const canary = readme.match(/```yaml\n(# web\/stack\.yaml — a canary rollout\n[\s\S]*?)```/);
+  if (!canary) throw new Error('README: the canary example (# web/stack.yaml — a canary rollout) is gone');
+  repo = makeRepoSync('brokkr-e2e-rollout-repo-');
+  repo.writeAll({
+    'web/stack.yaml': canary[1]!,
+    'web/cm.yaml': 'kind: ConfigMap\ndata: {version: "v1"}\n',
+    'postgres/stack.yaml': 'labels: [prod]\n',
+    'postgres/cm.yaml': 'kind: ConfigMap\n',
+  });
+  repo.commit('initial stacks');
+  port = await freePort();
+  daemon = startDaemon();
+  url = (await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve'))[1]!;
+  await createAgent('canary-1', ['--label', 'prod', '--label', 'canary', '--annotation', 'region=eu']);
+  await createAgent('eu-1', ['--label', 'prod', '--label', 'eu']);
+  await createAgent('other-1', ['--label', 'prod']);
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of agents.values()) await p.stop();
+  await daemon?.stop();
+  killAll();
+  work?.cleanup();
+  repo?.cleanup();
+});
+
+describe('progressive delivery with real processes (the README canary example)', () => {
+  let v1 = 0;
+  let v2 = 0;
+
+  it('the first object rolls out wave by wave; on each agent postgres (dependsOn) is applied before web-app', async () => {
+    v1 = await seqOf(repo.head());
+    await until(() => gotWeb('other-1', v1), 'the last wave to get web-app v1');
+    for (const name of ['canary-1', 'eu-1', 'other-1']) {
+      const order = got(name).map((g) => g.stack);
+      expect(order.indexOf('postgres'), `${name}: ${order.join(', ')}`).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf('postgres'), `${name}: ${order.join(', ')}`).toBeLessThan(order.indexOf('web-app'));
+    }
+    expect(gotWeb('canary-1', v1)!.at).toBeLessThanOrEqual(gotWeb('eu-1', v1)!.at);
+    expect(gotWeb('eu-1', v1)!.at).toBeLessThanOrEqual(gotWeb('other-1', v1)!.at);
+    const r = await until(async () => {
+      const x = await rollout();
+      return x.waves.every((w) => w.agents.every((a) => a.gate === 'passed')) ? x : null;
+    }, 'every gate to pass on v1');
+    expect(r.waves.map((w) => w.agents.map((a) => a.name))).toEqual([['canary-1'], ['eu-1'], ['other-1']]);
+    expect(releasedSeqs(r)).toEqual([v1, v1, v1]);
+  });
+
+  it('wave 2 gets v2 only after wave 1’s SUCCESS, its parked long poll answered within the same second; GET /commits says who is released', async () => {
+    writeFileSync(ctrl('hold-canary-1'), '');
+    const sha = commitWeb(2);
+    v2 = await seqOf(sha);
+    await until(() => gotWeb('canary-1', v2), 'the canary to get v2');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(gotWeb('eu-1', v2)).toBeUndefined();
+    expect(releasedSeqs(await rollout())).toEqual([v2, v1, v1]);
+    const pending = await api<CommitAnswer>(`/commits/${sha}`);
+    expect(released(pending)).toEqual({ 'canary-1': true, 'eu-1': false, 'other-1': false });
+    expect(pending.state).toBe('pending');
+
+    rmSync(ctrl('hold-canary-1'));
+    const wave2 = await until(() => gotWeb('eu-1', v2), 'wave 2 to get v2');
+    const events = JSON.parse((await runCli(['events', '--agent', 'canary-1', '--json'], { env: admin() })).stdout) as { status: string; created_at: string; deployment_object_id: string }[];
+    const objectId = (await api<CommitAnswer & { stacks: { object_id: string }[] }>(`/commits/${sha}`)).stacks[0]!.object_id;
+    const success = events.find((e) => e.deployment_object_id === objectId && e.status === 'SUCCESS')!;
+    const lag = wave2.at - Date.parse(success.created_at);
+    expect(lag, `wave 2 got v2 ${lag} ms after the canary's SUCCESS`).toBeGreaterThanOrEqual(-50); // clocks: the same machine
+    expect(lag).toBeLessThan(1000);
+    const wave3 = await until(() => gotWeb('other-1', v2), 'the last wave to get v2');
+    expect(wave3.at).toBeGreaterThanOrEqual(wave2.at);
+    const done = await runCli(['wait', sha, '--timeout', '20s'], { env: admin() });
+    expect(done.code, done.stderr + done.stdout).toBe(0);
+  });
+
+  let v3 = 0;
+  let sha3 = '';
+  it('a FAILURE in wave 1 halts; wait exits 1 naming the halt; the halt holds across a daemon restart', async () => {
+    writeFileSync(ctrl('fail-canary-1'), '');
+    sha3 = commitWeb(3);
+    v3 = await seqOf(sha3);
+    const halted = await until(async () => ((await rollout()).halted ? rollout() : null), 'the rollout to halt');
+    expect(halted.halt_reason).toMatch(/^wave 1: agent canary-1 reported FAILURE/);
+    expect(releasedSeqs(halted)).toEqual([v3, v2, v2]);
+    const failing = await runCli(['wait', sha3, '--timeout', '20s'], { env: admin() });
+    expect(failing.code, failing.stderr + failing.stdout).toBe(1);
+    expect(failing.stdout).toContain('FAILED  agent canary-1 (cluster local), stack web-app');
+    expect(failing.stdout).toMatch(/HALTED {2}stack web-app: rollout halted, wave 1: agent canary-1 reported FAILURE/);
+    expect((await runCli(['rollout', 'status', 'web-app'], { env: admin() })).code).toBe(1);
+
+    // The canary's retry succeeds: the halt is sticky (an admin or a newer commit lifts it), and wait still says so.
+    rmSync(ctrl('fail-canary-1'));
+    await until(async () => (await rollout()).waves[0]!.agents[0]!.gate === 'passed', 'the canary’s retry to succeed', 30_000);
+    const still = await runCli(['wait', sha3, '--timeout', '20s'], { env: admin() });
+    expect(still.code, still.stderr + still.stdout).toBe(1);
+    expect(still.stdout).toContain('HALTED  stack web-app');
+    expect(still.stdout).not.toContain('FAILED  agent');
+
+    expect(await daemon.stop('SIGTERM')).toBe(0);
+    daemon = startDaemon();
+    await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve again');
+    for (const name of ['eu-1', 'other-1']) await agents.get(name)!.waitFor(/connected again to/, `${name} to come back`, 15_000);
+    const after = await rollout();
+    expect(after.halted).toBe(true);
+    expect(releasedSeqs(after)).toEqual([v3, v2, v2]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gotWeb('eu-1', v3)).toBeUndefined();
+    expect(gotWeb('other-1', v3)).toBeUndefined();
+    expect(released(await api<CommitAnswer>(`/commits/${sha3}`))).toEqual({ 'canary-1': true, 'eu-1': false, 'other-1': false });
+  }, 60_000);
+
+  it('rollout promote releases the halted rollout: wave 2, then the last wave by itself; wait exits 0', async () => {
+    const r = await runCli(['rollout', 'promote', 'web-app'], { env: admin() });
+    expect(r.code, r.stderr).toBe(0);
+    await until(() => gotWeb('eu-1', v3), 'wave 2 to get v3 after promote', 30_000);
+    await until(() => gotWeb('other-1', v3), 'the last wave to get v3', 30_000);
+    const done = await runCli(['wait', sha3, '--timeout', '20s'], { env: admin() });
+    expect(done.code, done.stderr + done.stdout).toBe(0);
+    expect((await rollout()).halted).toBe(false);
+  }, 60_000);
+
+  it('rollback --to SEQ reaches every wave at once and pauses; a later commit waits for rollout resume', async () => {
+    const rb = await runCli(['rollback', 'web-app', '--to', String(v2)], { env: admin() });
+    expect(rb.code, rb.stderr + rb.stdout).toBe(0);
+    const paused = await rollout();
+    expect(paused.paused).toBe(true);
+    const back = paused.target!.sequence_id;
+    expect(releasedSeqs(paused)).toEqual([back, back, back]);
+    for (const name of ['canary-1', 'eu-1', 'other-1']) await until(() => gotWeb(name, back), `${name} to get the rollback`);
+
+    const sha4 = commitWeb(4);
+    const v4 = await seqOf(sha4);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const name of ['canary-1', 'eu-1', 'other-1']) expect(gotWeb(name, v4), name).toBeUndefined();
+    expect(released(await api<CommitAnswer>(`/commits/${sha4}`))).toEqual({ 'canary-1': false, 'eu-1': false, 'other-1': false });
+
+    const resume = await runCli(['rollout', 'resume', 'web-app'], { env: admin() });
+    expect(resume.code, resume.stderr).toBe(0);
+    const done = await runCli(['wait', sha4, '--timeout', '30s'], { env: admin() });
+    expect(done.code, done.stderr + done.stdout).toBe(0);
+    expect(gotWeb('canary-1', v4)!.at).toBeLessThanOrEqual(gotWeb('eu-1', v4)!.at);
+    expect(gotWeb('eu-1', v4)!.at).toBeLessThanOrEqual(gotWeb('other-1', v4)!.at);
+  }, 60_000);
+});
