@@ -144,7 +144,7 @@ describe('PostgreSQL restarted while agents poll', () => {
         return r?.status === 200 ? r : null;
       },
       'the replica to answer from the database again',
-      15_000,
+      30_000,
     );
     recoveredAt = back.at;
     // A PAK rotated through the other replica right after the restart stops working here too.
