@@ -4,9 +4,10 @@ import { NotFoundError, type HealthQuery, type HealthReport } from '../store.js'
 import { HEALTH_COLUMNS } from '../sqlite/health.js';
 import { qualified } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
+import { rolloutOfHealth } from './rollouts.js';
 
 /** Call inside a transaction: all reports or none; the agent row is share-locked against a concurrent delete. */
-export async function reportHealth(sql: Sql, agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
+export async function reportHealth(sql: Sql, agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[] & { rolloutChanged?: true }> {
   if (!(await sql.one('SELECT 1 FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [uuidParam(agentId)]))) {
     throw new NotFoundError(`agent ${agentId} not found`);
   }
@@ -26,7 +27,8 @@ export async function reportHealth(sql: Sql, agentId: string, reports: readonly 
       ))!,
     );
   }
-  return out;
+  // `gate: healthy` rollouts re-evaluate in the report's own transaction, as on an event.
+  return (await rolloutOfHealth(sql, reports.map((r) => r.deployment_object_id))) ? Object.defineProperty(out, 'rolloutChanged', { value: true, enumerable: false }) : out;
 }
 
 export async function listHealth(sql: Sql, query: HealthQuery): Promise<DeploymentHealth[]> {

@@ -304,9 +304,13 @@ export class PostgresStore implements Store {
   }
 
   // --- deployment health and commits
-  /** Announced as the agent's change: its views (and CI's wait) re-read, no target state moves. */
+  /** Announced as the agent's change (its views and CI's wait re-read); when a `gate: healthy` rollout released a wave or halted, to every agent too. */
   async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
-    return this.#write((sql) => health.reportHealth(sql, agentId, reports), () => ({ kind: 'agent', agentId }));
+    return this.#write(
+      (sql) => health.reportHealth(sql, agentId, reports),
+      // A wave released (or a halt) by a `gate: healthy` rollout concerns agents that may not hold the stack yet.
+      (rows) => (rows.rolloutChanged ? [{ kind: 'stacks' }, { kind: 'agent', agentId }] : { kind: 'agent', agentId }),
+    );
   }
   async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {
     return health.listHealth(this.db, query);

@@ -132,6 +132,19 @@ export async function rolloutOfEvent(sql: Sql, objectId: string): Promise<boolea
   return advanceAndSave(sql, row);
 }
 
+/** As SQLite's rolloutOfHealth; rows locked in object-id order, so concurrent reports cannot deadlock. */
+export async function rolloutOfHealth(sql: Sql, objectIds: readonly string[]): Promise<boolean> {
+  let changed = false;
+  for (const objectId of [...new Set(objectIds)].sort()) {
+    const r = await sql.one<Row>("SELECT * FROM stack_rollouts WHERE target_object_id = $1 AND gate = 'healthy' FOR UPDATE", [uuidParam(objectId)]);
+    if (!r) continue;
+    const row = parse(r);
+    if (row.paused || row.halt_reason !== null) continue;
+    if (await advanceAndSave(sql, row)) changed = true;
+  }
+  return changed;
+}
+
 export async function resolveManaged(sql: Sql, agentId: string, entries: TargetStateEntry[], managed: Set<string>, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]> {
   const rows = new Map<string, RolloutRow>();
   for (const r of await sql.rows<Row>('SELECT * FROM stack_rollouts WHERE stack_id = ANY($1::uuid[])', [[...managed]])) rows.set(r.stack_id, parse(r));

@@ -4,6 +4,7 @@ import { NotFoundError, type HealthQuery, type HealthReport } from '../store.js'
 import type { SqliteDb } from './connection.js';
 import { qualified } from './rows.js';
 import { NOW_SQL, isoSql } from './sql-fragments.js';
+import { rolloutOfHealth } from './rollouts.js';
 
 export const HEALTH_COLUMNS = 'id, agent_id, deployment_object_id, status, summary, checked_at, created_at, updated_at';
 
@@ -11,7 +12,7 @@ export const HEALTH_COLUMNS = 'id, agent_id, deployment_object_id, status, summa
  * All reports or none: the agent and every object are checked first. updated_at is written by the
  * upsert itself (the touch trigger then finds it current), so RETURNING shows the stored value.
  */
-export function reportHealth(db: SqliteDb, agentId: string, reports: readonly HealthReport[]): DeploymentHealth[] {
+export function reportHealth(db: SqliteDb, agentId: string, reports: readonly HealthReport[]): DeploymentHealth[] & { rolloutChanged?: true } {
   return db.tx(() => {
     if (!db.stmt('SELECT 1 FROM agents WHERE id = ? AND deleted_at IS NULL').get(agentId)) throw new NotFoundError(`agent ${agentId} not found`);
     const exists = db.stmt('SELECT 1 FROM deployment_objects WHERE id = ?');
@@ -22,10 +23,12 @@ export function reportHealth(db: SqliteDb, agentId: string, reports: readonly He
          status = excluded.status, summary = excluded.summary, checked_at = excluded.checked_at, updated_at = ${NOW_SQL}
        RETURNING ${HEALTH_COLUMNS}`,
     );
-    return reports.map((r) => {
+    const rows = reports.map((r) => {
       if (!exists.get(r.deployment_object_id)) throw new NotFoundError(`deployment object ${r.deployment_object_id} not found`);
       return upsert.get({ agent: agentId, object: r.deployment_object_id, status: r.status, summary: r.summary, checked: r.checked_at })!;
     });
+    // `gate: healthy` rollouts re-evaluate in the report's own transaction, as on an event.
+    return rolloutOfHealth(db, reports.map((r) => r.deployment_object_id)) ? Object.defineProperty(rows, 'rolloutChanged', { value: true, enumerable: false }) : rows;
   });
 }
 

@@ -150,6 +150,23 @@ export function rolloutOfEvent(db: SqliteDb, objectId: string): boolean {
   return advanceAndSave(db, row);
 }
 
+/**
+ * Inside reportHealth: a health report on an object a `gate: healthy` rollout is releasing
+ * re-evaluates its gates (a healthy report may pass the gate, a failing one halts). True when a
+ * wave was released or a rollout halted.
+ */
+export function rolloutOfHealth(db: SqliteDb, objectIds: readonly string[]): boolean {
+  let changed = false;
+  for (const objectId of [...new Set(objectIds)].sort()) {
+    const r = db.stmt<Row>("SELECT * FROM stack_rollouts WHERE target_object_id = ? AND gate = 'healthy'").get(objectId);
+    if (!r) continue;
+    const row = parse(r);
+    if (row.paused || row.halt_reason !== null) continue;
+    if (advanceAndSave(db, row)) changed = true;
+  }
+  return changed;
+}
+
 /** The target state with managed stacks resolved (called only when the plain query found some). */
 export function resolveManaged(db: SqliteDb, agentId: string, entries: TargetStateEntry[], managed: Set<string>, mode: 'incremental' | 'full'): TargetStateEntry[] {
   const rows = new Map<string, RolloutRow>();

@@ -274,7 +274,10 @@ export class SqliteStore implements Store {
   // --- deployment health and commits
   /** Announced as the agent's change: its views (and CI's wait) re-read, no target state moves. */
   async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
-    return this.#wrote(health.reportHealth(this.db, agentId, reports), { kind: 'agent', agentId });
+    const rows = health.reportHealth(this.db, agentId, reports);
+    // A wave released (or a halt) by a `gate: healthy` rollout concerns agents that may not hold the stack yet.
+    if (rows.rolloutChanged) this.#hub.emit({ kind: 'stacks' });
+    return this.#wrote(rows, { kind: 'agent', agentId });
   }
   async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {
     return health.listHealth(this.db, query);
