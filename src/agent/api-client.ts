@@ -116,7 +116,7 @@ export class ApiClient {
   }
 
   /** Stacks associated with the agent (used to turn stack ids into names). */
-  async stacks(agentId: string, signal?: AbortSignal): Promise<Stack[]> {
+  async stacks(agentId: string, signal?: AbortSignal): Promise<(Stack & { depends_on?: string[] })[]> {
     const res = await this.#request('GET', `/agents/${agentId}/stacks`, { signal });
     const body = await readJson(res);
     return Array.isArray(body) ? (body as Stack[]) : [];

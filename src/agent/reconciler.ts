@@ -1,6 +1,6 @@
 /**
  * One reconcile pass: bring OUT (or the cluster, through --apply) to the target state the daemon
- * sent, oldest sequence first, and report a DEPLOY/DELETE event for each object handled.
+ * sent, oldest sequence first but dependencies (stack.yaml dependsOn) before their dependents, and report a DEPLOY/DELETE event for each object handled.
  *
  * Invariants: the state file is written after a successful apply and before its event is
  * reported, so a crash or a lost report never causes a second apply — the object comes back in
@@ -12,6 +12,7 @@ import type { Applier, Outcome } from './applier.js';
 import { sha256, type LocalState } from './local-state.js';
 import type { AgentLogger } from './logger.js';
 import type { RetrySchedule } from './retry-schedule.js';
+import { dependencyOrder } from './dependency-order.js';
 import { safeFileName } from './safe-file-name.js';
 import type { StackNames } from './stack-names.js';
 
@@ -47,8 +48,11 @@ export class Reconciler {
     const { retries, names } = this.deps;
     const result: PassResult = { applied: 0, removed: 0, failed: 0, deferred: 0 };
     retries.keepOnly(new Set(objects.map((o) => o.id)));
-    const ordered = [...objects].sort((a, b) => a.sequence_id - b.sequence_id);
-    await names.prefetch(ordered.map((o) => o.stack_id), signal);
+    const bySequence = [...objects].sort((a, b) => a.sequence_id - b.sequence_id);
+    // Several stacks at once: their dependsOn (one GET /agents/{id}/stacks) orders them; otherwise only unknown names are fetched.
+    if (new Set(bySequence.map((o) => o.stack_id)).size > 1) await names.fetch(signal);
+    else await names.prefetch(bySequence.map((o) => o.stack_id), signal);
+    const ordered = dependencyOrder(bySequence, (id) => names.lookup(id), (id) => names.dependsOn(id));
     const pendingMarkers = new Set(ordered.filter((o) => o.is_deletion_marker).map((o) => o.stack_id));
 
     for (const obj of ordered) {

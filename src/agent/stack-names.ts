@@ -8,6 +8,8 @@ import type { LocalState } from './local-state.js';
 
 export class StackNames {
   #cache = new Map<string, string>();
+  /** dependsOn per stack id, as of the latest `GET /agents/{id}/stacks` (absent: never fetched, or an older daemon). */
+  #deps = new Map<string, string[]>();
   constructor(
     private readonly api: ApiClient,
     private readonly agentId: string,
@@ -18,7 +20,20 @@ export class StackNames {
   async prefetch(stackIds: Iterable<string>, signal?: AbortSignal): Promise<void> {
     const unknown = [...stackIds].filter((id) => !this.lookup(id));
     if (unknown.length === 0) return;
-    for (const stack of await this.api.stacks(this.agentId, signal)) this.#cache.set(stack.id, stack.name);
+    await this.fetch(signal);
+  }
+
+  /** One `GET /agents/{id}/stacks`: names and dependsOn of every associated stack. */
+  async fetch(signal?: AbortSignal): Promise<void> {
+    for (const stack of await this.api.stacks(this.agentId, signal)) {
+      this.#cache.set(stack.id, stack.name);
+      this.#deps.set(stack.id, Array.isArray(stack.depends_on) ? stack.depends_on : []);
+    }
+  }
+
+  /** The stack's dependsOn names as last fetched ([] when unknown). */
+  dependsOn(stackId: string): readonly string[] {
+    return this.#deps.get(stackId) ?? [];
   }
 
   /** The name if known (state file first: it is what this agent wrote the file under). */

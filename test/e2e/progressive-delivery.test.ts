@@ -55,7 +55,7 @@ interface Rollout {
   halt_reason: string | null;
   paused: boolean;
   target: { sequence_id: number } | null;
-  waves: { index: number; released: { sequence_id: number } | null; agents: { name: string; gate: string }[] }[];
+  waves: { index: number; released: { sequence_id: number } | null; agents: { id: string; name: string; gate: string }[] }[];
 }
 const rollout = async (): Promise<Rollout> => JSON.parse((await runCli(['rollout', 'status', 'web-app', '--json'], { env: admin() })).stdout) as Rollout;
 const releasedSeqs = (r: Rollout) => r.waves.map((w) => w.released?.sequence_id ?? null);
@@ -146,6 +146,9 @@ describe('progressive delivery with real processes (the README canary example)',
     }, 'every gate to pass on v1');
     expect(r.waves.map((w) => w.agents.map((a) => a.name))).toEqual([['canary-1'], ['eu-1'], ['other-1']]);
     expect(releasedSeqs(r)).toEqual([v1, v1, v1]);
+    // The agent's stacks carry dependsOn: what orders a target state holding several stacks.
+    const stacks = await api<{ name: string; depends_on: string[] }[]>(`/agents/${r.waves[0]!.agents[0]!.id}/stacks`);
+    expect(Object.fromEntries(stacks.map((s) => [s.name, s.depends_on]))).toEqual({ 'web-app': ['postgres'], postgres: [] });
   });
 
   it('wave 2 gets v2 only after wave 1’s SUCCESS, its parked long poll answered within the same second; GET /commits says who is released', async () => {

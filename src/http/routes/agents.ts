@@ -3,6 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { agentSchema, arrayOf, heartbeatReportSchema, idParams, nameText, stackSchema } from '../schemas.js';
+
+/** brokkr's Stack plus `depends_on` (an extra field brokkr's clients ignore): the names of the stacks delivered first (SPEC §10). */
+const agentStackSchema = {
+  ...stackSchema,
+  properties: { ...stackSchema.properties, depends_on: { type: 'array', items: { type: 'string' }, description: 'stack.yaml dependsOn: names of the stacks applied first, per agent' } },
+};
 import { ADMIN_OR_SELF, SELF_ONLY, noContent, responses } from './route-kit.js';
 
 const findQuery = {
@@ -102,14 +108,20 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
         summary: 'Stacks associated with the agent (targets, label match, annotation match)',
         tags: ['agents'],
         params: idParams,
-        response: responses({ 200: arrayOf(stackSchema) }, [400, 403, 404]),
+        response: responses({ 200: arrayOf(agentStackSchema) }, [400, 403, 404]),
       },
       config: { access: ADMIN_OR_SELF },
     },
     async (request) => {
       const { id } = request.params as { id: string };
       await agentOr404(id);
-      return store.listAgentStacks(id);
+      const stacks = await store.listAgentStacks(id);
+      // dependsOn (SPEC §10) for the reference agent's apply order: one read per repository.
+      const dependsOn = new Map<string, string[]>();
+      for (const generatorId of new Set(stacks.map((s) => s.generator_id))) {
+        for (const s of await store.listSyncedStacks(generatorId)) if (s.rollout?.depends_on.length) dependsOn.set(s.id, s.rollout.depends_on);
+      }
+      return stacks.map((s) => ({ ...s, depends_on: dependsOn.get(s.id) ?? [] }));
     },
   );
 }
