@@ -11,6 +11,7 @@ import { run as pollingPostgres } from './polling-postgres.mjs';
 import { run as failover } from './failover.mjs';
 import { run as pakRevocation } from './pak-revocation.mjs';
 import { run as manyRepositories } from './many-repositories.mjs';
+import { run as rolloutWaves } from './rollout-waves.mjs';
 import { load } from './lib/product.mjs';
 import { loadResults, machine, main, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
 
@@ -27,6 +28,8 @@ const SCENARIOS = {
   'pak-revocation': pakRevocation,
   // Many repositories in one daemon (issue 13; about 50 s).
   'many-repositories': manyRepositories,
+  // Progressive delivery (issue 14): 1,000 agents on one stack in 3 waves.
+  'rollout-waves': rolloutWaves,
 };
 
 await main(async () => {
