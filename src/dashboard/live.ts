@@ -26,7 +26,10 @@ export function startLive({ onChange, onState }: LiveOptions): () => void {
         const { version } = await api<{ version: number }>(`/changes?since=${Math.max(since, 0)}&wait=${wait}`, { signal });
         onState('live');
         backoff = 1000;
-        if (since >= 0 && version !== since) onChange(version);
+        // The first answer also refreshes: the view's first render and this call race, and a change
+        // made between them (a commit right after the page showed) would otherwise wait for the
+        // periodic refresh.
+        if (since < 0 || version !== since) onChange(version);
         since = version;
       } catch (err) {
         if (signal.aborted || (err instanceof ApiFailure && err.status === 401)) return;
