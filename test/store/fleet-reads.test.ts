@@ -1,27 +1,10 @@
 /** Fleet-wide dashboard reads agree with the per-agent reads they batch. */
 import { describe, expect, it } from 'vitest';
-import type { CommitPlan, Store } from '../../src/store/store.js';
-import { ENGINES, openEngineStore } from './store-fixture.js';
+import type { Store } from '../../src/store/store.js';
+import { ENGINES, openEngineStore, committer } from './store-fixture.js';
 
 async function fleet(store: Store) {
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  let cursor: string | null = null;
-  let n = 0;
-  const apply = async (parts: Partial<CommitPlan>) => {
-    const sha = `c${++n}`;
-    const r = await store.applyCommit({
-      generatorId: g.id,
-      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
-      expectedCursor: cursor,
-      upserts: [],
-      deletes: [],
-      errors: [],
-      ...parts,
-    });
-    cursor = sha;
-    return r;
-  };
+  const { apply } = await committer(store);
   const upsert = (name: string, labels: string[], annotations: Record<string, string>, v = 1) => ({
     name, path: name, description: null, labels, annotations, content: { yaml: `${name}: ${v}\n`, checksum: `${name}-${v}` },
   });

@@ -1,31 +1,14 @@
 /** Release rules of progressive delivery (SPEC §10) on every engine: waves, gates, halts, dependsOn, admin actions, rollback. */
 import { describe, expect, it } from 'vitest';
 import type { RolloutConfig } from '../../src/store/rollout-records.js';
-import type { CommitPlan, StoreChange, StoreEngine } from '../../src/store/store.js';
-import { ENGINES, openEngineStore } from './store-fixture.js';
+import type { StoreChange, StoreEngine } from '../../src/store/store.js';
+import { ENGINES, openEngineStore, committer } from './store-fixture.js';
 
 const CANARY: RolloutConfig = { waves: [{ labels: ['canary'], annotations: {} }, { labels: ['prod'], annotations: {} }], gate: 'success', depends_on: [] };
 
 async function world(engine: StoreEngine) {
   const { store } = await openEngineStore(engine);
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  let cursor: string | null = null;
-  let n = 0;
-  const apply = async (parts: Partial<CommitPlan>) => {
-    const sha = `c${++n}`;
-    const r = await store.applyCommit({
-      generatorId: g.id,
-      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
-      expectedCursor: cursor,
-      upserts: [],
-      deletes: [],
-      errors: [],
-      ...parts,
-    });
-    cursor = sha;
-    return r;
-  };
+  const { apply } = await committer(store);
   const ids = new Map<string, string>();
   /** Commit content `v` of stack `name` (created on first use) with these rollout settings. */
   const commit = async (name: string, v: number, rollout: RolloutConfig | null = CANARY) => {

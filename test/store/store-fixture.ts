@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach } from 'vitest';
 import { migrateDatabase, openStore } from '../../src/store/open-store.js';
-import { STORE_ENGINES, type Store, type StoreEngine } from '../../src/store/store.js';
+import { STORE_ENGINES, type CommitPlan, type Store, type StoreEngine } from '../../src/store/store.js';
 import { createTestDatabase, emptyTestDatabase } from '../support/postgres.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -169,4 +169,30 @@ export class Seed {
   rows<T = Record<string, unknown>>(sql: string, ...params: unknown[]): T[] {
     return this.db.prepare(sql).all(...params) as T[];
   }
+}
+
+/**
+ * A generator synced to '/r' and `apply`, which lands one commit (`c1`, `c2`, …) on top of the
+ * previous one: pass only the parts of the plan a test cares about.
+ */
+export async function committer(store: Store, generatorName = 'repo') {
+  const g = await store.ensureGenerator(generatorName, null);
+  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
+  let cursor: string | null = null;
+  let n = 0;
+  const apply = async (parts: Partial<CommitPlan>) => {
+    const sha = `c${++n}`;
+    const r = await store.applyCommit({
+      generatorId: g.id,
+      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
+      expectedCursor: cursor,
+      upserts: [],
+      deletes: [],
+      errors: [],
+      ...parts,
+    });
+    cursor = sha;
+    return r;
+  };
+  return { generatorId: g.id, apply };
 }

@@ -1,38 +1,21 @@
 /** Target state on every engine: which stacks an agent is associated with and which of their latest objects it gets. */
 import { describe, expect, it } from 'vitest';
-import type { CommitPlan, StackUpsert, StoreEngine } from '../../src/store/store.js';
+import type { StackUpsert, StoreEngine } from '../../src/store/store.js';
 import { PG_TARGET_STATE_SQL } from '../../src/store/postgres/target-state.js';
 import { TARGET_STATE_SQL } from '../../src/store/sqlite/target-state.js';
 import pg from 'pg';
-import { ENGINES, openEngineStore, plainConnection } from './store-fixture.js';
+import { ENGINES, openEngineStore, plainConnection, committer } from './store-fixture.js';
 
 async function world(engine: StoreEngine) {
   const { store, target: path, raw } = await openEngineStore(engine);
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  let cursor: string | null = null;
-  let n = 0;
-  const apply = async (parts: Partial<CommitPlan>) => {
-    const sha = `c${++n}`;
-    const r = await store.applyCommit({
-      generatorId: g.id,
-      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
-      expectedCursor: cursor,
-      upserts: [],
-      deletes: [],
-      errors: [],
-      ...parts,
-    });
-    cursor = sha;
-    return r;
-  };
+  const { generatorId, apply } = await committer(store);
   const stack = async (name: string, extra: Partial<StackUpsert> = {}) => {
     const r = await apply({ upserts: [{ name, path: name, description: null, labels: [], annotations: {}, content: { yaml: `${name}: 1\n`, checksum: name }, ...extra }] });
     return { id: r.created[0]!.stack_id, objectId: r.created[0]!.object_id, sequence: r.created[0]!.sequence_id };
   };
   const agent = await store.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'hash-edge' });
   const ids = async (mode: 'incremental' | 'full' = 'full') => (await store.targetStateIds(agent.id, mode)).map((e) => e.id);
-  return { store, path, raw, apply, stack, agent, ids, generatorId: g.id };
+  return { store, path, raw, apply, stack, agent, ids, generatorId };
 }
 
 describe.each(ENGINES)('target state association (%s)', (engine) => {
