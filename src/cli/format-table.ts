@@ -1,5 +1,10 @@
 /** Plain-text output for the admin CLI: aligned tables, key/value blocks, ages and short ids. */
 
+/** `1 stack`, `2 stacks`: a count and its noun, with an English plural -s. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** Columns separated by two spaces, each as wide as its widest cell; the last column is not padded. */
 export function formatTable(headers: string[], rows: string[][]): string {
   const clean = rows.map((row) => headers.map((_, i) => oneLine(row[i] ?? '')));

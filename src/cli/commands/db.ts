@@ -6,6 +6,7 @@ import { redactDbTarget } from '../../store/db-target.js';
 import { backupDatabase, checkDatabase, isPostgresUrl, LATEST_VERSION, migrateDatabase } from '../../store/open-store.js';
 import { dbOption as repoDbOption } from '../repo-options.js';
 import { CliError } from '../errors.js';
+import { plural } from '../format-table.js';
 
 interface DbArgs {
   db: string;
@@ -41,7 +42,7 @@ const migrateCommand: CommandModule<object, DbArgs> = {
     const applied = run.results.filter((r) => r.status === 'Success').length;
     process.stdout.write(
       `${shown(args.db)}: schema version ${run.version}` +
-        (applied ? ` (${applied} migration${applied === 1 ? '' : 's'} applied)\n` : ' (already up to date)\n'),
+        (applied ? ` (${plural(applied, 'migration')} applied)\n` : ' (already up to date)\n'),
     );
   },
 };

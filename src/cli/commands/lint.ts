@@ -16,6 +16,7 @@ import {
   type FileData,
 } from '../../manifest/index.js';
 import { CliError } from '../errors.js';
+import { plural } from '../format-table.js';
 
 interface LintArgs {
   dir: string;
@@ -78,8 +79,6 @@ function displayPath(dir: string, file: string): string {
   const shown = relative(process.cwd(), join(dir, file)) || '.';
   return /[\u0000-\u001f\u007f]/.test(shown) ? JSON.stringify(shown) : shown;
 }
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const lintCommand: CommandModule<object, LintArgs> = {
   command: 'lint [dir]',

@@ -7,9 +7,9 @@ import type { CommitReport, StackError, SyncProgress, SyncReport } from '../../s
 import { createSyncer } from '../../sync/syncer.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
+import { plural } from '../format-table.js';
 
 const short = (sha: string | null) => (sha ? sha.slice(0, 7) : '(none)');
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** `file:line: message (stack X at commit abc1234)` — the line editors and CI logs jump to. */
 export function formatStackError(e: StackError): string {

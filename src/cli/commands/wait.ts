@@ -11,7 +11,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { AgentDelivery, CommitStatus } from '../../http/commit-status.js';
 import { adminOptions, clientFromArgs, HttpError, type AdminArgs, type AdminClient } from '../admin-client.js';
 import { CliError } from '../errors.js';
-import { shortSha } from '../format-table.js';
+import { shortSha, plural } from '../format-table.js';
 
 type WaitArgs = AdminArgs & { sha?: string; timeout: string; healthy: boolean };
 
@@ -112,7 +112,6 @@ function finish(result: WaitResult, sha: string, args: WaitArgs, timeoutMs: numb
   };
   if (result.outcome === 'done' && status) {
     const agents = new Set(every(status).map((x) => x.a.agent_id)).size;
-    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
     say(`${shortSha(status.sha)} ${status.state === 'healthy' ? 'applied and healthy' : 'applied'}: ${plural(status.stacks.length, 'stack')} on ${plural(agents, 'agent')}`);
     return;
   }
