@@ -1,6 +1,6 @@
 /** Applies the numbered PostgreSQL migrations, each in its own transaction, under an advisory lock, and reports a result per migration. */
 import type pg from 'pg';
-import type { MigrationResult, MigrationRun } from '../migration-result.js';
+import { MigrationLog, newerThanBuild, type MigrationRun } from '../migration-result.js';
 import { PG_MIGRATIONS, type Migration } from './migrations/index.js';
 
 /** The newest schema version this build knows (the same number as SQLite's). */
@@ -39,25 +39,14 @@ export async function migratePostgres(
   try {
     await client.query(BOOTSTRAP);
     const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-    const known = Math.max(0, ...migrations.map((m) => m.version));
-    const newest = Math.max(0, ...applied);
-    if (newest > known) {
-      return {
-        results: [],
-        version: newest,
-        error: `the database is at schema version ${newest}, newer than this brokkr-sync knows (${known}); upgrade brokkr-sync`,
-      };
-    }
-    const results: MigrationResult[] = [];
-    let failure: string | undefined;
+    const tooNew = newerThanBuild(applied, migrations);
+    if (tooNew) return tooNew;
+    const log = new MigrationLog();
     for (const m of migrations) {
       if (m.version > target) break;
-      if (failure) {
-        results.push({ version: m.version, name: m.name, status: 'NotExecuted' });
-        continue;
-      }
+      if (!log.mayRun(m)) continue;
       if (applied.has(m.version)) {
-        results.push({ version: m.version, name: m.name, status: 'AlreadyApplied' });
+        log.applied(m, false);
         continue;
       }
       try {
@@ -65,14 +54,13 @@ export async function migratePostgres(
         await client.query(m.sql);
         await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
         await client.query('COMMIT');
-        results.push({ version: m.version, name: m.name, status: 'Success' });
+        log.applied(m, true);
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
-        failure = `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`;
-        results.push({ version: m.version, name: m.name, status: 'Error', error: (err as Error).message });
+        log.failed(m, err);
       }
     }
-    return { results, version: await currentPgVersion(client), ...(failure ? { error: failure } : {}) };
+    return log.run(await currentPgVersion(client));
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
   }

@@ -1,7 +1,7 @@
 /** Applies the numbered migrations in order, each in its own transaction, and reports a result per migration. */
 import type { Database as Db } from 'better-sqlite3';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
-import type { MigrationResult, MigrationRun } from '../migration-result.js';
+import { MigrationLog, newerThanBuild, type MigrationRun } from '../migration-result.js';
 import { NOW_SQL } from './sql-fragments.js';
 
 export type { MigrationResult, MigrationRun, MigrationStatus } from '../migration-result.js';
@@ -36,24 +36,12 @@ export function currentVersion(db: Db): number {
 export function migrate(db: Db, opts: { target?: number; migrations?: readonly Migration[] } = {}): MigrationRun {
   const migrations = [...(opts.migrations ?? MIGRATIONS)].sort((a, b) => a.version - b.version);
   const target = opts.target ?? Infinity;
-  const applied = appliedVersions(db);
-  const known = Math.max(0, ...migrations.map((m) => m.version));
-  const newest = Math.max(0, ...applied);
-  if (newest > known) {
-    return {
-      results: [],
-      version: newest,
-      error: `the database is at schema version ${newest}, newer than this brokkr-sync knows (${known}); upgrade brokkr-sync`,
-    };
-  }
-  const results: MigrationResult[] = [];
-  let failure: string | undefined;
+  const tooNew = newerThanBuild(appliedVersions(db), migrations);
+  if (tooNew) return tooNew;
+  const log = new MigrationLog();
   for (const m of migrations) {
     if (m.version > target) break;
-    if (failure) {
-      results.push({ version: m.version, name: m.name, status: 'NotExecuted' });
-      continue;
-    }
+    if (!log.mayRun(m)) continue;
     try {
       const ran = db
         .transaction(() => {
@@ -64,11 +52,10 @@ export function migrate(db: Db, opts: { target?: number; migrations?: readonly M
           return true;
         })
         .immediate();
-      results.push({ version: m.version, name: m.name, status: ran ? 'Success' : 'AlreadyApplied' });
+      log.applied(m, ran);
     } catch (err) {
-      failure = `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`;
-      results.push({ version: m.version, name: m.name, status: 'Error', error: (err as Error).message });
+      log.failed(m, err);
     }
   }
-  return { results, version: currentVersion(db), ...(failure ? { error: failure } : {}) };
+  return log.run(currentVersion(db));
 }
