@@ -26,6 +26,7 @@ import type {
   Uuid,
 } from './records.js';
 import type { RolloutAction, RolloutConfig, RolloutStatus } from './rollout-records.js';
+import type { AuditPage, AuditQuery } from './audit.js';
 
 /** Who owns a label/annotation: labels and annotations of stacks and agents share one shape. */
 export type OwnerKind = 'stack' | 'agent';
@@ -436,6 +437,10 @@ export interface Store {
   agentAssociationInputs(): Promise<AgentAssociationInputs[]>;
   /** The full target state of every live agent (agent id → entries, newest first), in one query. */
   fullTargetStates(): Promise<Map<Uuid, TargetStateEntry[]>>;
+
+  // --- audit log (SPEC §11; written by the admin writes themselves, see audit.ts) ----------------
+  /** Audit rows matching the query, newest first, with the total and the next page's cursor. */
+  listAuditLogs(query?: AuditQuery): Promise<AuditPage>;
 
   // --- operations ----------------------------------------------------------------------------
   countAgentsByStatus(): Promise<Record<string, number>>;

@@ -29,6 +29,8 @@ import type {
   TargetStateEntry,
 } from '../store.js';
 import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
+import * as audit from './audit.js';
+import type { AuditPage, AuditQuery } from '../audit.js';
 import * as agents from './agents.js';
 import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
@@ -323,6 +325,11 @@ export class PostgresStore implements Store {
   }
   async listStackObjectsFrom(stackId: string, fromSequence: number): Promise<ObjectRef[]> {
     return commits.listStackObjectsFrom(this.db, stackId, fromSequence);
+  }
+
+  // --- audit log
+  async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
+    return audit.listAuditLogs(this.db, query);
   }
 
   // --- operations

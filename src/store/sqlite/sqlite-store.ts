@@ -27,6 +27,8 @@ import type {
   TargetStateEntry,
 } from '../store.js';
 import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
+import * as audit from './audit.js';
+import type { AuditPage, AuditQuery } from '../audit.js';
 import * as agents from './agents.js';
 import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
@@ -298,6 +300,11 @@ export class SqliteStore implements Store {
   }
   async fullTargetStates(): Promise<Map<string, TargetStateEntry[]>> {
     return fleet.fullTargetStates(this.db);
+  }
+
+  // --- audit log
+  async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
+    return audit.listAuditLogs(this.db, query);
   }
 
   // --- operations

@@ -7,6 +7,7 @@ import { repositories } from './004-repositories.js';
 import { replicaPresence } from './005-replica-presence.js';
 import { deploymentHealth } from './006-deployment-health.js';
 import { rollouts } from './007-rollouts.js';
+import { auditAndOperators } from './008-audit-and-operators.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators];
 export type { Migration };

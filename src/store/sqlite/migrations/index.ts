@@ -6,7 +6,8 @@ import { repositories } from './004-repositories.js';
 import { replicaPresence } from './005-replica-presence.js';
 import { deploymentHealth } from './006-deployment-health.js';
 import { rollouts } from './007-rollouts.js';
+import { auditAndOperators } from './008-audit-and-operators.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts];
+export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators];
 export type { Migration };
