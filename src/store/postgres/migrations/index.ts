@@ -8,6 +8,7 @@ import { replicaPresence } from './005-replica-presence.js';
 import { deploymentHealth } from './006-deployment-health.js';
 import { rollouts } from './007-rollouts.js';
 import { auditAndOperators } from './008-audit-and-operators.js';
+import { webhooks } from './009-webhooks.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks];
 export type { Migration };

@@ -1,0 +1,159 @@
+/** Outbound webhooks on PostgreSQL: subscriptions, the delivery queue shared by every replica, and the agent presence watch (see webhook-store.ts). */
+import type { AuditContext } from '../audit.js';
+import { ConflictError } from '../store.js';
+import type {
+  ClaimedDelivery,
+  DeliveryOutcome,
+  DeliveryQuery,
+  DeliveryStatus,
+  NewWebhookSubscription,
+  PresenceChange,
+  WebhookDelivery,
+  WebhookFormat,
+  WebhookStore,
+  WebhookSubscription,
+} from '../webhook-store.js';
+import { countsByStatus, deliveryPage, flattenOutcome, presenceData, subscriptionAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
+import { recordAudit } from './audit.js';
+import { uuidParam, type PgDb } from './pg-db.js';
+
+const SUBSCRIPTION_COLUMNS =
+  'id::text AS id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, timeout_seconds, created_by, created_at, updated_at';
+const DELIVERY_COLUMNS =
+  'id::text AS id, subscription_id::text AS subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
+
+type SubscriptionRow = Omit<WebhookSubscription, 'format'> & { format: string };
+const toSubscription = (row: SubscriptionRow): WebhookSubscription => ({ ...row, format: row.format as WebhookFormat });
+
+export class PostgresWebhooks implements WebhookStore {
+  constructor(private readonly db: PgDb) {}
+
+  async createSubscription(input: NewWebhookSubscription, audit?: AuditContext): Promise<WebhookSubscription> {
+    return this.db.tx(async (sql) => {
+      // Serialise creations by name (a unique violation would abort the transaction with a less useful error).
+      await sql.run('SELECT pg_advisory_xact_lock(hashtext($1))', [`webhook:${input.name}`]);
+      if (await sql.one('SELECT 1 FROM webhook_subscriptions WHERE name = $1', [input.name])) {
+        throw new ConflictError(`a webhook subscription named '${input.name}' exists already`);
+      }
+      const row = await sql.one<SubscriptionRow>(
+        `INSERT INTO webhook_subscriptions (name, url, secret, format, event_types, timeout_seconds, created_by)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by],
+      );
+      const created = toSubscription(row!);
+      await recordAudit(sql, audit, { action: 'webhook.created', resource_type: 'webhook', resource_id: created.id, details: subscriptionAuditDetails(created) });
+      return created;
+    });
+  }
+
+  async listSubscriptions(): Promise<WebhookSubscription[]> {
+    return (await this.db.rows<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY name COLLATE "C"`)).map(toSubscription);
+  }
+
+  async getSubscription(idOrName: string): Promise<WebhookSubscription | null> {
+    const row = await this.db.one<SubscriptionRow>(
+      `SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = $1 OR name = $2 ORDER BY id = $1 DESC NULLS LAST LIMIT 1`,
+      [uuidParam(idOrName), idOrName],
+    );
+    return row ? toSubscription(row) : null;
+  }
+
+  async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
+    return this.db.tx(async (sql) => {
+      const row = await sql.one<SubscriptionRow>(`DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`, [uuidParam(id)]);
+      if (!row) return false;
+      await recordAudit(sql, audit, { action: 'webhook.deleted', resource_type: 'webhook', resource_id: row.id, details: subscriptionAuditDetails(toSubscription(row)) });
+      return true;
+    });
+  }
+
+  async listDeliveries(subscriptionId: string, query: DeliveryQuery = {}): Promise<WebhookDelivery[]> {
+    const { limit, offset } = deliveryPage(query);
+    return this.db.rows<WebhookDelivery>(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
+       ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`,
+      [uuidParam(subscriptionId), query.status ?? null, limit, offset],
+    );
+  }
+
+  async getDelivery(id: string): Promise<WebhookDelivery | null> {
+    return (await this.db.one<WebhookDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1`, [uuidParam(id)])) ?? null;
+  }
+
+  /**
+   * FOR UPDATE SKIP LOCKED: replicas claiming at the same moment each lock different rows, none
+   * waits for another, and no row is claimed twice; times are the database's (no clock skew).
+   */
+  async claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.db.rows<ClaimedDelivery>(
+      `WITH due AS (
+         SELECT id FROM webhook_deliveries
+         WHERE (status IN ('pending', 'failed') AND next_retry_at <= clock_timestamp())
+            OR (status = 'acquired' AND acquired_until <= clock_timestamp())
+         ORDER BY coalesce(CASE WHEN status = 'acquired' THEN acquired_until END, next_retry_at)
+         LIMIT $3 FOR UPDATE SKIP LOCKED),
+       claimed AS (
+         UPDATE webhook_deliveries d SET status = 'acquired', acquired_by = $1,
+           acquired_until = clock_timestamp() + $2 * interval '1 millisecond', attempts = d.attempts + 1, last_attempt_at = clock_timestamp()
+         FROM due WHERE d.id = due.id
+         RETURNING d.id, d.subscription_id, d.event_type, d.event_id, d.payload, d.attempts, d.created_at)
+       SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
+              s.url, s.secret, s.format, s.timeout_seconds
+       FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+       ORDER BY c.created_at`,
+      [holder, leaseMs, limit],
+    );
+  }
+
+  async finishDelivery(id: string, holder: string, outcome: DeliveryOutcome): Promise<boolean> {
+    const o = flattenOutcome(outcome);
+    const changed = await this.db.run(
+      `UPDATE webhook_deliveries SET status = $1::text, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce($2::timestamptz, next_retry_at),
+         last_error = $3, last_status_code = $4, response_excerpt = $5, completed_at = CASE WHEN $1::text = 'failed' THEN NULL ELSE now() END
+       WHERE id = $6 AND status = 'acquired' AND acquired_by = $7`,
+      [o.status, o.next_retry_at, o.error, o.status_code, o.response_excerpt, uuidParam(id), holder],
+    );
+    return changed > 0;
+  }
+
+  async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {
+    return this.db.tx(async (sql) => {
+      const cutoff = `clock_timestamp() - $1 * interval '1 millisecond'`;
+      // Replicas may run this at once: both see the same change, and the stable event id makes one delivery of it.
+      const went = await sql.rows<PresenceRow>(
+        `SELECT a.id::text AS id, a.name, a.cluster_name, a.last_heartbeat, p.last_heartbeat AS offline_heartbeat FROM agents a
+         LEFT JOIN webhook_agent_presence p ON p.agent_id = a.id
+         WHERE a.deleted_at IS NULL AND a.last_heartbeat IS NOT NULL AND a.last_heartbeat < ${cutoff} AND NOT coalesce(p.offline, FALSE)`,
+        [offlineAfterMs],
+      );
+      const back = await sql.rows<PresenceRow>(
+        `SELECT a.id::text AS id, a.name, a.cluster_name, a.last_heartbeat, p.last_heartbeat AS offline_heartbeat FROM webhook_agent_presence p
+         JOIN agents a ON a.id = p.agent_id
+         WHERE p.offline AND a.deleted_at IS NULL AND a.last_heartbeat >= ${cutoff}`,
+        [offlineAfterMs],
+      );
+      const changes: PresenceChange[] = [];
+      for (const [rows, type] of [[went, 'agent.offline'], [back, 'agent.online']] as const) {
+        for (const a of rows) {
+          const key = type === 'agent.offline' ? a.last_heartbeat : a.offline_heartbeat;
+          const made = await sql.one<{ n: number }>('SELECT webhook_enqueue($1, $2, $3::jsonb) AS n', [type, `${type}:${a.id}:${key ?? ''}`, JSON.stringify(presenceData(a, offlineAfterMs))]);
+          await sql.run(
+            `INSERT INTO webhook_agent_presence (agent_id, offline, last_heartbeat, changed_at) VALUES ($1, $2, $3, now())
+             ON CONFLICT (agent_id) DO UPDATE SET offline = excluded.offline, last_heartbeat = excluded.last_heartbeat, changed_at = excluded.changed_at`,
+            [a.id, type === 'agent.offline', a.last_heartbeat],
+          );
+          changes.push({ agent_id: a.id, event_type: type, deliveries: made?.n ?? 0 });
+        }
+      }
+      return changes;
+    });
+  }
+
+  async pruneDeliveries(before: string): Promise<number> {
+    return this.db.run("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < $1", [before]);
+  }
+
+  async countDeliveries(): Promise<Record<DeliveryStatus, number>> {
+    return countsByStatus(await this.db.rows<{ status: DeliveryStatus; n: number }>('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status'));
+  }
+}

@@ -1,0 +1,230 @@
+/** Outbound webhooks on SQLite: subscriptions, the delivery queue, and the agent presence watch (see webhook-store.ts). */
+import { randomUUID } from 'node:crypto';
+import type { AuditContext } from '../audit.js';
+import { ConflictError } from '../store.js';
+import {
+  DELIVERY_STATUSES,
+  type ClaimedDelivery,
+  type DeliveryOutcome,
+  type DeliveryQuery,
+  type DeliveryStatus,
+  type NewWebhookSubscription,
+  type PresenceChange,
+  type WebhookDelivery,
+  type WebhookFormat,
+  type WebhookStore,
+  type WebhookSubscription,
+} from '../webhook-store.js';
+import type { SqliteDb } from './connection.js';
+import { enqueueSql } from './migrations/009-webhooks.js';
+import { nowIso } from './rows.js';
+import { recordAudit } from './audit.js';
+
+const SUBSCRIPTION_COLUMNS = 'id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, timeout_seconds, created_by, created_at, updated_at';
+export const DELIVERY_COLUMNS =
+  'id, subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
+
+type SubscriptionRow = Omit<WebhookSubscription, 'event_types' | 'has_secret' | 'enabled'> & { event_types: string; has_secret: number; enabled: number };
+
+function toSubscription(row: SubscriptionRow): WebhookSubscription {
+  return { ...row, format: row.format as WebhookFormat, event_types: JSON.parse(row.event_types) as string[], has_secret: row.has_secret === 1, enabled: row.enabled === 1 };
+}
+
+/** Default and largest page of a delivery list. */
+export function deliveryPage(query: DeliveryQuery): { limit: number; offset: number } {
+  const limit = Math.min(1000, Math.max(1, Math.trunc(query.limit ?? 50)));
+  return { limit, offset: Math.max(0, Math.trunc(query.offset ?? 0)) };
+}
+
+/** The audit details of a subscription: never its secret, and its URL without path or query (a Slack URL's path is a token). */
+export function subscriptionAuditDetails(s: WebhookSubscription): Record<string, unknown> {
+  let host = '';
+  try {
+    host = new URL(s.url).host;
+  } catch {
+    /* stored URLs were checked on the way in */
+  }
+  return { name: s.name, host, format: s.format, event_types: s.event_types, has_secret: s.has_secret };
+}
+
+export class SqliteWebhooks implements WebhookStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  async createSubscription(input: NewWebhookSubscription, audit?: AuditContext): Promise<WebhookSubscription> {
+    const { db } = this;
+    return db.tx(() => {
+      if (db.stmt('SELECT 1 FROM webhook_subscriptions WHERE name = ?').get(input.name)) {
+        throw new ConflictError(`a webhook subscription named '${input.name}' exists already`);
+      }
+      const row = db
+        .stmt<SubscriptionRow>(
+          `INSERT INTO webhook_subscriptions (id, name, url, secret, format, event_types, timeout_seconds, created_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        )
+        .get(randomUUID(), input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by)!;
+      const created = toSubscription(row);
+      recordAudit(db, audit, { action: 'webhook.created', resource_type: 'webhook', resource_id: created.id, details: subscriptionAuditDetails(created) });
+      return created;
+    });
+  }
+
+  async listSubscriptions(): Promise<WebhookSubscription[]> {
+    return this.db.stmt<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY name`).all().map(toSubscription);
+  }
+
+  async getSubscription(idOrName: string): Promise<WebhookSubscription | null> {
+    const row = this.db.stmt<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`).get(idOrName, idOrName, idOrName);
+    return row ? toSubscription(row) : null;
+  }
+
+  async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
+    const { db } = this;
+    return db.tx(() => {
+      const row = db.stmt<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = ?`).get(id);
+      if (!row) return false;
+      db.stmt('DELETE FROM webhook_subscriptions WHERE id = ?').run(id);
+      recordAudit(db, audit, { action: 'webhook.deleted', resource_type: 'webhook', resource_id: id, details: subscriptionAuditDetails(toSubscription(row)) });
+      return true;
+    });
+  }
+
+  async listDeliveries(subscriptionId: string, query: DeliveryQuery = {}): Promise<WebhookDelivery[]> {
+    const { limit, offset } = deliveryPage(query);
+    return this.db
+      .stmt<WebhookDelivery>(
+        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = ? AND (? IS NULL OR status = ?)
+         ORDER BY created_at DESC, id LIMIT ? OFFSET ?`,
+      )
+      .all(subscriptionId, query.status ?? null, query.status ?? null, limit, offset);
+  }
+
+  async getDelivery(id: string): Promise<WebhookDelivery | null> {
+    return this.db.stmt<WebhookDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?`).get(id) ?? null;
+  }
+
+  /** One process owns a SQLite file, and better-sqlite3 runs this to completion: no other claim can interleave. */
+  async claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const { db } = this;
+    const now = nowIso();
+    const until = new Date(Date.now() + leaseMs).toISOString();
+    return db.tx(() => {
+      const ids = db
+        .stmt<{ id: string }>(
+          `SELECT id FROM (
+             SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND next_retry_at <= ?
+             UNION ALL
+             SELECT id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= ?)
+           ORDER BY due LIMIT ?`,
+        )
+        .all(now, now, limit)
+        .map((r) => r.id);
+      const claim = db.stmt(
+        `UPDATE webhook_deliveries SET status = 'acquired', acquired_by = ?, acquired_until = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?`,
+      );
+      const read = db.stmt<ClaimedDelivery>(
+        `SELECT d.id, d.subscription_id, d.event_type, d.event_id, d.payload, d.attempts, d.created_at, s.url, s.secret, s.format, s.timeout_seconds
+         FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ?`,
+      );
+      return ids.map((id) => {
+        claim.run(holder, until, now, id);
+        return read.get(id)!;
+      });
+    });
+  }
+
+  async finishDelivery(id: string, holder: string, outcome: DeliveryOutcome): Promise<boolean> {
+    const o = flattenOutcome(outcome);
+    const done = o.status === 'failed' ? null : nowIso();
+    const { changes } = this.db
+      .stmt(
+        `UPDATE webhook_deliveries SET status = ?, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(?, next_retry_at),
+           last_error = ?, last_status_code = ?, response_excerpt = ?, completed_at = ?
+         WHERE id = ? AND status = 'acquired' AND acquired_by = ?`,
+      )
+      .run(o.status, o.next_retry_at, o.error, o.status_code, o.response_excerpt, done, id, holder);
+    return changes > 0;
+  }
+
+  async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {
+    const { db } = this;
+    const cutoff = new Date(Date.now() - offlineAfterMs).toISOString();
+    const enqueue = db.stmt(enqueueSql('?', '?', '?'));
+    const mark = db.stmt(
+      `INSERT INTO webhook_agent_presence (agent_id, offline, last_heartbeat, changed_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (agent_id) DO UPDATE SET offline = excluded.offline, last_heartbeat = excluded.last_heartbeat, changed_at = excluded.changed_at`,
+    );
+    return db.tx(() => {
+      const changes: PresenceChange[] = [];
+      const went = db
+        .stmt<PresenceRow>(
+          `SELECT a.id, a.name, a.cluster_name, a.last_heartbeat, p.last_heartbeat AS offline_heartbeat FROM agents a
+           LEFT JOIN webhook_agent_presence p ON p.agent_id = a.id
+           WHERE a.deleted_at IS NULL AND a.last_heartbeat IS NOT NULL AND a.last_heartbeat < ? AND coalesce(p.offline, 0) = 0`,
+        )
+        .all(cutoff);
+      const back = db
+        .stmt<PresenceRow>(
+          `SELECT a.id, a.name, a.cluster_name, a.last_heartbeat, p.last_heartbeat AS offline_heartbeat FROM webhook_agent_presence p
+           JOIN agents a ON a.id = p.agent_id
+           WHERE p.offline = 1 AND a.deleted_at IS NULL AND a.last_heartbeat >= ?`,
+        )
+        .all(cutoff);
+      for (const [rows, type] of [[went, 'agent.offline'], [back, 'agent.online']] as const) {
+        for (const a of rows) {
+          const key = type === 'agent.offline' ? a.last_heartbeat : a.offline_heartbeat;
+          const data = presenceData(a, offlineAfterMs);
+          const deliveries = enqueue.run(type, `${type}:${a.id}:${key ?? ''}`, JSON.stringify(data)).changes;
+          mark.run(a.id, type === 'agent.offline' ? 1 : 0, a.last_heartbeat, nowIso());
+          changes.push({ agent_id: a.id, event_type: type, deliveries });
+        }
+      }
+      return changes;
+    });
+  }
+
+  async pruneDeliveries(before: string): Promise<number> {
+    return this.db.stmt("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < ?").run(before).changes;
+  }
+
+  async countDeliveries(): Promise<Record<DeliveryStatus, number>> {
+    const rows = this.db.stmt<{ status: DeliveryStatus; n: number }>('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status').all();
+    return countsByStatus(rows);
+  }
+}
+
+export interface PresenceRow {
+  id: string;
+  name: string;
+  cluster_name: string;
+  last_heartbeat: string | null;
+  offline_heartbeat: string | null;
+}
+
+/** The `data` of agent.offline / agent.online. */
+export function presenceData(a: PresenceRow, offlineAfterMs: number): Record<string, unknown> {
+  return { agent_id: a.id, agent_name: a.name, cluster_name: a.cluster_name, last_heartbeat: a.last_heartbeat, offline_after_seconds: Math.round(offlineAfterMs / 1000) };
+}
+
+/** Every status present, zeros included. */
+export function countsByStatus(rows: readonly { status: DeliveryStatus; n: number }[]): Record<DeliveryStatus, number> {
+  const out = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+  for (const r of rows) out[r.status] = Number(r.n);
+  return out;
+}
+
+/** An outcome as the columns it sets. */
+export function flattenOutcome(o: DeliveryOutcome): {
+  status: DeliveryOutcome['status'];
+  error: string | null;
+  status_code: number | null;
+  response_excerpt: string | null;
+  next_retry_at: string | null;
+} {
+  return {
+    status: o.status,
+    error: o.status === 'success' ? null : o.error,
+    status_code: o.status_code,
+    response_excerpt: o.response_excerpt,
+    next_retry_at: o.status === 'failed' ? o.next_retry_at : null,
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * Outbound webhooks as the store keeps them (SPEC §11): subscriptions, and the delivery queue the
+ * database's triggers fill in the transaction of each change. One implementation per engine
+ * (sqlite/webhooks.ts, postgres/webhooks.ts), held to one contract suite (test/store/webhooks.test.ts).
+ *
+ * Queue rule: a worker CLAIMS due deliveries (status 'acquired', acquired_by, acquired_until) in
+ * one statement that several replicas may run at once — each row goes to exactly one of them — and
+ * FINISHES them only while it still holds the claim. A claim that runs out (a replica died
+ * mid-send) makes the delivery due again.
+ */
+import type { AuditContext } from './audit.js';
+import type { Uuid } from './records.js';
+
+export const WEBHOOK_EVENT_TYPES = [
+  'deployment.applied',
+  'deployment.failed',
+  'stack.invalid',
+  'sync.failed',
+  'rollout.halted',
+  'rollout.completed',
+  'agent.offline',
+  'agent.online',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const WEBHOOK_FORMATS = ['json', 'slack'] as const;
+/** json: brokkr's envelope {id, event_type, timestamp, data}; slack: `{text}` for a Slack incoming webhook. */
+export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
+
+export const DELIVERY_STATUSES = ['pending', 'acquired', 'success', 'failed', 'dead'] as const;
+/** pending: not tried yet; acquired: a worker is sending it; failed: waiting for its retry; success, dead: final. */
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** A subscription as the API shows it: never the secret, only whether there is one. */
+export interface WebhookSubscription {
+  id: Uuid;
+  name: string;
+  url: string;
+  format: WebhookFormat;
+  /** As given: exact types, `prefix.*` or `*`. */
+  event_types: string[];
+  has_secret: boolean;
+  enabled: boolean;
+  timeout_seconds: number;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewWebhookSubscription {
+  name: string;
+  url: string;
+  event_types: string[];
+  secret: string | null;
+  format: WebhookFormat;
+  timeout_seconds: number;
+  created_by: string | null;
+}
+
+/** One delivery of one event to one subscription (brokkr's WebhookDelivery plus the response's status and excerpt). */
+export interface WebhookDelivery {
+  id: Uuid;
+  subscription_id: Uuid;
+  event_type: string;
+  /** Stable key of what happened: the same on every retry, and for every replica noticing it. */
+  event_id: string;
+  /** The JSON body (brokkr's envelope) as text. */
+  payload: string;
+  status: DeliveryStatus;
+  acquired_by: string | null;
+  acquired_until: string | null;
+  attempts: number;
+  last_attempt_at: string | null;
+  next_retry_at: string | null;
+  last_error: string | null;
+  last_status_code: number | null;
+  response_excerpt: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
+/** A claimed delivery with what sending it takes (the secret stays inside the daemon). */
+export interface ClaimedDelivery {
+  id: Uuid;
+  subscription_id: Uuid;
+  event_type: string;
+  event_id: string;
+  payload: string;
+  attempts: number;
+  created_at: string;
+  url: string;
+  secret: string | null;
+  format: WebhookFormat;
+  timeout_seconds: number;
+}
+
+/** How one attempt ended. */
+export type DeliveryOutcome =
+  | { status: 'success'; status_code: number; response_excerpt: string | null }
+  | { status: 'failed'; error: string; status_code: number | null; response_excerpt: string | null; next_retry_at: string }
+  | { status: 'dead'; error: string; status_code: number | null; response_excerpt: string | null };
+
+export interface DeliveryQuery {
+  status?: DeliveryStatus;
+  /** 1..1000, default 50. */
+  limit?: number;
+  offset?: number;
+}
+
+/** An agent whose presence changed, as the offline watcher reports it. */
+export interface PresenceChange {
+  agent_id: Uuid;
+  event_type: 'agent.offline' | 'agent.online';
+  /** Deliveries written (0 when no subscription wants it, or another replica wrote them first). */
+  deliveries: number;
+}
+
+export interface WebhookStore {
+  /** ConflictError when the name is taken. */
+  createSubscription(input: NewWebhookSubscription, audit?: AuditContext): Promise<WebhookSubscription>;
+  listSubscriptions(): Promise<WebhookSubscription[]>;
+  /** By id, or by name. */
+  getSubscription(idOrName: string): Promise<WebhookSubscription | null>;
+  /** Its deliveries go with it; false when there was none. */
+  deleteSubscription(id: Uuid, audit?: AuditContext): Promise<boolean>;
+  /** Newest first. */
+  listDeliveries(subscriptionId: Uuid, query?: DeliveryQuery): Promise<WebhookDelivery[]>;
+  getDelivery(id: Uuid): Promise<WebhookDelivery | null>;
+  /**
+   * Claim up to `limit` due deliveries for `holder` until now + leaseMs (database clock on
+   * PostgreSQL): pending and failed ones whose next_retry_at has come, and acquired ones whose
+   * claim ran out. Each claim counts an attempt. Oldest due first.
+   */
+  claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  /** Record an attempt's outcome; false (nothing written) when holder no longer holds the claim. */
+  finishDelivery(id: Uuid, holder: string, outcome: DeliveryOutcome): Promise<boolean>;
+  /**
+   * agent.offline for live agents whose last heartbeat is older than offlineAfterMs and that were
+   * not reported offline yet; agent.online for those reported offline that heartbeat again. One
+   * transaction; safe to run on every replica at once (event ids are stable).
+   */
+  detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]>;
+  /** Delete final (success, dead) deliveries created before `before` (ISO); how many went. */
+  pruneDeliveries(before: string): Promise<number>;
+  /** Count of deliveries by status (metrics, bench). */
+  countDeliveries(): Promise<Record<DeliveryStatus, number>>;
+}
