@@ -3,6 +3,7 @@ import { api, describe } from '../api.js';
 import { ago, h, notice, replaceRegion, shortSha } from '../dom.js';
 import { foldUnchanged, lineDiff } from '../line-diff.js';
 import type { Agent, ObjectWithCommit, StackDetail } from '../../store/store.js';
+import { rolloutPanel } from './rollout-panel.js';
 import { setQuery, type ViewFactory } from './view.js';
 
 /** The answer of `GET /stacks/{id}/health`, as far as this view reads it. */
@@ -23,7 +24,8 @@ export const historyView: ViewFactory = (root, route) => {
   const region = h('div', { 'aria-busy': 'true' }, notice('Loading…'));
   const diffRegion = h('section', { class: 'diff-region', 'aria-label': 'Difference between the chosen objects' });
   const healthRegion = h('section', { 'aria-label': 'Health reported by agents' });
-  root.append(h('p', null, h('a', { href: '#/stacks' }, '← All stacks')), heading, healthRegion, region, diffRegion);
+  const rollout = rolloutPanel(stackId);
+  root.append(h('p', null, h('a', { href: '#/stacks' }, '← All stacks')), heading, rollout.element, healthRegion, region, diffRegion);
   let objects: ObjectWithCommit[] = [];
 
   function chosen(): { a: ObjectWithCommit | undefined; b: ObjectWithCommit | undefined } {
@@ -165,6 +167,7 @@ export const historyView: ViewFactory = (root, route) => {
         ]);
         if (health) drawHealth(health, agents);
         objects = list;
+        await rollout.refresh(list[0]?.sequence_id ?? null);
         heading.textContent = stack ? `Stack history: ${stack.name}${stack.deleted_at ? ' (removed)' : ''}` : 'Stack history';
         region.removeAttribute('aria-busy');
         drawTable();
