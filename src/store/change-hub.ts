@@ -25,12 +25,13 @@ export class ChangeHub {
  * What a commit changed, as subscribers need it: when it only gave existing stacks new objects
  * (or deleted stacks), only the agents holding those stacks are concerned; a new stack or any
  * changed stack row (labels and annotations decide association) concerns every agent.
- * Null: the commit changed nothing anyone can see.
+ * Otherwise it still moved the cursor and may have recorded or cleared sync errors (an invalid
+ * stack.yaml): 'sync', so status views (the dashboard's /changes) see it at once, no agent does.
  */
-export function changeOfCommit(result: CommitResult, newStacks: number): StoreChange | null {
+export function changeOfCommit(result: CommitResult, newStacks: number): StoreChange {
   if (newStacks > 0 || result.updated.length > 0) return { kind: 'stacks' };
   const stacks = [...new Set([...result.created.map((c) => c.stack_id), ...result.deleted.map((d) => d.stack_id)])];
-  return stacks.length > 0 ? { kind: 'objects', stacks } : null;
+  return stacks.length > 0 ? { kind: 'objects', stacks } : { kind: 'sync' };
 }
 
 /** A label or annotation of a stack may change which agents it reaches; of an agent, only that agent's. */
