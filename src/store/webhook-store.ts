@@ -121,6 +121,8 @@ export interface WebhookStore {
   listSubscriptions(): Promise<WebhookSubscription[]>;
   /** By id, or by name. */
   getSubscription(idOrName: string): Promise<WebhookSubscription | null>;
+  /** The signing secret, for a send outside the queue (the test message); null when none. */
+  subscriptionSecret(id: Uuid): Promise<string | null>;
   /** Its deliveries go with it; false when there was none. */
   deleteSubscription(id: Uuid, audit?: AuditContext): Promise<boolean>;
   /** Newest first. */

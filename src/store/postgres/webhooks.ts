@@ -58,6 +58,10 @@ export class PostgresWebhooks implements WebhookStore {
     return row ? toSubscription(row) : null;
   }
 
+  async subscriptionSecret(id: string): Promise<string | null> {
+    return (await this.db.one<{ secret: string | null }>('SELECT secret FROM webhook_subscriptions WHERE id = $1', [uuidParam(id)]))?.secret ?? null;
+  }
+
   async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
     return this.db.tx(async (sql) => {
       const row = await sql.one<SubscriptionRow>(`DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`, [uuidParam(id)]);
@@ -86,12 +90,17 @@ export class PostgresWebhooks implements WebhookStore {
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     return this.db.rows<ClaimedDelivery>(
-      `WITH due AS (
-         SELECT id FROM webhook_deliveries
-         WHERE (status IN ('pending', 'failed') AND next_retry_at <= clock_timestamp())
-            OR (status = 'acquired' AND acquired_until <= clock_timestamp())
-         ORDER BY coalesce(CASE WHEN status = 'acquired' THEN acquired_until END, next_retry_at)
-         LIMIT $3 FOR UPDATE SKIP LOCKED),
+      // One index range per status, each in order (no sort of a backlog); SKIP LOCKED rows are simply not candidates.
+      `WITH candidates AS (
+         (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= clock_timestamp() ORDER BY next_retry_at LIMIT $3)
+         UNION ALL
+         (SELECT id, next_retry_at FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= clock_timestamp() ORDER BY next_retry_at LIMIT $3)
+         UNION ALL
+         (SELECT id, acquired_until FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= clock_timestamp() ORDER BY acquired_until LIMIT $3)),
+       due AS (
+         SELECT d.id FROM webhook_deliveries d JOIN candidates c ON c.id = d.id
+         WHERE (d.status IN ('pending', 'failed') AND d.next_retry_at <= clock_timestamp()) OR (d.status = 'acquired' AND d.acquired_until <= clock_timestamp())
+         ORDER BY c.due LIMIT $3 FOR UPDATE OF d SKIP LOCKED),
        claimed AS (
          UPDATE webhook_deliveries d SET status = 'acquired', acquired_by = $1,
            acquired_until = clock_timestamp() + $2 * interval '1 millisecond', attempts = d.attempts + 1, last_attempt_at = clock_timestamp()

@@ -77,6 +77,10 @@ export class SqliteWebhooks implements WebhookStore {
     return row ? toSubscription(row) : null;
   }
 
+  async subscriptionSecret(id: string): Promise<string | null> {
+    return this.db.stmt<{ secret: string | null }>('SELECT secret FROM webhook_subscriptions WHERE id = ?').get(id)?.secret ?? null;
+  }
+
   async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
     const { db } = this;
     return db.tx(() => {
@@ -110,13 +114,16 @@ export class SqliteWebhooks implements WebhookStore {
     return db.tx(() => {
       const ids = db
         .stmt<{ id: string }>(
+          // One index range per status (status, next_retry_at / acquired_until), each already in order: no sort of a backlog.
           `SELECT id FROM (
-             SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND next_retry_at <= ?
+             SELECT * FROM (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= @now ORDER BY next_retry_at LIMIT @limit)
              UNION ALL
-             SELECT id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= ?)
-           ORDER BY due LIMIT ?`,
+             SELECT * FROM (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= @now ORDER BY next_retry_at LIMIT @limit)
+             UNION ALL
+             SELECT * FROM (SELECT id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= @now ORDER BY acquired_until LIMIT @limit))
+           ORDER BY due LIMIT @limit`,
         )
-        .all(now, now, limit)
+        .all({ now, limit })
         .map((r) => r.id);
       const claim = db.stmt(
         `UPDATE webhook_deliveries SET status = 'acquired', acquired_by = ?, acquired_until = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?`,
