@@ -1,5 +1,6 @@
 /** The agent's view of the daemon's HTTP API (SPEC §5, agent-facing routes only). */
 import type { DeploymentObject, Stack } from '../store/records.js';
+import { gaveUpNote, retryOn429, type RetryOutcome } from '../http/retry-after.js';
 
 /** How a request failed, which decides what the agent does next. */
 export type ApiFailureKind =
@@ -55,6 +56,10 @@ export interface ApiClientOptions {
   /** Timeout of ordinary requests, in ms (long polls add their wait to it). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** Most requests per call while the daemon answers 429 (default 4; each waits its Retry-After, at most 60 s). */
+  rateLimitAttempts?: number;
+  /** Told before each wait on a 429 (the agent logs it: a budget too small for the fleet shows). */
+  onRateLimited?: (waitMs: number, request: string) => void;
 }
 
 /** Normalize a base URL: no trailing slash, no /api/v1 suffix; refuse anything but http(s). */
@@ -76,12 +81,16 @@ export class ApiClient {
   readonly #pak: string;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #rateLimitAttempts: number;
+  readonly #onRateLimited: ApiClientOptions['onRateLimited'];
 
-  constructor({ url, pak, timeoutMs = 15_000, fetch: fetchImpl = fetch }: ApiClientOptions) {
+  constructor({ url, pak, timeoutMs = 15_000, fetch: fetchImpl = fetch, rateLimitAttempts = 4, onRateLimited }: ApiClientOptions) {
     this.baseUrl = normalizeBaseUrl(url);
     this.#pak = pak;
     this.#timeoutMs = timeoutMs;
     this.#fetch = fetchImpl;
+    this.#rateLimitAttempts = rateLimitAttempts;
+    this.#onRateLimited = onRateLimited;
   }
 
   /** Who the PAK belongs to. */
@@ -143,25 +152,34 @@ export class ApiClient {
     path: string,
     opts: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal; extraTimeoutMs?: number; allow304?: boolean },
   ): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs + (opts.extraTimeoutMs ?? 0));
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#pak}`, accept: 'application/json', ...opts.headers };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let timeout = AbortSignal.timeout(0);
+    let outcome: RetryOutcome;
     try {
-      res = await this.#fetch(`${this.baseUrl}/api/v1${path}`, {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal,
-      });
+      // A 429 is waited out here, as the daemon's Retry-After asks, rather than retried by the
+      // run loop's network backoff, which knows nothing of when the budget refills.
+      outcome = await retryOn429(
+        () => {
+          timeout = AbortSignal.timeout(this.#timeoutMs + (opts.extraTimeoutMs ?? 0));
+          return this.#fetch(`${this.baseUrl}/api/v1${path}`, {
+            method,
+            headers,
+            body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+            signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout,
+          });
+        },
+        { attempts: this.#rateLimitAttempts, signal: opts.signal, onWait: (waitMs) => this.#onRateLimited?.(waitMs, `${method} /api/v1${path.split('?')[0]}`) },
+      );
     } catch (err) {
       if (opts.signal?.aborted) throw new AgentApiError('unreachable', null, 'ABORTED', 'request aborted (shutting down)');
       throw new AgentApiError('unreachable', null, 'UNREACHABLE', describeNetworkError(err, timeout.aborted));
     }
+    const res = outcome.response;
     if (res.ok || (opts.allow304 && res.status === 304)) return res;
     const { code, message } = await readError(res);
-    const text = `${method} /api/v1${path} → ${res.status} ${code}: ${message}`;
+    const gaveUp = res.status === 429 ? `; gave up for now: ${gaveUpNote(outcome)}` : '';
+    const text = `${method} /api/v1${path} → ${res.status} ${code}: ${message}${gaveUp}`;
     if (res.status === 401 || res.status === 403) throw new AgentApiError('rejected', res.status, code, text);
     if (res.status >= 500 || res.status === 429 || res.status === 408) throw new AgentApiError('unreachable', res.status, code, text);
     throw new AgentApiError('client', res.status, code, text);

@@ -55,7 +55,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
   const waitSeconds = Math.min(60, Math.max(1, Math.round(opts.waitSeconds ?? 30)));
   let api: ApiClient;
   try {
-    api = new ApiClient({ url: opts.url, pak: opts.pak });
+    api = new ApiClient({
+      url: opts.url,
+      pak: opts.pak,
+      onRateLimited: (waitMs, request) => logger.info(`rate limited by the daemon (429) on ${request}: waiting ${Math.ceil(waitMs / 1000)} s as its Retry-After asks`),
+    });
   } catch (err) {
     return { code: 1, message: (err as Error).message };
   }

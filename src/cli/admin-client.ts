@@ -5,6 +5,7 @@ import type { ObjectWithCommit, StackDetail } from '../store/store.js';
 import type * as Answers from '../http/status-answers.js';
 import type { SyncReport } from '../sync/sync-report.js';
 import { CliError } from './errors.js';
+import { gaveUpNote, retryOn429, type RetryOutcome } from '../http/retry-after.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 const API_PREFIX = '/api/v1';
@@ -99,18 +100,26 @@ export class AdminClient {
     const url = `${this.baseUrl}${API_PREFIX}${path}`;
     const headers: Record<string, string> = { authorization: `Bearer ${this.pak}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let outcome: RetryOutcome;
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      // A 429 is waited out (its Retry-After, up to a minute, four attempts): a script looping over
+      // agents must not fail because it outran the daemon's admin budget.
+      outcome = await retryOn429(
+        () =>
+          fetch(url, {
+            method,
+            headers,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(this.timeoutMs),
+          }),
+        { onWait: (waitMs) => process.stderr.write(`brokkr-sync: rate limited by the daemon (429); retrying in ${Math.ceil(waitMs / 1000)} s\n`) },
+      );
     } catch (err) {
       throw new CliError(this.describeNetworkError(err));
     }
+    const res = outcome.response;
     const text = await res.text().catch(() => '');
+    if (res.status === 429) throw new HttpError(429, `${describeHttpError(res, text)}; gave up: ${gaveUpNote(outcome)} (the daemon's --rate-limit sets each role's budget)`);
     if (!res.ok) throw new HttpError(res.status, describeHttpError(res, text));
     if (res.status === 204 || text === '') return undefined as T;
     try {

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal, Store } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { hashesEqual, hashPak } from './pak.js';
-import type { RateLimiter } from './rate-limit.js';
+import { anonymousCaller, callerOf, type Caller, type RateLimiter } from './rate-limit.js';
 
 export type Role = Principal['role'];
 
@@ -128,13 +128,6 @@ export class Authenticator {
   }
 }
 
-/** A stable key for rate limiting: who the caller is, never the PAK itself. */
-function principalKey(p: Principal): string {
-  if (p.role === 'agent') return `agent:${p.agent.id}`;
-  if (p.role === 'generator') return `generator:${p.generator.id}`;
-  return 'admin';
-}
-
 function tooMany(retryAfter: number): ApiError {
   return new ApiError('rate_limited', `too many requests; retry in ${retryAfter} s`, { 'Retry-After': String(retryAfter) });
 }
@@ -150,11 +143,12 @@ export function installAuth(app: FastifyInstance, auth: Authenticator, limiter: 
     normalizeIds(request.params as Record<string, string> | undefined);
     const pak = extractPak(request.headers.authorization);
     if (!pak) {
-      limit(limiter, `ip:${request.ip}`);
+      limit(limiter, anonymousCaller(request.ip));
       throw new ApiError('unauthorized', 'missing PAK: send "Authorization: Bearer <PAK>"', { 'WWW-Authenticate': 'Bearer' });
     }
     const principal = await auth.authenticate(pak);
-    limit(limiter, principal ? principalKey(principal) : `ip:${request.ip}`);
+    // Keyed by role and identity, never the PAK: each caller has its own bucket, sized by its role's budget.
+    limit(limiter, principal ? callerOf(principal) : anonymousCaller(request.ip));
     if (!principal) throw new ApiError('unauthorized', 'unknown PAK', { 'WWW-Authenticate': 'Bearer' });
     if (!access.roles.includes(principal.role)) {
       throw new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is ${principal.role === 'generator' ? 'a' : 'an'} ${principal.role} PAK`);
@@ -178,13 +172,13 @@ function normalizeIds(params: Record<string, string> | undefined): void {
   }
 }
 
-function limit(limiter: RateLimiter | null, key: string): void {
+function limit(limiter: RateLimiter | null, caller: Caller): void {
   if (!limiter) return;
-  const taken = limiter.take(key);
+  const taken = limiter.take(caller);
   if (!taken.ok) throw tooMany(taken.retryAfter);
 }
 
 /** Rate-limit a public route by client address (webhooks). */
 export function limitByAddress(limiter: RateLimiter | null, request: FastifyRequest): void {
-  limit(limiter, `ip:${request.ip}`);
+  limit(limiter, anonymousCaller(request.ip));
 }

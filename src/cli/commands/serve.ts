@@ -5,6 +5,7 @@ import { isRemoteUrl, redactUrl } from '../../git/index.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { isPostgresUrl, redactDbTarget } from '../../store/db-target.js';
 import { parseRepositoryList, RepositorySpecError } from '../../daemon/repository-spec.js';
+import { parseRateLimit, RateLimitSyntaxError, type RateLimitOptions } from '../../http/rate-limit.js';
 import type { RepositorySpec } from '../../store/store.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
@@ -19,6 +20,8 @@ interface ServeArgs extends Omit<RepoArgs, 'repo'> {
   interval?: number;
   'webhook-secret'?: string;
   'log-level': string;
+  /** `0`/`off`, `ROLE=RATE[/BURST],...`, or (config file) a mapping of role to RATE[/BURST]. */
+  'rate-limit'?: unknown;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -43,6 +46,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         interval: { type: 'number', describe: 'Seconds between polls of the repository (default 5 local, 30 remote)' },
         'webhook-secret': { type: 'string', describe: 'Secret of POST /api/v1/webhooks/git (HMAC X-Hub-Signature-256 or X-Gitlab-Token)' },
         'max-bytes': maxBytesOption,
+        'rate-limit': {
+          describe: 'Requests per second per caller, by role: ROLE=RATE[/BURST],... (roles admin, readonly, agent, generator, anonymous; e.g. agent=20,admin=100; RATE 0: that role unlimited), or 0 for no limits (default agent=50/100,generator=50/100,admin=100/200,readonly=100/200,anonymous=50/100)',
+        },
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })
       .check((args) => {
@@ -56,6 +62,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         if (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535) throw new CliError(`--port must be 0..65535, not ${String(args.port)}`, 2);
         if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
         checkMaxBytes(args['max-bytes']);
+        rateLimitOf(args['rate-limit']);
         if (!LOG_LEVELS.includes(args['log-level'])) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
         return true;
       }) as unknown as Argv<ServeArgs>,
@@ -91,6 +98,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         intervalSeconds: args.interval,
         webhookSecret: args['webhook-secret'] ?? null,
         maxContentBytes: args['max-bytes'],
+        rateLimit: rateLimitOf(args['rate-limit']),
         leaseTtlMs,
         logger: daemonLogger(args['log-level']),
       });
@@ -118,6 +126,17 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     await shutdown.stopped(daemon);
   },
 };
+
+/** `--rate-limit` → the server's option (undefined: the defaults); a usage error names what is wrong. */
+function rateLimitOf(value: unknown): RateLimitOptions | false | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseRateLimit(value);
+  } catch (err) {
+    if (err instanceof RateLimitSyntaxError) throw new CliError(err.message, 2);
+    throw err;
+  }
+}
 
 /**
  * BROKKR_LEASE_TTL_MS: the sync lease's time to live on PostgreSQL (default 6000; renewed every

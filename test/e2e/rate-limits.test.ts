@@ -1,0 +1,104 @@
+/**
+ * Rate limits with real processes: `brokkr-sync serve` with tiny budgets from its `--config` file,
+ * an agent PAK over its budget answered 429 while the admin still passes, and the admin CLI and
+ * the reference agent (both `brokkr-sync` processes) waiting out their 429s and succeeding.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/cli/admin-client.js';
+import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
+import { freePort, killAll, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
+
+const ADMIN_PAK = 'e2e-rate-limit-admin-pak-0123456789abcdef';
+
+let repo: TestRepo;
+let work: { path: string; cleanup(): void };
+let url: string;
+let daemon: CliProcess;
+let agent: CliProcess | null = null;
+const admin = () => ({ BROKKR_URL: url, BROKKR_PAK: ADMIN_PAK });
+
+/** Send until the daemon answers 429; that answer. */
+async function spend(path: string, pak: string): Promise<Response> {
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${pak}` } });
+    if (res.status === 429) return res;
+    await res.arrayBuffer();
+  }
+  throw new Error(`${path} never answered 429`);
+}
+
+async function createAgent(name: string): Promise<{ id: string; pak: string }> {
+  const r = await runCli(['agents', 'create', name, '--cluster', 'local', '--label', 'prod', '--json'], { env: admin() });
+  expect(r.code, r.stderr).toBe(0);
+  const created = JSON.parse(r.stdout) as { agent: { id: string }; initial_pak: string };
+  return { id: created.agent.id, pak: created.initial_pak };
+}
+
+beforeAll(async () => {
+  requireBuild();
+  work = makeTempDir('brokkr-e2e-rate-');
+  repo = makeRepoSync('brokkr-e2e-rate-repo-');
+  repo.writeAll({
+    'web/stack.yaml': 'labels: [prod]\n',
+    'web/cm.yaml': 'kind: ConfigMap\n',
+    'db/stack.yaml': 'labels: [prod]\n',
+    'db/cm.yaml': 'kind: ConfigMap\n',
+    'queue/stack.yaml': 'labels: [prod]\n',
+    'queue/cm.yaml': 'kind: ConfigMap\n',
+  });
+  repo.commit('three stacks');
+  // The README's mapping form. An agent: 1 request a second, 3 at once. The admin: one every 5 s,
+  // so that a CLI process started right after the bucket ran dry still finds it empty.
+  const config = join(work.path, 'serve.yaml');
+  writeFileSync(config, 'rate-limit:\n  agent: 1/3\n  admin: 0.2/3\n');
+  const port = await freePort();
+  daemon = startCli(['serve', '--config', config, '--repo', repo.path, '--branch', 'main', '--db', join(work.path, 'brokkr.db'), '--port', String(port)], {
+    env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
+  });
+  url = (await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve'))[1]!;
+}, 60_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  await daemon?.stop();
+  killAll();
+  work?.cleanup();
+  repo?.cleanup();
+});
+
+describe('rate limits per role, with real processes', () => {
+  it('an agent over its budget is answered 429 with Retry-After while the admin still gets through', async () => {
+    const { id, pak } = await createAgent('greedy');
+    const limited = await spend(`/api/v1/agents/${id}`, pak);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await limited.json()) as { code: string }).code).toBe('rate_limited');
+    const asAdmin = await fetch(`${url}/api/v1/agents/${id}`, { headers: { authorization: `Bearer ${ADMIN_PAK}` } });
+    expect(asAdmin.status).toBe(200);
+  });
+
+  it('the admin CLI, finding its budget spent, waits Retry-After and succeeds', async () => {
+    const limited = await spend('/api/v1/agents', ADMIN_PAK);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(2);
+    const r = await runCli(['agents', 'list', '--json'], { env: admin() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/rate limited by the daemon \(429\); retrying in \d+ s/);
+    expect((JSON.parse(r.stdout) as { name: string }[]).map((a) => a.name)).toContain('greedy');
+  }, 60_000);
+
+  it('the reference agent, over its budget while applying, waits each Retry-After and applies every stack', async () => {
+    const { id, pak } = await createAgent('edge');
+    const out = join(work.path, 'edge');
+    agent = startCli(['agent', '--url', url, '--pak', pak, '--out', out]);
+    // Connecting, reading the target state and the stacks, then an event per stack: more than 3 at once.
+    await until(() => ['web', 'db', 'queue'].every((s) => existsSync(join(out, `${s}.yaml`))), 'the agent to write every stack', 40_000);
+    const client = new AdminClient(url, ADMIN_PAK); // waits out the admin's own tiny budget too
+    await until(async () => (await client.listEvents({ agentId: id })).filter((e) => e.status === 'SUCCESS').length === 3, 'three SUCCESS events', 40_000);
+    const log = agent.stderr() + agent.stdout();
+    expect(log).toMatch(/rate limited by the daemon \(429\) on \S+ \/api\/v1\/agents\/[^ ]+: waiting \d+ s as its Retry-After asks/);
+    // Never handed to the reconnect backoff as if the daemon were down.
+    expect(log).not.toMatch(/retrying with backoff|lost connection/);
+  }, 90_000);
+});
