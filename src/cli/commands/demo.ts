@@ -30,6 +30,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         return true;
       }),
   handler: async (args) => {
+    // Ctrl-C is taken from the very start: during start-up (repository, migration, first sync) it
+    // stops the daemon as soon as it exists. Installed after the banner, a SIGTERM that came right
+    // after it (a reader woken by the write can run before this process does) killed the process.
+    const stop = stopOnSignals();
     requireGit();
     const dir = resolve(args.dir);
     const repo = join(dir, 'demo-repo');
@@ -38,34 +42,54 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
 
     // Imported here, as in `serve`: other commands start without loading the server.
     const { startDaemon } = await import('../../daemon/daemon.js');
+    if (stop.requested) return;
     let daemon: Daemon;
     try {
       daemon = await startDaemon({ repo, branch: 'main', db, host: args.host, port: args.port, logger: conciseLogger() });
     } catch (err) {
+      stop.dispose();
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') {
         throw new CliError(`port ${args.port} on ${args.host} is already in use (another brokkr-sync?): run \`npm start -- --port ${args.port + 1}\``, 1);
       }
       throw new CliError(`cannot start the demo daemon: ${e.message ?? String(err)}`, 1);
     }
-    await daemon.firstSync;
-    const stacks = (await daemon.store.listStacks()).length;
-    const pakFile = daemon.adminPakFile ?? `${db}.admin-pak`;
-    const adminPak = daemon.adminPak ?? (process.env.BROKKR_ADMIN_PAK?.trim() || readPak(pakFile));
-    process.stdout.write(banner({ url: daemon.url, adminPak, pakFile, repo, db, stacks, created, fromEnv: !daemon.adminPak && !!process.env.BROKKR_ADMIN_PAK }));
-
-    await new Promise<void>((done) => {
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if ((signals += 1) > 1) process.exit(1);
-        process.stderr.write(`${sig}: stopping the demo daemon\n`);
-        daemon.close().then(done, () => done());
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+    await Promise.race([daemon.firstSync, stop.signalled]);
+    if (!stop.requested) {
+      const stacks = (await daemon.store.listStacks()).length;
+      const pakFile = daemon.adminPakFile ?? `${db}.admin-pak`;
+      const adminPak = daemon.adminPak ?? (process.env.BROKKR_ADMIN_PAK?.trim() || readPak(pakFile));
+      process.stdout.write(banner({ url: daemon.url, adminPak, pakFile, repo, db, stacks, created, fromEnv: !daemon.adminPak && !!process.env.BROKKR_ADMIN_PAK }));
+    }
+    await stop.signalled;
+    await daemon.close().catch(() => undefined);
   },
 };
+
+/** SIGINT/SIGTERM: the first asks for a clean stop (`signalled` resolves), a second exits at once. */
+function stopOnSignals() {
+  let requested = false;
+  let wake: () => void = () => undefined;
+  const signalled = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (requested) process.exit(1);
+    requested = true;
+    process.stderr.write(`${sig}: stopping the demo daemon\n`);
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signalled,
+    get requested() {
+      return requested;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
 
 function requireGit(): void {
   try {
