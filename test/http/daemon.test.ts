@@ -145,9 +145,13 @@ describe.each(ENGINES)('daemon (%s)', (engine) => {
     expect(await stacksNow()).toEqual(['web']);
     const ok = await hook({ 'x-hub-signature-256': sign(body) });
     expect(ok.status).toBe(202);
-    const version = d.feed.version;
-    await d.feed.waitFor(version - 1, 20_000); // the sync notifies when it wrote the new stack
-    for (let i = 0; i < 200 && (await stacksNow()).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    // The sync notifies the change feed when it wrote the new stack: check, then wait for the next
+    // change (the version is read before the check, so a change in between is not missed).
+    for (;;) {
+      const version = d.feed.version;
+      if ((await stacksNow()).length >= 2) break;
+      if (!(await d.feed.waitFor(version, 20_000))) throw new Error('the hooked sync did not write the new stack within 20 s');
+    }
     expect((await stacksNow()).sort()).toEqual(['api', 'web']);
     expect((await hook({ 'x-gitlab-token': secret })).status).toBe(202);
   });
