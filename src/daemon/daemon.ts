@@ -142,8 +142,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
       repositories: {
         list: () => repositories?.list() ?? [],
-        add: (spec) => repositories!.add(spec),
-        remove: (id, prune) => repositories!.remove(id, prune),
+        add: (spec, audit) => repositories!.add(spec, audit),
+        remove: (id, prune, audit) => repositories!.remove(id, prune, audit),
         find: (key) => repositories?.find(key) ?? null,
         syncNow: (id) => repositories!.syncNow(id),
         requestSyncOf: (id) => repositories!.requestSyncOf(id),

@@ -16,6 +16,7 @@ import { createSyncer, DEFAULT_LEASE_TTL_MS, type Syncer, type SyncerOptions } f
 import type { RepositoryView } from '../http/context.js';
 import type { SyncReport } from '../sync/sync-report.js';
 import { httpCredentials } from './repository-spec.js';
+import type { AuditContext } from '../store/audit.js';
 
 /** A repository as the HTTP layer shows it. */
 export type RepositoryEntry = RepositoryView;
@@ -252,20 +253,20 @@ export class RepositorySet {
   }
 
   /** Add (or change) a repository at run time; it is kept in the database and synced from now on. */
-  async add(spec: RepositorySpec): Promise<Repository> {
+  async add(spec: RepositorySpec, audit?: AuditContext): Promise<Repository> {
     httpCredentials(spec, this.#opts.env); // refuse now, with the reason, what could never sync
-    const saved = await this.#opts.store.saveRepository(spec);
+    const saved = await this.#opts.store.saveRepository(spec, audit);
     this.#droppedNames.delete(spec.name);
     await this.#reconcile();
     return saved;
   }
 
   /** Stop syncing a repository (its stacks stay unless prune). */
-  async remove(generatorId: string, prune: boolean): Promise<void> {
+  async remove(generatorId: string, prune: boolean, audit?: AuditContext): Promise<void> {
     if (this.find({ generatorId })?.entry.origin === 'flag') {
       throw new ConflictError('this repository is the one given by --repo: stop the daemon and start it without --repo (or with another) instead');
     }
-    await this.#opts.store.removeRepository(generatorId, { prune });
+    await this.#opts.store.removeRepository(generatorId, { prune }, audit);
     await this.#reconcile();
   }
 

@@ -39,6 +39,9 @@ export function extractPak(header: string | undefined): string | null {
   return pak && !/\s/.test(pak) ? pak : null;
 }
 
+/** How often an operator's last_used_at is written at most. */
+const USE_RECORD_INTERVAL_MS = 60_000;
+
 interface CacheEntry {
   principal: Principal;
   expires: number;
@@ -107,6 +110,18 @@ export class Authenticator {
     return principal;
   }
 
+  /** When each operator's use was last recorded: at most one write per operator a minute, never awaited. */
+  readonly #lastUse = new Map<string, number>();
+
+  /** Record an operator's use of its PAK (paks list shows it), throttled; agents and generators are not recorded here. */
+  noteUse(principal: Principal, now = Date.now()): void {
+    if (principal.role !== 'admin' && principal.role !== 'readonly') return;
+    const last = this.#lastUse.get(principal.operator_id);
+    if (last !== undefined && now - last < USE_RECORD_INTERVAL_MS) return;
+    this.#lastUse.set(principal.operator_id, now);
+    this.#store.touchOperator(principal.operator_id).catch(() => this.#lastUse.delete(principal.operator_id));
+  }
+
   /** Forget every cached PAK of one agent (rotation, deletion, update). */
   invalidateAgent(agentId: string): void {
     this.#generation += 1;
@@ -150,15 +165,33 @@ export function installAuth(app: FastifyInstance, auth: Authenticator, limiter: 
     // Keyed by role and identity, never the PAK: each caller has its own bucket, sized by its role's budget.
     limit(limiter, principal ? callerOf(principal) : anonymousCaller(request.ip));
     if (!principal) throw new ApiError('unauthorized', 'unknown PAK', { 'WWW-Authenticate': 'Bearer' });
-    if (!access.roles.includes(principal.role)) {
-      throw new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is ${principal.role === 'generator' ? 'a' : 'an'} ${principal.role} PAK`);
-    }
+    if (!mayCall(access, principal, request.method)) throw refusal(access, principal, request);
+    auth.noteUse(principal);
     if (principal.role === 'agent' && access.self) {
       const wanted = (request.params as Record<string, string | undefined>)[access.self];
       if (wanted !== principal.agent.id) throw new ApiError('forbidden', 'an agent may only access its own resources');
     }
     request.principal = principal;
   });
+}
+
+/**
+ * A readonly operator may call every route an admin may, to read (GET, HEAD); every other method
+ * is a write and refused, so a route added later is read-only-safe without being listed anywhere.
+ */
+export function mayCall(access: Access, principal: Principal, method: string): boolean {
+  if (access.roles.includes(principal.role)) return true;
+  return principal.role === 'readonly' && access.roles.includes('admin') && (method === 'GET' || method === 'HEAD');
+}
+
+function refusal(access: Access, principal: Principal, request: FastifyRequest): ApiError {
+  if (principal.role === 'readonly' && access.roles.includes('admin')) {
+    return new ApiError(
+      'forbidden',
+      `operator ${JSON.stringify(principal.name)} has a readonly PAK: it may read but not write (${request.method} ${request.routeOptions.url ?? request.url} needs an admin PAK)`,
+    );
+  }
+  return new ApiError('forbidden', `this route needs the ${access.roles.join(' or ')} role; the PAK is ${principal.role === 'generator' ? 'a' : 'an'} ${principal.role} PAK`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

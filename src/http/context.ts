@@ -6,6 +6,7 @@ import type { Authenticator } from './auth.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { TargetStates } from './target-states.js';
+import type { AuditContext } from '../store/audit.js';
 
 /** The part of the syncer the HTTP layer uses (readiness, webhook trigger, status). */
 export interface SyncControl {
@@ -37,8 +38,9 @@ export interface RepositoryView {
 /** The daemon's repositories, as the HTTP layer may change them (section 9 of the spec). */
 export interface RepositoryControl {
   list(): RepositoryView[];
-  add(spec: RepositorySpec): Promise<Repository>;
-  remove(generatorId: string, prune: boolean): Promise<void>;
+  /** With an audit context, the change is recorded in audit_logs in its own transaction. */
+  add(spec: RepositorySpec, audit?: AuditContext): Promise<Repository>;
+  remove(generatorId: string, prune: boolean, audit?: AuditContext): Promise<void>;
   find(key: { generatorId?: string; name?: string; url?: string }): { entry: RepositoryView; webhookSecret: string | null } | null;
   syncNow(generatorId?: string): Promise<SyncReport[]>;
   /** A pass of this repository soon, by whichever replica holds its lease. */

@@ -33,6 +33,8 @@ import { gitManagedRoutes } from './routes/git-managed.js';
 import { opsRoutes } from './routes/ops.js';
 import { healthRoutes } from './routes/health.js';
 import { commitRoutes } from './routes/commits.js';
+import { operatorRoutes } from './routes/operators.js';
+import { auditLogRoutes } from './routes/audit-logs.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -166,6 +168,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       authRoutes(api, ctx);
       healthRoutes(api, ctx);
       commitRoutes(api, ctx);
+      operatorRoutes(api, ctx);
+      auditLogRoutes(api, ctx);
       await api.register(async (hooks) => webhookRoutes(hooks, ctx));
       await api.register(async (scope) => gitManagedRoutes(scope, ctx));
       api.get('/openapi.json', { schema: { hide: true } }, async () => (openapi ??= buildOpenApi(routes)));

@@ -58,6 +58,10 @@ export interface AuditLog {
 export interface AuditQuery {
   /** The actor's name (operator name), exact. */
   actor?: string;
+  /** admin, agent, generator, system (brokkr's filter). */
+  actorType?: string;
+  /** The actor's id, exact (brokkr's filter). */
+  actorId?: string;
   /** Exact action, or a prefix ending in '*' ('agent.*'). */
   action?: string;
   resourceType?: string;
@@ -107,7 +111,8 @@ function redactObject(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 function redactValue(v: unknown): unknown {
-  if (typeof v === 'string') return v.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
+  // As src/git/redact-url.ts: everything up to the LAST @ before the host goes (a password may hold a raw @).
+  if (typeof v === 'string') return v.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/]*@/gi, '$1');
   if (Array.isArray(v)) return v.map(redactValue);
   if (v && typeof v === 'object') return redactObject(v as Record<string, unknown>);
   return v;

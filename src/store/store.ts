@@ -26,7 +26,8 @@ import type {
   Uuid,
 } from './records.js';
 import type { RolloutAction, RolloutConfig, RolloutStatus } from './rollout-records.js';
-import type { AuditPage, AuditQuery } from './audit.js';
+import type { AuditContext, AuditPage, AuditQuery } from './audit.js';
+import type { Operator, OperatorRole } from './operators.js';
 
 /** Who owns a label/annotation: labels and annotations of stacks and agents share one shape. */
 export type OwnerKind = 'stack' | 'agent';
@@ -114,8 +115,13 @@ export interface ObjectWithCommit extends DeploymentObject {
   commit: CommitInfo | null;
 }
 
+/**
+ * Who holds a PAK. Operators (admin PAKs, SPEC §11) carry their name and role: `admin` writes,
+ * `readonly` reads what an admin reads and writes nothing. `role` is the one field to key on
+ * (access rules, rate limits): admin, readonly, agent, generator.
+ */
 export type Principal =
-  | { role: 'admin' }
+  | { role: OperatorRole; name: string; operator_id: Uuid }
   | { role: 'agent'; agent: Agent }
   | { role: 'generator'; generator: Generator };
 
@@ -335,14 +341,14 @@ export interface Store {
 
   // --- repositories (many per daemon) ---------------------------------------------------------
   /** Add a repository, or change the one of that name; its generator row (same name) is created with it. */
-  saveRepository(spec: RepositorySpec): Promise<Repository>;
+  saveRepository(spec: RepositorySpec, audit?: AuditContext): Promise<Repository>;
   listRepositories(): Promise<Repository[]>;
   /**
    * Stop tracking a repository: its row goes, its stacks stay (agents keep what they run).
    * With prune the generator is soft-deleted too, and by the data model's cascade its stacks
    * are deleted, so every agent receives their deletion markers.
    */
-  removeRepository(generatorId: Uuid, opts: { prune: boolean }): Promise<void>;
+  removeRepository(generatorId: Uuid, opts: { prune: boolean }, audit?: AuditContext): Promise<void>;
   /**
    * Ask for a repository to be synced now, wherever its lease is held: announced as a
    * 'sync-requested' change (on PostgreSQL a push hook reaching a standby replica reaches the holder).
@@ -350,35 +356,47 @@ export interface Store {
   requestSync(generatorId: Uuid): Promise<void>;
 
   // --- auth ----------------------------------------------------------------------------------
-  /** Resolve a PAK hash (hex SHA-256) to who holds it; deleted agents resolve to null. */
+  /** Resolve a PAK hash (hex SHA-256) to who holds it; deleted agents and revoked operators resolve to null. */
   findPrincipal(pakHash: string): Promise<Principal | null>;
-  /** Replace the admin PAK hash. */
+  /** Set the PAK of the bootstrap operator 'admin' (created, with the admin role, when missing); other operators stay. */
   setAdminPakHash(pakHash: string): Promise<void>;
-  /** Store pakHash as the admin PAK only when there is none yet (atomic: of replicas starting together, one wins). */
+  /** Create the operator 'admin' with pakHash only when no admin operator exists (atomic: of replicas starting together, one wins). */
   addAdminPakHashIfNone(pakHash: string): Promise<boolean>;
+  /** Whether an operator with the admin role exists. */
   hasAdminPak(): Promise<boolean>;
 
+  // --- operators (named admin and readonly PAKs; SPEC §11) ------------------------------------
+  /** ConflictError when the name is taken. */
+  createOperator(input: { name: string; role: OperatorRole; pak_hash: string }, audit?: AuditContext): Promise<Operator>;
+  /** By name. */
+  listOperators(): Promise<Operator[]>;
+  /** Remove the operator: its PAK stops working on every replica at once. NotFoundError; LastAdminError for the last admin. */
+  revokeOperator(name: string, audit?: AuditContext): Promise<Operator>;
+  /** Record a use of the operator's PAK (last_used_at = now); not announced. */
+  touchOperator(id: Uuid): Promise<void>;
+
   // --- agents --------------------------------------------------------------------------------
-  createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent>;
+  createAgent(input: { name: string; cluster_name: string; pak_hash: string; labels?: string[]; annotations?: Record<string, string> }, audit?: AuditContext): Promise<Agent>;
   getAgent(id: Uuid, opts?: { includeDeleted?: boolean }): Promise<Agent | null>;
   listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]>;
-  updateAgent(id: Uuid, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent>;
-  setAgentPakHash(id: Uuid, pakHash: string): Promise<Agent>;
+  updateAgent(id: Uuid, patch: { name?: string; cluster_name?: string; status?: string }, audit?: AuditContext): Promise<Agent>;
+  setAgentPakHash(id: Uuid, pakHash: string, audit?: AuditContext): Promise<Agent>;
   /** Sets last_heartbeat and status ACTIVE; a report also sets k8s_reachable, k8s_api_latency_ms and k8s_reported_at. */
   recordHeartbeat(id: Uuid, report?: HeartbeatReport): Promise<void>;
-  softDeleteAgent(id: Uuid): Promise<void>;
+  softDeleteAgent(id: Uuid, audit?: AuditContext): Promise<void>;
 
   // --- labels, annotations, targets (one shape for stacks and agents) ------------------------
+  // A trailing AuditContext on a write records it in audit_logs in the write's own transaction.
   listLabels(kind: OwnerKind, ownerId: Uuid): Promise<Label[]>;
-  addLabel(kind: OwnerKind, ownerId: Uuid, label: string): Promise<Label>;
-  removeLabel(kind: OwnerKind, ownerId: Uuid, label: string): Promise<boolean>;
+  addLabel(kind: OwnerKind, ownerId: Uuid, label: string, audit?: AuditContext): Promise<Label>;
+  removeLabel(kind: OwnerKind, ownerId: Uuid, label: string, audit?: AuditContext): Promise<boolean>;
   listAnnotations(kind: OwnerKind, ownerId: Uuid): Promise<Annotation[]>;
   /** Insert or replace the value of one key. */
-  setAnnotation(kind: OwnerKind, ownerId: Uuid, key: string, value: string): Promise<Annotation>;
-  removeAnnotation(kind: OwnerKind, ownerId: Uuid, key: string): Promise<boolean>;
+  setAnnotation(kind: OwnerKind, ownerId: Uuid, key: string, value: string, audit?: AuditContext): Promise<Annotation>;
+  removeAnnotation(kind: OwnerKind, ownerId: Uuid, key: string, audit?: AuditContext): Promise<boolean>;
   listTargets(agentId: Uuid): Promise<AgentTarget[]>;
-  addTarget(agentId: Uuid, stackId: Uuid): Promise<AgentTarget>;
-  removeTarget(agentId: Uuid, stackId: Uuid): Promise<boolean>;
+  addTarget(agentId: Uuid, stackId: Uuid, audit?: AuditContext): Promise<AgentTarget>;
+  removeTarget(agentId: Uuid, stackId: Uuid, audit?: AuditContext): Promise<boolean>;
 
   // --- stacks and objects --------------------------------------------------------------------
   listStacks(opts?: { includeDeleted?: boolean }): Promise<StackDetail[]>;
@@ -425,12 +443,12 @@ export interface Store {
   /** Waves, their agents and released objects, gate state and halt reason; NotFoundError for an unknown stack. */
   getRollout(stackId: Uuid): Promise<RolloutStatus>;
   /** promote (next wave now, lifting a halt), pause (release nothing new), resume (newest object from wave 1); announced. */
-  rolloutAction(stackId: Uuid, action: RolloutAction): Promise<RolloutStatus>;
+  rolloutAction(stackId: Uuid, action: RolloutAction, audit?: AuditContext): Promise<RolloutStatus>;
   /**
    * A new object with the content of the stack's object `toSequence`, provenance in
    * object_rollbacks (actor, from what), released to every wave at once; the stack is paused.
    */
-  rollback(stackId: Uuid, toSequence: number, actor: string): Promise<{ object: { id: Uuid; sequence_id: number }; rollout: RolloutStatus }>;
+  rollback(stackId: Uuid, toSequence: number, actor: string, audit?: AuditContext): Promise<{ object: { id: Uuid; sequence_id: number }; rollout: RolloutStatus }>;
 
   // --- fleet-wide reads for dashboards (a fixed number of queries, whatever the fleet's size) -
   /** Labels, annotations and explicit targets of every live agent, ordered by agent id. */

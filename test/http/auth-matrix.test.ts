@@ -1,15 +1,19 @@
-/** Every route × every kind of caller: 401 without or with an unknown PAK, 403 for a wrong role or another agent's resource. */
+/**
+ * Every route × every kind of caller: 401 without or with an unknown PAK, 403 for a wrong role or
+ * another agent's resource. A readonly operator gets through wherever an admin reads (GET) and 403
+ * on every write.
+ */
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../store/store-fixture.js';
 import { buildWorld, type World } from './world.js';
 
-type Caller = 'none' | 'unknown' | 'admin' | 'self' | 'other' | 'generator';
+type Caller = 'none' | 'unknown' | 'admin' | 'readonly' | 'self' | 'other' | 'generator';
 
 interface RouteCase {
   method: string;
   path: (w: World) => string;
   body?: (w: World) => unknown;
-  /** Callers that must get through authentication and authorization. */
+  /** Callers that must get through authentication and authorization (readonly: derived, see mayPass). */
   allowed: Caller[];
 }
 
@@ -43,7 +47,7 @@ const routes: RouteCase[] = [
   { method: 'POST', path: (w) => `${A}/${w.self.id}/targets`, body: (w) => ({ stack_id: w.otherStackId }), allowed: ['admin'] },
   { method: 'DELETE', path: (w) => `${A}/${w.self.id}/targets/${w.stackId}`, allowed: ['admin'] },
   { method: 'GET', path: (w) => `/api/v1/deployment-objects/${w.objectId}`, allowed: ['admin', 'self', 'generator'] },
-  { method: 'POST', path: () => '/api/v1/auth/pak', allowed: ['admin', 'self', 'other', 'generator'] },
+  { method: 'POST', path: () => '/api/v1/auth/pak', allowed: ['admin', 'readonly', 'self', 'other', 'generator'] },
   { method: 'GET', path: () => '/api/v1/stacks', allowed: ['admin', 'generator'] },
   { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}`, allowed: ['admin', 'generator'] },
   { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/deployment-objects`, allowed: ['admin', 'generator'] },
@@ -54,20 +58,34 @@ const routes: RouteCase[] = [
   { method: 'GET', path: () => '/api/v1/sync/status', allowed: ['admin'] },
   { method: 'GET', path: () => '/api/v1/status', allowed: ['admin'] },
   { method: 'GET', path: () => '/api/v1/changes', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/paks', allowed: ['admin'] },
+  { method: 'POST', path: () => '/api/v1/paks', body: () => ({ name: 'ci', role: 'readonly' }), allowed: ['admin'] },
+  { method: 'DELETE', path: () => '/api/v1/paks/viewer', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/audit-logs', allowed: ['admin'] },
+  { method: 'GET', path: () => '/api/v1/admin/audit-logs', allowed: ['admin'] },
+  { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/rollout`, allowed: ['admin', 'generator'] },
+  { method: 'POST', path: (w) => `/api/v1/stacks/${w.stackId}/rollout/pause`, allowed: ['admin'] },
+  { method: 'POST', path: (w) => `/api/v1/stacks/${w.stackId}/rollout/resume`, allowed: ['admin'] },
+  { method: 'POST', path: (w) => `/api/v1/stacks/${w.stackId}/rollout/promote`, allowed: ['admin'] },
 ];
+
+/** The readonly role reads what an admin reads (GET) and writes nothing; the other callers are as listed. */
+const mayPass = (route: RouteCase, caller: Caller): boolean =>
+  caller === 'readonly' ? route.allowed.includes('readonly') || (route.method === 'GET' && route.allowed.includes('admin')) : route.allowed.includes(caller);
 
 const pakOf = (w: World, caller: Caller): string | null =>
   ({
     none: null,
     unknown: 'brk_thisIsNotAKnownPakAtAllxxxxxxxxxxxxxxxxxxxx',
     admin: w.s.adminPak,
+    readonly: w.readonlyPak,
     self: w.self.pak,
     other: w.other.pak,
     generator: w.generatorPak,
   })[caller];
 
 // The admin goes last: its calls change the world (delete, rotate).
-const CALLERS: Caller[] = ['none', 'unknown', 'generator', 'other', 'self', 'admin'];
+const CALLERS: Caller[] = ['none', 'unknown', 'generator', 'other', 'self', 'readonly', 'admin'];
 
 describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) => {
   it.each(routes.map((r) => [`${r.method} ${r.path.toString().replace(/^.*=> `?|`$/g, '')}`, r] as const))(
@@ -81,16 +99,50 @@ describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) 
           expect(res.status, where).toBe(401);
           expect(res.body.code, where).toBe('unauthorized');
           expect(res.headers.get('www-authenticate'), where).toBe('Bearer');
-        } else if (route.allowed.includes(caller)) {
+        } else if (mayPass(route, caller)) {
           expect([401, 403], `${where}: ${res.text}`).not.toContain(res.status);
           expect(res.status, `${where}: ${res.text}`).toBeLessThan(400);
         } else {
           expect(res.status, `${where}: ${res.text}`).toBe(403);
           expect(res.body.code, where).toBe('forbidden');
+          if (caller === 'readonly' && route.allowed.includes('admin')) expect(res.body.message, where).toMatch(/operator "viewer" has a readonly PAK: it may read but not write/);
         }
       }
     },
   );
+
+  it('every route of the OpenAPI document: a readonly PAK reads wherever an admin may and is refused every write, which changes nothing', async () => {
+    const w = await buildWorld({}, engine);
+    const auditRowsBefore = (await w.s.store.listAuditLogs()).total; // the world's agents were created through the API
+    const doc = (await w.s.call('GET', '/api/v1/openapi.json')).body as { paths: Record<string, Record<string, { 'x-roles'?: string[] }>> };
+    const fill = (path: string) =>
+      path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'stack_id' ? w.stackId : name === 'id' ? w.self.id : name === 'sha' ? 'abc1234' : 'viewer'));
+    let writes = 0;
+    let reads = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const roles = op['x-roles'] ?? [];
+        if (!roles.includes('admin')) continue;
+        const url = `${fill(path.replace(/^\/api\/v1/, '/api/v1'))}`;
+        const res = await w.s.call(method.toUpperCase(), url, { pak: w.readonlyPak, body: method === 'get' ? undefined : {} });
+        const where = `${method.toUpperCase()} ${url} as readonly`;
+        if (method === 'get' || roles.includes('readonly')) {
+          reads += 1;
+          expect([401, 403], `${where}: ${res.text}`).not.toContain(res.status);
+        } else {
+          writes += 1;
+          expect(res.status, `${where}: ${res.text}`).toBe(403);
+          expect(res.body, where).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/readonly PAK: it may read but not write/) });
+        }
+      }
+    }
+    expect(writes).toBeGreaterThan(15);
+    expect(reads).toBeGreaterThan(15);
+    // Nothing was written: both agents are alive, the operator list unchanged, no new audit row.
+    expect((await w.s.store.listAgents()).map((a) => a.name).sort()).toEqual(['other', 'self']);
+    expect((await w.s.store.listOperators()).map((o) => o.name)).toEqual(['admin', 'viewer']);
+    expect((await w.s.store.listAuditLogs()).total).toBe(auditRowsBefore);
+  });
 
   it('a bare PAK (no "Bearer") is accepted, and the Bearer scheme is case-insensitive', async () => {
     const w = await buildWorld({}, engine);
@@ -129,6 +181,7 @@ describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) 
   it('POST /auth/pak tells each PAK who it is', async () => {
     const w = await buildWorld({}, engine);
     expect((await w.s.call('POST', '/api/v1/auth/pak')).body).toEqual({ admin: true, agent: null, generator: null, readonly: false });
+    expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.readonlyPak })).body).toEqual({ admin: false, agent: null, generator: null, readonly: true });
     expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.self.pak })).body).toEqual({
       admin: false,
       agent: w.self.id,

@@ -10,6 +10,8 @@ export interface World {
   self: { id: string; pak: string };
   other: { id: string; pak: string };
   generatorPak: string;
+  /** An operator with the readonly role (name 'viewer'). */
+  readonlyPak: string;
   stackId: string;
   otherStackId: string;
   objectId: string;
@@ -32,8 +34,11 @@ export async function buildWorld(options: Partial<ServerOptions> = {}, engine: S
   const generatorPak = generatePak();
   const generatorId = await s.repo.generatorId();
   await rawSql(engine, s.dbPath).exec('UPDATE generators SET api_key_hash = ? WHERE id = ?', hashPak(generatorPak), generatorId);
+  const readonlyPak = generatePak();
+  await s.store.createOperator({ name: 'viewer', role: 'readonly', pak_hash: hashPak(readonlyPak) });
   return {
     s,
+    readonlyPak,
     self: { id: a.agent.id, pak: a.pak },
     other: { id: b.agent.id, pak: b.pak },
     generatorPak,

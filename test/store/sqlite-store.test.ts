@@ -180,7 +180,7 @@ describe.each(ENGINES)('%s store', (engine) => {
       await store.setAdminPakHash('admin2');
       expect(await store.hasAdminPak()).toBe(true);
       expect(await store.findPrincipal('admin1')).toBeNull();
-      expect(await store.findPrincipal('admin2')).toEqual({ role: 'admin' });
+      expect(await store.findPrincipal('admin2')).toMatchObject({ role: 'admin', name: 'admin' });
     });
 
     it('resolves an active generator by its api_key_hash, and never an empty hash', async () => {

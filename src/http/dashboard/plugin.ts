@@ -75,12 +75,13 @@ export function dashboardPlugin(opts: DashboardOptions): FastifyPluginAsync {
  */
 function requireAdmin(store: Store) {
   return async (request: FastifyRequest) => {
-    if (request.principal?.role === 'admin') return;
+    const role = request.principal?.role;
+    if (role === 'admin' || role === 'readonly') return;
     const pak = extractPak(request.headers.authorization);
     if (!pak) throw new ApiError('unauthorized', 'missing PAK: send "Authorization: Bearer <PAK>"', { 'WWW-Authenticate': 'Bearer' });
     const principal = await store.findPrincipal(hashPak(pak));
     if (!principal) throw new ApiError('unauthorized', 'unknown PAK', { 'WWW-Authenticate': 'Bearer' });
-    if (principal.role !== 'admin') throw new ApiError('forbidden', `this route needs the admin role; the PAK is a ${principal.role} PAK`);
+    if (principal.role !== 'admin' && principal.role !== 'readonly') throw new ApiError('forbidden', `this route needs the admin role; the PAK is a ${principal.role} PAK`);
   };
 }
 

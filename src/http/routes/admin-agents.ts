@@ -7,6 +7,7 @@ import { badRequest, notFound } from '../errors.js';
 import { generatePak, hashPak } from '../pak.js';
 import { agentSchema, idParams, nameText, shortText } from '../schemas.js';
 import { ADMIN, noContent, responses } from './route-kit.js';
+import { auditContext } from '../audit-context.js';
 
 const createBody = {
   type: 'object',
@@ -95,10 +96,11 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
         if (unknown) throw badRequest(`body.generator_ids: no generator ${unknown}`);
       }
       const pak = generatePak();
-      let agent = await store.createAgent({ name: body.name, cluster_name: body.cluster_name, pak_hash: hashPak(pak) });
-      for (const label of body.labels ?? []) await store.addLabel('agent', agent.id, label);
-      for (const [key, value] of Object.entries(body.annotations ?? {})) await store.setAnnotation('agent', agent.id, key, value);
-      agent = (await store.getAgent(agent.id)) ?? agent;
+      // One transaction: the agent, its labels and annotations, and the audit row (never the PAK).
+      const agent = await store.createAgent(
+        { name: body.name, cluster_name: body.cluster_name, pak_hash: hashPak(pak), labels: body.labels, annotations: body.annotations },
+        auditContext(request),
+      );
       return reply.code(201).send({ agent, initial_pak: pak });
     },
   );
@@ -122,7 +124,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       const body = { name, cluster_name, status };
       checkAgentFields(body);
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
-      const agent = await store.updateAgent(id, body);
+      const agent = await store.updateAgent(id, body, auditContext(request));
       return agent;
     },
   );
@@ -141,7 +143,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
     async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
-      await store.softDeleteAgent(id);
+      await store.softDeleteAgent(id, auditContext(request));
       return reply.code(204).send();
     },
   );
@@ -161,7 +163,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       const { id } = request.params as { id: string };
       if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
       const pak = generatePak();
-      const agent = await store.setAgentPakHash(id, hashPak(pak));
+      const agent = await store.setAgentPakHash(id, hashPak(pak), auditContext(request));
       return { agent, pak };
     },
   );

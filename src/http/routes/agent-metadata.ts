@@ -9,6 +9,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import { annotationWire, labelWire } from '../metadata-wire.js';
 import { agentAnnotationSchema, agentLabelSchema, arrayOf, idParams, shortText, targetSchema } from '../schemas.js';
 import { ADMIN, ADMIN_OR_SELF, bodyAgentId, checkBodyAgentId, noContent, responses } from './route-kit.js';
+import { auditContext } from '../audit-context.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 const paramsWith = (name: string, schema: unknown) => ({
@@ -50,14 +51,14 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       const problem = checkLabel(label);
       if (problem) throw badRequest(`body.label: ${problem}`);
       await agentOr404(id);
-      const created = await store.addLabel('agent', id, label);
+      const created = await store.addLabel('agent', id, label, auditContext(request));
       return reply.code(201).send(labelWire('agent', created));
     },
   );
   app.delete('/agents/:id/labels/:label', remove('Remove a label', paramsWith('label', shortText)), async (request, reply) => {
     const { id, label } = request.params as { id: string; label: string };
     await agentOr404(id);
-    if (!(await store.removeLabel('agent', id, label))) throw notFound(`agent ${id} has no label ${JSON.stringify(label)}`);
+    if (!(await store.removeLabel('agent', id, label, auditContext(request)))) throw notFound(`agent ${id} has no label ${JSON.stringify(label)}`);
     return reply.code(204).send();
   });
 
@@ -80,14 +81,14 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       const problem = checkAnnotation(key, value);
       if (problem) throw badRequest(`body: ${problem}`);
       await agentOr404(id);
-      const saved = await store.setAnnotation('agent', id, key, value);
+      const saved = await store.setAnnotation('agent', id, key, value, auditContext(request));
       return reply.code(201).send(annotationWire('agent', saved));
     },
   );
   app.delete('/agents/:id/annotations/:key', remove('Remove an annotation', paramsWith('key', shortText)), async (request, reply) => {
     const { id, key } = request.params as { id: string; key: string };
     await agentOr404(id);
-    if (!(await store.removeAnnotation('agent', id, key))) throw notFound(`agent ${id} has no annotation ${JSON.stringify(key)}`);
+    if (!(await store.removeAnnotation('agent', id, key, auditContext(request)))) throw notFound(`agent ${id} has no annotation ${JSON.stringify(key)}`);
     return reply.code(204).send();
   });
 
@@ -108,14 +109,14 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       const stack = await store.getStack(stackId);
       if (!stack) throw notFound(`no stack ${stackId}`);
       if (stack.deleted_at) throw conflict(`stack ${stack.name} was deleted at ${stack.deleted_at}; it cannot be targeted`);
-      const target = await store.addTarget(id, stackId);
+      const target = await store.addTarget(id, stackId, auditContext(request));
       return reply.code(201).send(target);
     },
   );
   app.delete('/agents/:id/targets/:stack_id', remove('Stop targeting a stack', paramsWith('stack_id', uuid)), async (request, reply) => {
     const { id, stack_id } = request.params as { id: string; stack_id: string };
     await agentOr404(id);
-    if (!(await store.removeTarget(id, stack_id.toLowerCase()))) throw notFound(`agent ${id} does not target stack ${stack_id}`);
+    if (!(await store.removeTarget(id, stack_id.toLowerCase(), auditContext(request)))) throw notFound(`agent ${id} does not target stack ${stack_id}`);
     return reply.code(204).send();
   });
 }

@@ -28,7 +28,8 @@ export function authRoutes(app: FastifyInstance, _ctx: ServerContext): void {
         admin: p.role === 'admin',
         agent: p.role === 'agent' ? p.agent.id : null,
         generator: p.role === 'generator' ? p.generator.id : null,
-        readonly: false,
+        // A readonly operator is not an admin (brokkr's field keeps its meaning: may write).
+        readonly: p.role === 'readonly',
       };
     },
   );

@@ -10,6 +10,7 @@ import type { RepositoryControl, ServerContext } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { arrayOf, boolParam, generatorSchema, idParams, nullableStr } from '../schemas.js';
 import { ADMIN, isTrue, noContent, responses } from './route-kit.js';
+import { auditContext } from '../audit-context.js';
 
 const tags = ['repositories'];
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -105,8 +106,8 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
   function control(): Pick<RepositoryControl, 'add' | 'remove' | 'syncNow'> {
     if (ctx.repositories) return ctx.repositories;
     return {
-      add: (spec) => store.saveRepository(spec),
-      remove: (id, prune) => store.removeRepository(id, { prune }),
+      add: (spec, audit) => store.saveRepository(spec, audit),
+      remove: (id, prune, audit) => store.removeRepository(id, { prune }, audit),
       syncNow: async (id) => {
         throw notFound(`no repository with generator ${id ?? '(any)'} is synced by this server`);
       },
@@ -154,7 +155,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
         if (declared) {
           throw new ApiError('conflict', `repository ${spec.name} comes from ${declared.origin === 'flag' ? '--repo' : 'the config file'}; change it there`);
         }
-        saved = await control().add(spec);
+        saved = await control().add(spec, auditContext(request));
       } catch (err) {
         if (err instanceof RepositorySpecError) throw badRequest(err.message);
         throw err;
@@ -179,7 +180,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
     async (request, reply) => {
       const id = (request.params as { id: string }).id.toLowerCase();
       const prune = isTrue((request.query as { prune?: string }).prune);
-      await control().remove(id, prune);
+      await control().remove(id, prune, auditContext(request));
       return reply.code(204).send();
     },
   );

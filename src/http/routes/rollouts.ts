@@ -5,6 +5,7 @@ import { badRequest } from '../errors.js';
 import { idParams } from '../schemas.js';
 import { ROLLOUT_ACTIONS, type RolloutAction } from '../../store/rollout-records.js';
 import { ADMIN, ADMIN_OR_GENERATOR, responses } from './route-kit.js';
+import { auditContext } from '../audit-context.js';
 
 const tags = ['rollouts'];
 
@@ -88,7 +89,7 @@ export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): v
         schema: { summary: what[action], tags, params: idParams, response: responses({ 200: rolloutSchema }, [400, 403, 404]) },
         config: { access: ADMIN },
       },
-      async (request) => store.rolloutAction((request.params as { id: string }).id, action),
+      async (request) => store.rolloutAction((request.params as { id: string }).id, action, auditContext(request)),
     );
   }
 
@@ -110,7 +111,8 @@ export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): v
     async (request, reply) => {
       const { to_sequence } = request.body as { to_sequence: number };
       if (!Number.isSafeInteger(to_sequence)) throw badRequest('body.to_sequence must be a whole number');
-      const result = await store.rollback((request.params as { id: string }).id, to_sequence, request.principal?.role ?? 'admin');
+      const audit = auditContext(request);
+      const result = await store.rollback((request.params as { id: string }).id, to_sequence, audit.actor ?? 'admin', audit);
       reply.code(201);
       return { object: { ...result.object, is_deletion_marker: false }, rollout: result.rollout };
     },

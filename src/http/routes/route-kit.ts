@@ -6,7 +6,9 @@ export const ADMIN: Access = { roles: ['admin'] };
 export const ADMIN_OR_SELF: Access = { roles: ['admin', 'agent'], self: 'id' };
 export const SELF_ONLY: Access = { roles: ['agent'], self: 'id' };
 export const ADMIN_OR_GENERATOR: Access = { roles: ['admin', 'generator'] };
-export const ANY_PAK: Access = { roles: ['admin', 'agent', 'generator'] };
+export const ANY_PAK: Access = { roles: ['admin', 'readonly', 'agent', 'generator'] };
+/** Operators only (admin and readonly): the readonly role reads what an admin reads. */
+export const OPERATOR: Access = { roles: ['admin', 'readonly'] };
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input (the message names the field)',

@@ -37,7 +37,9 @@ export async function listAuditLogs(sql: Sql, query: AuditQuery = {}): Promise<A
     AND ($3::text IS NULL OR resource_type = $3)
     AND ($4::text IS NULL OR resource_id = $4)
     AND ($5::timestamptz IS NULL OR timestamp >= $5)
-    AND ($6::timestamptz IS NULL OR timestamp < $6)`;
+    AND ($6::timestamptz IS NULL OR timestamp < $6)
+    AND ($7::text IS NULL OR actor_type = $7)
+    AND ($8::text IS NULL OR actor_id = $8)`;
   const params = [
     query.actor ?? null,
     query.action ? actionPattern(query.action) : null,
@@ -45,11 +47,13 @@ export async function listAuditLogs(sql: Sql, query: AuditQuery = {}): Promise<A
     query.resourceId ?? null,
     query.since ?? null,
     query.until ?? null,
+    query.actorType ?? null,
+    query.actorId ?? null,
   ];
   const total = (await sql.one<{ n: number }>(`SELECT count(*) AS n FROM audit_logs WHERE ${where}`, params))!.n;
   const rows = await sql.rows<AuditLog>(
-    `SELECT ${COLUMNS} FROM audit_logs WHERE ${where} AND ($7::bigint IS NULL OR seq < $7)
-     ORDER BY seq DESC LIMIT $8 OFFSET $9`,
+    `SELECT ${COLUMNS} FROM audit_logs WHERE ${where} AND ($9::bigint IS NULL OR seq < $9)
+     ORDER BY seq DESC LIMIT $10 OFFSET $11`,
     [...params, query.beforeSeq ?? null, limit + 1, query.beforeSeq === undefined ? (query.offset ?? 0) : 0],
   );
   const more = rows.length > limit;

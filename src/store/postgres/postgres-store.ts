@@ -29,8 +29,10 @@ import type {
   TargetStateEntry,
 } from '../store.js';
 import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
-import * as audit from './audit.js';
-import type { AuditPage, AuditQuery } from '../audit.js';
+import * as audit_ from './audit.js';
+import type { AuditContext, AuditEntry, AuditPage, AuditQuery } from '../audit.js';
+import { auditEntries as entries } from '../audit-entries.js';
+import type { Operator, OperatorRole } from '../operators.js';
 import * as agents from './agents.js';
 import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
@@ -97,6 +99,16 @@ export class PostgresStore implements Store {
     return result;
   }
 
+  /** fn, then (with an audit context) its audit row, on the same transaction's sql: they commit or roll back together. */
+  #audited<T>(audit: AuditContext | undefined, fn: (sql: Sql) => Promise<T>, entry: (result: T) => AuditEntry | null): (sql: Sql) => Promise<T> {
+    return async (sql) => {
+      const result = await fn(sql);
+      const e = audit ? entry(result) : null;
+      if (e) await audit_.recordAudit(sql, audit, e);
+      return result;
+    };
+  }
+
   async schemaVersion(): Promise<number> {
     return currentPgVersion(this.db.pool);
   }
@@ -157,8 +169,8 @@ export class PostgresStore implements Store {
     return this.#write((sql) => applyCommit(sql, plan), (result) => changeOfCommit(result, newStacks));
   }
   // --- repositories
-  async saveRepository(spec: RepositorySpec): Promise<Repository> {
-    return this.#write((sql) => repositories.saveRepository(sql, spec), () => ({ kind: 'repositories' }));
+  async saveRepository(spec: RepositorySpec, audit?: AuditContext): Promise<Repository> {
+    return this.#write(this.#audited(audit, (sql) => repositories.saveRepository(sql, spec), entries.repositorySaved), () => ({ kind: 'repositories' }));
   }
   async listRepositories(): Promise<Repository[]> {
     return repositories.listRepositories(this.db);
@@ -167,9 +179,12 @@ export class PostgresStore implements Store {
   async requestSync(generatorId: string): Promise<void> {
     await this.#write(async () => undefined, () => ({ kind: 'sync-requested', generatorId }));
   }
-  async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
+  async removeRepository(generatorId: string, opts: { prune: boolean }, audit?: AuditContext): Promise<void> {
     await this.#write(
-      (sql) => repositories.removeRepository(sql, generatorId, opts.prune),
+      async (sql) => {
+        const name = audit ? ((await repositories.listRepositories(sql)).find((r) => r.generator_id === generatorId)?.name ?? null) : null;
+        await this.#audited(audit, (s) => repositories.removeRepository(s, generatorId, opts.prune), () => entries.repositoryRemoved(generatorId, name, opts.prune))(sql);
+      },
       () => (opts.prune ? [{ kind: 'repositories' }, { kind: 'stacks' }] : { kind: 'repositories' }),
     );
   }
@@ -192,9 +207,38 @@ export class PostgresStore implements Store {
     return auth.hasAdminPak(this.db);
   }
 
+  // --- operators
+  async createOperator(input: { name: string; role: OperatorRole; pak_hash: string }, audit?: AuditContext): Promise<Operator> {
+    return this.#write(this.#audited(audit, (sql) => auth.createOperator(sql, input), entries.operatorCreated), () => null);
+  }
+  async listOperators(): Promise<Operator[]> {
+    return auth.listOperators(this.db);
+  }
+  /** Announced as an auth change: every replica drops its cached principals, so the PAK stops at once everywhere. */
+  async revokeOperator(name: string, audit?: AuditContext): Promise<Operator> {
+    return this.#write(this.#audited(audit, (sql) => auth.revokeOperator(sql, name), entries.operatorRevoked), () => ({ kind: 'auth', agentId: null }));
+  }
+  async touchOperator(id: string): Promise<void> {
+    await auth.touchOperator(this.db, id);
+  }
+
   // --- agents
-  async createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent> {
-    return this.#write((sql) => agents.createAgent(sql, input), (agent) => ({ kind: 'agent', agentId: agent.id }));
+  async createAgent(
+    input: { name: string; cluster_name: string; pak_hash: string; labels?: string[]; annotations?: Record<string, string> },
+    audit?: AuditContext,
+  ): Promise<Agent> {
+    const labels = input.labels ?? [];
+    const annotations = input.annotations ?? {};
+    return this.#write(
+      async (sql) => {
+        const created = await agents.createAgent(sql, input);
+        for (const label of labels) await tags.addLabel(sql, 'agent', created.id, label);
+        for (const [key, value] of Object.entries(annotations)) await tags.setAnnotation(sql, 'agent', created.id, key, value);
+        if (audit) await audit_.recordAudit(sql, audit, entries.agentCreated(created, labels, annotations));
+        return (await agents.getAgent(sql, created.id)) ?? created;
+      },
+      (agent) => ({ kind: 'agent', agentId: agent.id }),
+    );
   }
   async getAgent(id: string, opts?: { includeDeleted?: boolean }): Promise<Agent | null> {
     return agents.getAgent(this.db, id, opts);
@@ -202,47 +246,71 @@ export class PostgresStore implements Store {
   async listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]> {
     return agents.listAgents(this.db, filter);
   }
-  async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent> {
-    return this.#write((sql) => agents.updateAgent(sql, id, patch), () => ({ kind: 'auth', agentId: id }));
+  async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }, audit?: AuditContext): Promise<Agent> {
+    return this.#write(this.#audited(audit, (sql) => agents.updateAgent(sql, id, patch), (a) => entries.agentUpdated(a, patch)), () => ({ kind: 'auth', agentId: id }));
   }
-  async setAgentPakHash(id: string, pakHash: string): Promise<Agent> {
-    return this.#write((sql) => agents.setAgentPakHash(sql, id, pakHash), () => ({ kind: 'auth', agentId: id }));
+  async setAgentPakHash(id: string, pakHash: string, audit?: AuditContext): Promise<Agent> {
+    return this.#write(this.#audited(audit, (sql) => agents.setAgentPakHash(sql, id, pakHash), entries.agentPakRotated), () => ({ kind: 'auth', agentId: id }));
   }
   /** Not announced: a heartbeat changes no target state, and thousands of agents send them. */
   async recordHeartbeat(id: string, report?: HeartbeatReport): Promise<void> {
     await agents.recordHeartbeat(this.db, id, report);
   }
-  async softDeleteAgent(id: string): Promise<void> {
-    await this.#write((sql) => agents.softDeleteAgent(sql, id), () => ({ kind: 'auth', agentId: id }));
+  async softDeleteAgent(id: string, audit?: AuditContext): Promise<void> {
+    await this.#write(
+      async (sql) => {
+        const before = audit ? await agents.getAgent(sql, id) : null;
+        await this.#audited(audit, (s) => agents.softDeleteAgent(s, id), () => entries.agentDeleted(id, before))(sql);
+      },
+      () => ({ kind: 'auth', agentId: id }),
+    );
   }
 
   // --- labels, annotations, targets
   async listLabels(kind: OwnerKind, ownerId: string): Promise<Label[]> {
     return tags.listLabels(this.db, kind, ownerId);
   }
-  async addLabel(kind: OwnerKind, ownerId: string, label: string): Promise<Label> {
-    return this.#write((sql) => tags.addLabel(sql, kind, ownerId, label), () => tagChange(kind, ownerId));
+  async addLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<Label> {
+    return this.#write(
+      this.#audited(audit, (sql) => tags.addLabel(sql, kind, ownerId, label), () => entries.labelAdded(kind, ownerId, label)),
+      () => tagChange(kind, ownerId),
+    );
   }
-  async removeLabel(kind: OwnerKind, ownerId: string, label: string): Promise<boolean> {
-    return this.#write((sql) => tags.removeLabel(sql, kind, ownerId, label), () => tagChange(kind, ownerId));
+  async removeLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<boolean> {
+    return this.#write(
+      this.#audited(audit, (sql) => tags.removeLabel(sql, kind, ownerId, label), (r) => (r ? entries.labelRemoved(kind, ownerId, label) : null)),
+      () => tagChange(kind, ownerId),
+    );
   }
   async listAnnotations(kind: OwnerKind, ownerId: string): Promise<Annotation[]> {
     return tags.listAnnotations(this.db, kind, ownerId);
   }
-  async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string): Promise<Annotation> {
-    return this.#write((sql) => tags.setAnnotation(sql, kind, ownerId, key, value), () => tagChange(kind, ownerId));
+  async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string, audit?: AuditContext): Promise<Annotation> {
+    return this.#write(
+      this.#audited(audit, (sql) => tags.setAnnotation(sql, kind, ownerId, key, value), () => entries.annotationSet(kind, ownerId, key, value)),
+      () => tagChange(kind, ownerId),
+    );
   }
-  async removeAnnotation(kind: OwnerKind, ownerId: string, key: string): Promise<boolean> {
-    return this.#write((sql) => tags.removeAnnotation(sql, kind, ownerId, key), () => tagChange(kind, ownerId));
+  async removeAnnotation(kind: OwnerKind, ownerId: string, key: string, audit?: AuditContext): Promise<boolean> {
+    return this.#write(
+      this.#audited(audit, (sql) => tags.removeAnnotation(sql, kind, ownerId, key), (r) => (r ? entries.annotationRemoved(kind, ownerId, key) : null)),
+      () => tagChange(kind, ownerId),
+    );
   }
   async listTargets(agentId: string): Promise<AgentTarget[]> {
     return agents.listTargets(this.db, agentId);
   }
-  async addTarget(agentId: string, stackId: string): Promise<AgentTarget> {
-    return this.#write((sql) => agents.addTarget(sql, agentId, stackId), () => ({ kind: 'agent', agentId }));
+  async addTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<AgentTarget> {
+    return this.#write(
+      this.#audited(audit, (sql) => agents.addTarget(sql, agentId, stackId), () => entries.targetAdded(agentId, stackId)),
+      () => ({ kind: 'agent', agentId }),
+    );
   }
-  async removeTarget(agentId: string, stackId: string): Promise<boolean> {
-    return this.#write((sql) => agents.removeTarget(sql, agentId, stackId), (removed) => (removed ? { kind: 'agent', agentId } : null));
+  async removeTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<boolean> {
+    return this.#write(
+      this.#audited(audit, (sql) => agents.removeTarget(sql, agentId, stackId), (r) => (r ? entries.targetRemoved(agentId, stackId) : null)),
+      (removed) => (removed ? { kind: 'agent', agentId } : null),
+    );
   }
 
   // --- stacks and objects
@@ -293,12 +361,20 @@ export class PostgresStore implements Store {
   async getRollout(stackId: string): Promise<RolloutStatus> {
     return rollouts.rolloutStatus(this.db, stackId);
   }
-  async rolloutAction(stackId: string, action: RolloutAction): Promise<RolloutStatus> {
-    await this.#write((sql) => rollouts.rolloutAction(sql, stackId, action), () => ({ kind: 'stacks' }));
+  async rolloutAction(stackId: string, action: RolloutAction, audit?: AuditContext): Promise<RolloutStatus> {
+    await this.#write(this.#audited(audit, (sql) => rollouts.rolloutAction(sql, stackId, action), () => entries.rolloutAction(stackId, action)), () => ({ kind: 'stacks' }));
     return rollouts.rolloutStatus(this.db, stackId);
   }
-  async rollback(stackId: string, toSequence: number, actor: string): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
-    const object = await this.#write((sql) => rollouts.rollback(sql, stackId, toSequence, actor), () => ({ kind: 'stacks' }));
+  async rollback(
+    stackId: string,
+    toSequence: number,
+    actor: string,
+    audit?: AuditContext,
+  ): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
+    const object = await this.#write(
+      this.#audited(audit, (sql) => rollouts.rollback(sql, stackId, toSequence, actor), (o) => entries.rollback(stackId, toSequence, o)),
+      () => ({ kind: 'stacks' }),
+    );
     return { object, rollout: await rollouts.rolloutStatus(this.db, stackId) };
   }
   async listEvents(query?: EventQuery): Promise<AgentEvent[]> {
@@ -329,7 +405,7 @@ export class PostgresStore implements Store {
 
   // --- audit log
   async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
-    return audit.listAuditLogs(this.db, query);
+    return audit_.listAuditLogs(this.db, query);
   }
 
   // --- operations

@@ -34,6 +34,8 @@ export function recordAudit(db: SqliteDb, ctx: AuditContext | undefined, entry: 
 export function listAuditLogs(db: SqliteDb, query: AuditQuery = {}): AuditPage {
   const limit = auditLimit(query.limit);
   const where = `(@actor IS NULL OR actor_name = @actor)
+    AND (@atype IS NULL OR actor_type = @atype)
+    AND (@aid IS NULL OR actor_id = @aid)
     AND (@action IS NULL OR action LIKE @action ESCAPE '\\')
     AND (@rtype IS NULL OR resource_type = @rtype)
     AND (@rid IS NULL OR resource_id = @rid)
@@ -41,6 +43,8 @@ export function listAuditLogs(db: SqliteDb, query: AuditQuery = {}): AuditPage {
     AND (@until IS NULL OR timestamp < @until)`;
   const params = {
     actor: query.actor ?? null,
+    atype: query.actorType ?? null,
+    aid: query.actorId ?? null,
     action: query.action ? actionPattern(query.action) : null,
     rtype: query.resourceType ?? null,
     rid: query.resourceId ?? null,

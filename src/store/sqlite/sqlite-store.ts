@@ -27,8 +27,10 @@ import type {
   TargetStateEntry,
 } from '../store.js';
 import { ChangeHub, changeOfCommit, tagChange } from '../change-hub.js';
-import * as audit from './audit.js';
-import type { AuditPage, AuditQuery } from '../audit.js';
+import * as audit_ from './audit.js';
+import type { AuditContext, AuditEntry, AuditPage, AuditQuery } from '../audit.js';
+import { auditEntries as entries } from '../audit-entries.js';
+import type { Operator, OperatorRole } from '../operators.js';
 import * as agents from './agents.js';
 import { applyCommit } from './apply-commit.js';
 import * as auth from './auth.js';
@@ -61,6 +63,20 @@ export class SqliteStore implements Store {
 
   onChange(listener: ChangeListener): () => void {
     return this.#hub.subscribe(listener);
+  }
+
+  /**
+   * Run a write and, with an audit context, its audit row in ONE transaction (nested transactions
+   * of the write become savepoints): both commit or neither does. No context: the write alone.
+   */
+  #audited<T>(audit: AuditContext | undefined, write: () => T, entry: (result: T) => AuditEntry | null): T {
+    if (!audit) return write();
+    return this.db.tx(() => {
+      const result = write();
+      const e = entry(result);
+      if (e) audit_.recordAudit(this.db, audit, e);
+      return result;
+    });
   }
 
   /** Run a write, then announce it (only once it committed: a refused write announces nothing). */
@@ -127,8 +143,9 @@ export class SqliteStore implements Store {
   }
 
   // --- repositories
-  async saveRepository(spec: RepositorySpec): Promise<Repository> {
-    return this.#wrote(repositories.saveRepository(this.db, spec), { kind: 'repositories' });
+  async saveRepository(spec: RepositorySpec, audit?: AuditContext): Promise<Repository> {
+    const saved = this.#audited(audit, () => repositories.saveRepository(this.db, spec), entries.repositorySaved);
+    return this.#wrote(saved, { kind: 'repositories' });
   }
   async listRepositories(): Promise<Repository[]> {
     return repositories.listRepositories(this.db);
@@ -136,8 +153,13 @@ export class SqliteStore implements Store {
   async requestSync(generatorId: string): Promise<void> {
     this.#hub.emit({ kind: 'sync-requested', generatorId });
   }
-  async removeRepository(generatorId: string, opts: { prune: boolean }): Promise<void> {
-    repositories.removeRepository(this.db, generatorId, opts.prune);
+  async removeRepository(generatorId: string, opts: { prune: boolean }, audit?: AuditContext): Promise<void> {
+    const name = audit ? (repositories.listRepositories(this.db).find((r) => r.generator_id === generatorId)?.name ?? null) : null;
+    this.#audited(
+      audit,
+      () => repositories.removeRepository(this.db, generatorId, opts.prune),
+      () => entries.repositoryRemoved(generatorId, name, opts.prune),
+    );
     this.#hub.emit({ kind: 'repositories' });
     if (opts.prune) this.#hub.emit({ kind: 'stacks' });
   }
@@ -157,9 +179,35 @@ export class SqliteStore implements Store {
     return auth.hasAdminPak(this.db);
   }
 
+  // --- operators
+  async createOperator(input: { name: string; role: OperatorRole; pak_hash: string }, audit?: AuditContext): Promise<Operator> {
+    return this.#audited(audit, () => auth.createOperator(this.db, input), entries.operatorCreated);
+  }
+  async listOperators(): Promise<Operator[]> {
+    return auth.listOperators(this.db);
+  }
+  async revokeOperator(name: string, audit?: AuditContext): Promise<Operator> {
+    const revoked = this.db.tx(() => this.#audited(audit, () => auth.revokeOperator(this.db, name), entries.operatorRevoked));
+    return this.#wrote(revoked, { kind: 'auth', agentId: null });
+  }
+  async touchOperator(id: string): Promise<void> {
+    auth.touchOperator(this.db, id);
+  }
+
   // --- agents
-  async createAgent(input: { name: string; cluster_name: string; pak_hash: string }): Promise<Agent> {
-    const agent = agents.createAgent(this.db, input);
+  async createAgent(
+    input: { name: string; cluster_name: string; pak_hash: string; labels?: string[]; annotations?: Record<string, string> },
+    audit?: AuditContext,
+  ): Promise<Agent> {
+    const labels = input.labels ?? [];
+    const annotations = input.annotations ?? {};
+    const agent = this.db.tx(() => {
+      const created = agents.createAgent(this.db, input);
+      for (const label of labels) tags.addLabel(this.db, 'agent', created.id, label);
+      for (const [key, value] of Object.entries(annotations)) tags.setAnnotation(this.db, 'agent', created.id, key, value);
+      if (audit) audit_.recordAudit(this.db, audit, entries.agentCreated(created, labels, annotations));
+      return agents.getAgent(this.db, created.id) ?? created;
+    });
     return this.#wrote(agent, { kind: 'agent', agentId: agent.id });
   }
   async getAgent(id: string, opts?: { includeDeleted?: boolean }): Promise<Agent | null> {
@@ -168,47 +216,57 @@ export class SqliteStore implements Store {
   async listAgents(filter?: { name?: string; cluster_name?: string; includeDeleted?: boolean }): Promise<Agent[]> {
     return agents.listAgents(this.db, filter);
   }
-  async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }): Promise<Agent> {
-    return this.#wrote(agents.updateAgent(this.db, id, patch), { kind: 'auth', agentId: id });
+  async updateAgent(id: string, patch: { name?: string; cluster_name?: string; status?: string }, audit?: AuditContext): Promise<Agent> {
+    const agent = this.#audited(audit, () => agents.updateAgent(this.db, id, patch), (a) => entries.agentUpdated(a, patch));
+    return this.#wrote(agent, { kind: 'auth', agentId: id });
   }
-  async setAgentPakHash(id: string, pakHash: string): Promise<Agent> {
-    return this.#wrote(agents.setAgentPakHash(this.db, id, pakHash), { kind: 'auth', agentId: id });
+  async setAgentPakHash(id: string, pakHash: string, audit?: AuditContext): Promise<Agent> {
+    return this.#wrote(this.#audited(audit, () => agents.setAgentPakHash(this.db, id, pakHash), entries.agentPakRotated), { kind: 'auth', agentId: id });
   }
   /** Not announced: a heartbeat changes no target state, and thousands of agents send them. */
   async recordHeartbeat(id: string, report?: HeartbeatReport): Promise<void> {
     agents.recordHeartbeat(this.db, id, report);
   }
-  async softDeleteAgent(id: string): Promise<void> {
-    this.#wrote(agents.softDeleteAgent(this.db, id), { kind: 'auth', agentId: id });
+  async softDeleteAgent(id: string, audit?: AuditContext): Promise<void> {
+    const before = audit ? agents.getAgent(this.db, id) : null;
+    this.#wrote(
+      this.#audited(audit, () => agents.softDeleteAgent(this.db, id), () => entries.agentDeleted(id, before)),
+      { kind: 'auth', agentId: id },
+    );
   }
 
   // --- labels, annotations, targets
   async listLabels(kind: OwnerKind, ownerId: string): Promise<Label[]> {
     return tags.listLabels(this.db, kind, ownerId);
   }
-  async addLabel(kind: OwnerKind, ownerId: string, label: string): Promise<Label> {
-    return this.#wrote(tags.addLabel(this.db, kind, ownerId, label), tagChange(kind, ownerId));
+  async addLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<Label> {
+    const added = this.#audited(audit, () => tags.addLabel(this.db, kind, ownerId, label), () => entries.labelAdded(kind, ownerId, label));
+    return this.#wrote(added, tagChange(kind, ownerId));
   }
-  async removeLabel(kind: OwnerKind, ownerId: string, label: string): Promise<boolean> {
-    return this.#wrote(tags.removeLabel(this.db, kind, ownerId, label), tagChange(kind, ownerId));
+  async removeLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<boolean> {
+    const removed = this.#audited(audit, () => tags.removeLabel(this.db, kind, ownerId, label), (r) => (r ? entries.labelRemoved(kind, ownerId, label) : null));
+    return this.#wrote(removed, tagChange(kind, ownerId));
   }
   async listAnnotations(kind: OwnerKind, ownerId: string): Promise<Annotation[]> {
     return tags.listAnnotations(this.db, kind, ownerId);
   }
-  async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string): Promise<Annotation> {
-    return this.#wrote(tags.setAnnotation(this.db, kind, ownerId, key, value), tagChange(kind, ownerId));
+  async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string, audit?: AuditContext): Promise<Annotation> {
+    const set = this.#audited(audit, () => tags.setAnnotation(this.db, kind, ownerId, key, value), () => entries.annotationSet(kind, ownerId, key, value));
+    return this.#wrote(set, tagChange(kind, ownerId));
   }
-  async removeAnnotation(kind: OwnerKind, ownerId: string, key: string): Promise<boolean> {
-    return this.#wrote(tags.removeAnnotation(this.db, kind, ownerId, key), tagChange(kind, ownerId));
+  async removeAnnotation(kind: OwnerKind, ownerId: string, key: string, audit?: AuditContext): Promise<boolean> {
+    const removed = this.#audited(audit, () => tags.removeAnnotation(this.db, kind, ownerId, key), (r) => (r ? entries.annotationRemoved(kind, ownerId, key) : null));
+    return this.#wrote(removed, tagChange(kind, ownerId));
   }
   async listTargets(agentId: string): Promise<AgentTarget[]> {
     return agents.listTargets(this.db, agentId);
   }
-  async addTarget(agentId: string, stackId: string): Promise<AgentTarget> {
-    return this.#wrote(agents.addTarget(this.db, agentId, stackId), { kind: 'agent', agentId });
+  async addTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<AgentTarget> {
+    const added = this.#audited(audit, () => agents.addTarget(this.db, agentId, stackId), () => entries.targetAdded(agentId, stackId));
+    return this.#wrote(added, { kind: 'agent', agentId });
   }
-  async removeTarget(agentId: string, stackId: string): Promise<boolean> {
-    const removed = agents.removeTarget(this.db, agentId, stackId);
+  async removeTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<boolean> {
+    const removed = this.#audited(audit, () => agents.removeTarget(this.db, agentId, stackId), (r) => (r ? entries.targetRemoved(agentId, stackId) : null));
     return this.#wrote(removed, removed ? { kind: 'agent', agentId } : null);
   }
 
@@ -259,13 +317,18 @@ export class SqliteStore implements Store {
   async getRollout(stackId: string): Promise<RolloutStatus> {
     return rollouts.rolloutStatus(this.db, stackId);
   }
-  async rolloutAction(stackId: string, action: RolloutAction): Promise<RolloutStatus> {
-    rollouts.rolloutAction(this.db, stackId, action);
+  async rolloutAction(stackId: string, action: RolloutAction, audit?: AuditContext): Promise<RolloutStatus> {
+    this.#audited(audit, () => rollouts.rolloutAction(this.db, stackId, action), () => entries.rolloutAction(stackId, action));
     this.#hub.emit({ kind: 'stacks' });
     return rollouts.rolloutStatus(this.db, stackId);
   }
-  async rollback(stackId: string, toSequence: number, actor: string): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
-    const object = rollouts.rollback(this.db, stackId, toSequence, actor);
+  async rollback(
+    stackId: string,
+    toSequence: number,
+    actor: string,
+    audit?: AuditContext,
+  ): Promise<{ object: { id: string; sequence_id: number }; rollout: RolloutStatus }> {
+    const object = this.#audited(audit, () => rollouts.rollback(this.db, stackId, toSequence, actor), (o) => entries.rollback(stackId, toSequence, o));
     this.#hub.emit({ kind: 'stacks' });
     return { object, rollout: rollouts.rolloutStatus(this.db, stackId) };
   }
@@ -304,7 +367,7 @@ export class SqliteStore implements Store {
 
   // --- audit log
   async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
-    return audit.listAuditLogs(this.db, query);
+    return audit_.listAuditLogs(this.db, query);
   }
 
   // --- operations
