@@ -16,14 +16,16 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function daemon() {
+async function daemon(wrap: (store: Store) => Store = (s) => s) {
   const dir = mkdtempSync(join(tmpdir(), 'brokkr-rollout-http-'));
-  const store: Store = await openStore(join(dir, 'brokkr.db'));
+  const raw: Store = await openStore(join(dir, 'brokkr.db'));
+  const store = wrap(raw);
   const adminPak = generatePak();
   await store.setAdminPakHash(hashPak(adminPak));
-  const app: FastifyInstance = await createServer({ store, feed: new ChangeFeed(), rateLimit: false });
+  const feed = new ChangeFeed();
+  const app: FastifyInstance = await createServer({ store, feed, rateLimit: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => store.close(), () => app.close());
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => raw.close(), () => app.close());
   const port = (app.server.address() as { port: number }).port;
   const call = async <T>(method: string, path: string, pak = adminPak, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
@@ -57,7 +59,7 @@ async function daemon() {
     const { body } = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name, cluster_name: 'c', labels: ['app', ...labels] });
     return { id: body.agent.id, pak: body.initial_pak };
   };
-  return { call, commit, agent, stack: () => stackId! };
+  return { call, commit, agent, feed, stack: () => stackId! };
 }
 
 type Entry = { id: string; sequence_id: number };
@@ -71,12 +73,44 @@ describe('rollouts over HTTP', () => {
     const first = await d.call<Entry[]>('GET', `/agents/${prod.id}/target-state`, prod.pak);
     expect(first.body).toEqual([]);
     const parked = d.call<Entry[]>('GET', `/agents/${prod.id}/target-state?wait=20`, prod.pak, undefined, { 'if-none-match': first.etag! });
-    await new Promise((r) => setTimeout(r, 300));
+    // Parked for real (a fixed 300 ms was not always enough under load; the poll then came after
+    // the SUCCESS and was answered at once, so the test did not test a parked poll).
+    while (d.feed.waiting === 0) await new Promise((r) => setTimeout(r, 5));
     const sent = Date.now();
     await d.call('POST', `/agents/${canary.id}/events`, canary.pak, { deployment_object_id: v1.object_id, event_type: 'DEPLOY', status: 'SUCCESS' });
     const answer = await parked;
     expect(Date.now() - sent).toBeLessThan(1000);
     expect(answer.body.map((e) => e.sequence_id)).toEqual([v1.sequence_id]);
+  });
+
+  it('a release re-reads the target state of the released wave’s agents only; the others answer from their cached tag', async () => {
+    const reads: string[] = [];
+    const d = await daemon(
+      (store) =>
+        new Proxy(store, {
+          get(target, prop) {
+            const value = Reflect.get(target, prop, target);
+            if (prop === 'targetStateIds') return (agentId: string, mode: 'incremental' | 'full') => (reads.push(agentId), target.targetStateIds(agentId, mode));
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    );
+    const c1 = await d.agent('canary-1', ['canary']);
+    const c2 = await d.agent('canary-2', ['canary']);
+    const prod = await d.agent('prod-1', []);
+    const v1 = await d.commit(1);
+    const tags = new Map<string, string>();
+    for (const a of [c1, c2, prod]) tags.set(a.id, (await d.call<Entry[]>('GET', `/agents/${a.id}/target-state?mode=full`, a.pak)).etag!);
+    const success = (a: { id: string; pak: string }) =>
+      d.call('POST', `/agents/${a.id}/events`, a.pak, { deployment_object_id: v1.object_id, event_type: 'DEPLOY', status: 'SUCCESS' });
+    await success(c1);
+    expect((await d.call('GET', `/agents/${c1.id}/target-state?mode=full`, c1.pak, undefined, { 'if-none-match': tags.get(c1.id)! })).status).toBe(304);
+    reads.length = 0;
+    await success(c2); // wave 1 passed: wave 2 (prod-1) is released
+    expect((await d.call('GET', `/agents/${c1.id}/target-state?mode=full`, c1.pak, undefined, { 'if-none-match': tags.get(c1.id)! })).status).toBe(304);
+    const released = await d.call<Entry[]>('GET', `/agents/${prod.id}/target-state?mode=full`, prod.pak, undefined, { 'if-none-match': tags.get(prod.id)! });
+    expect(released.body.map((e) => e.sequence_id)).toEqual([v1.sequence_id]);
+    expect(reads).toEqual([prod.id]); // canary-1's tag still held: no query for it
   });
 
   it('status shows the halt; promote releases wave 2; rollback pins every wave and pauses; resume rolls the newest again', async () => {
