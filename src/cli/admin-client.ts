@@ -35,6 +35,10 @@ export interface GeneratorDetail {
   cursor_commit: string | null;
   last_sync_at: string | null;
   last_error: string | null;
+  /** synced, pending, retrying or stalled (older daemons: absent). */
+  condition?: string;
+  reason?: string | null;
+  action?: string | null;
   stacks: number;
   invalid_stacks: number;
 }

@@ -10,11 +10,13 @@
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { isRemoteUrl, redactUrl, stripCredentials } from '../git/index.js';
+import { collectClones } from '../git/clone-gc.js';
 import type { Repository, RepositorySpec, Store } from '../store/store.js';
 import { ConflictError, NotFoundError } from '../store/store.js';
 import { createSyncer, DEFAULT_LEASE_TTL_MS, type Syncer, type SyncerOptions } from '../sync/syncer.js';
 import type { RepositoryView } from '../http/context.js';
 import type { SyncReport } from '../sync/sync-report.js';
+import { classifyFailure } from '../sync/failure-class.js';
 import { httpCredentials } from './repository-spec.js';
 import type { AuditContext } from '../store/audit.js';
 
@@ -54,6 +56,8 @@ export class RepositorySet {
   #unsubscribe: (() => void) | null = null;
   #reconciling: Promise<void> = Promise.resolve();
   #stopped = false;
+  /** Whether the clones were garbage-collected since this daemon started (done once, then on each removal). */
+  #collected = false;
   /** Syncers whose first pass is over, synced or failed (its error then on its row). */
   readonly #firstPassOver = new WeakSet<Syncer>();
   /** Syncers of repositories added while running: readiness was decided without them. */
@@ -172,17 +176,37 @@ export class RepositorySet {
       if (repo.origin === 'config' && this.#droppedNames.has(repo.name)) this.#dropped.set(repo.name, repo);
       else wanted.set(repo.name, repo);
     }
+    let removed = false;
     for (const [name, running] of this.#running) {
       if (running.entry.origin === 'flag') continue;
       const repo = wanted.get(name);
       if (!repo || changed(running, repo)) {
         this.#running.delete(name);
         await running.syncer.stop();
+        removed = true;
         if (!repo) this.#opts.logger.info({ repository: name }, 'repository removed: no longer synced');
       }
     }
+    if (removed || !this.#collected) await this.#collectClones(stored);
     for (const repo of wanted.values()) {
       if (!this.#running.has(repo.name)) this.#startStored(repo);
+    }
+  }
+
+  /**
+   * Delete the clones no repository owns any more (removed, or its URL changed) and the temp
+   * folders of crashed clones: at start, and whenever a syncer stops. Every stored repository,
+   * one dropped from the config file included, keeps its clone; so does the `--repo` one.
+   */
+  async #collectClones(stored: Repository[]): Promise<void> {
+    this.#collected = true;
+    const urls = [...stored.map((r) => r.url), ...[...this.#running.values()].map((r) => r.entry.url)];
+    try {
+      const { removedClones, removedTemps } = await collectClones(this.#opts.dataDir, urls);
+      for (const dir of removedClones) this.#opts.logger.info({ dir }, 'removed the clone of a repository no longer synced');
+      for (const dir of removedTemps) this.#opts.logger.info({ dir }, 'removed the temp folder of a clone that did not finish (the daemon stopped mid-clone)');
+    } catch (err) {
+      this.#opts.logger.warn({ err: err instanceof Error ? err.message : String(err), dataDir: this.#opts.dataDir }, 'cannot clean up old clones in the data dir; they stay');
     }
   }
 
@@ -194,8 +218,9 @@ export class RepositorySet {
     } catch (err) {
       // Not started: the error is recorded on its row so status and the API show it.
       const message = err instanceof Error ? err.message : String(err);
-      logger.error({ repository: repo.name }, message);
-      void this.#opts.store.setSyncFailure(repo.generator_id, `CREDENTIALS_MISSING: ${message}`).catch(() => undefined);
+      const code = /environment variable/.test(message) ? 'CREDENTIALS_MISSING' : 'CONFIG_INVALID';
+      logger.error({ repository: repo.name, code, condition: 'stalled', action: classifyFailure(code).action }, message);
+      void this.#opts.store.setSyncFailure(repo.generator_id, `${code}: ${message}`).catch(() => undefined);
       return;
     }
     const entry = entryOf(repo);

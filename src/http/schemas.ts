@@ -4,6 +4,7 @@
  * The same objects validate requests, serialize responses (fast-json-stringify drops anything
  * not listed, e.g. `pak_hash`) and become the OpenAPI document, so they cannot drift apart.
  */
+import { conditionSchemaProperties } from '../sync/failure-class.js';
 
 const str = { type: 'string' } as const;
 export const nullableStr = { type: ['string', 'null'] } as const;
@@ -130,6 +131,7 @@ export const syncStateSchema = {
     cursor_committed_at: nullableTs,
     last_sync_at: nullableTs,
     last_error: nullableStr,
+    ...conditionSchemaProperties,
   },
 } as const;
 

@@ -1,8 +1,9 @@
 /** The answers of GET /sync/status and GET /status: built by the admin routes, read by the CLI and the dashboard. */
 import type { SyncError, SyncState, Uuid } from '../store/records.js';
+import type { ConditionFields } from '../sync/failure-class.js';
 
-/** A sync state with the name of the generator (repository) it belongs to. */
-export type RepositoryState = SyncState & { generator_name: string | null; orphaned?: boolean };
+/** A sync state with the name of the generator (repository) it belongs to, and its condition (stalled: needs a person). */
+export type RepositoryState = SyncState & ConditionFields & { generator_name: string | null; orphaned?: boolean };
 
 /** GET /sync/status */
 export interface SyncStatus {

@@ -4,6 +4,7 @@
  */
 import type { GitCommit } from '../git/git-source.js';
 import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
+import { gitFailureCode } from './failure-class.js';
 import { SyncFailureError } from './sync-report.js';
 
 export interface ResolveInput {
@@ -22,7 +23,7 @@ export interface SyncWork {
 
 const short = (sha: string) => sha.slice(0, 7);
 
-/** Decide the commit steps of this pass. Git failures become GIT_UNAVAILABLE / BRANCH_MISSING. */
+/** Decide the commit steps of this pass. Git failures become sync failure codes (failure-class.ts). */
 export async function resolveStep(env: SyncEnv, input: ResolveInput): Promise<SyncWork> {
   const { branch, view } = input;
   const tip = await gitCall(() => env.git.resolveBranch(branch), 'resolve the branch');
@@ -94,13 +95,13 @@ async function commitExists(env: SyncEnv, sha: string): Promise<boolean> {
   }
 }
 
-/** Run a git call; any failure means the repository cannot be read right now. */
+/** Run a git call; a failure says whether the repository cannot be read right now or needs a person. */
 export async function gitCall<T>(fn: () => Promise<T>, what: string): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof SyncFailureError) throw err;
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new SyncFailureError('GIT_UNAVAILABLE', `cannot ${what}: ${message}`);
+    throw new SyncFailureError(gitFailureCode(err), `cannot ${what}: ${message}`);
   }
 }

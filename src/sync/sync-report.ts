@@ -1,11 +1,15 @@
 /** What a sync pass did, as plain values: per commit the stacks created/updated/deleted and every stack error. */
 import type { CommitInfo, SyncError, Uuid } from '../store/records.js';
 
-/** Why a pass could not sync at all (the last good state keeps being served). */
+/** Why a pass could not sync at all (the last good state keeps being served); failure-class.ts says which need a person. */
 export const SYNC_FAILURE_CODES = [
-  'GIT_UNAVAILABLE', // fetch/clone/read failed: network, permissions, not a repository
+  'GIT_UNAVAILABLE', // fetch/clone/read failed: network, timeout, a transient git error (retried)
   'BRANCH_MISSING', // the tracked branch does not exist (or has no commits)
   'ROOT_MISSING', // --root names no directory at the branch tip (a typo must not delete every stack)
+  'REPOSITORY_NOT_FOUND', // no repository at the path or URL
+  'CREDENTIALS_REJECTED', // the remote refused the credentials (or asked for some and none were given)
+  'CREDENTIALS_MISSING', // the environment variables the repository's auth names are not set
+  'CONFIG_INVALID', // the repository's settings cannot work (e.g. token auth on an ssh URL)
   'CURSOR_MOVED', // another writer advanced the cursor and retrying did not settle it
   'LEASE_LOST', // this replica's sync lease ran out mid-pass (stalled, or cut off from the database): another replica syncs now
   'STORE_FAILED', // the database refused or failed the transaction

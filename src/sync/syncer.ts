@@ -10,10 +10,11 @@ import type { GitSource } from '../git/git-source.js';
 import { DEFAULT_MAX_CONTENT_BYTES, normalizeRoot } from '../manifest/index.js';
 import type { Store } from '../store/store.js';
 import type { SyncState } from '../store/records.js';
+import { classifyFailure, failureFromError } from './failure-class.js';
 import { gitCall } from './resolve-step.js';
 import type { SyncEnv, SyncView } from './sync-env.js';
 import { runSyncPass } from './sync-pass.js';
-import { SyncFailureError, type CommitReport, type SyncFailure, type SyncProgress, type SyncReport } from './sync-report.js';
+import { SyncFailureError, type CommitReport, type SyncFailure, type SyncFailureCode, type SyncProgress, type SyncReport } from './sync-report.js';
 import { loadView } from './sync-view.js';
 
 export interface SyncerOptions {
@@ -108,6 +109,8 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   let ready = false;
   let stopping = false;
   let lastFailure: string | null = null;
+  /** The stalled failure already reported (until a pass succeeds or the failure changes class). */
+  let reportedStall: SyncFailureCode | null = null;
   /** Consecutive failed passes, and until when interval passes wait because of them. */
   let failures = 0;
   let retryAt = 0;
@@ -145,8 +148,9 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   /** Open the repository and register the generator (once; retried while it fails). */
   async function init(): Promise<{ git: GitSource; generatorId: string }> {
     // A remote's generator is registered before the first clone so that an unreachable remote
-    // is a recorded failure from the start; a local path is checked first (a typo adds no row).
-    if (remote) await ensureGenerator(redactUrl(opts.repo));
+    // is a recorded failure from the start; so is a declared repository's (its row exists: a
+    // missing path is then a stalled condition on it). A `--repo` path is checked first (a typo adds no row).
+    if (remote || opts.generatorName) await ensureGenerator(redactUrl(opts.repo));
     const source =
       git ??
       (await gitCall(
@@ -198,6 +202,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       const recovered = lastFailure !== null;
       if (recovered) logger.info({ repo: git?.displayName }, 'sync recovered');
       lastFailure = null;
+      reportedStall = null;
       // An idle pass writes nothing (a write waits for any lock another process holds, and
       // better-sqlite3 waits synchronously): clear the recorded failure only when there may be
       // one — after a failure, or once per process for one an earlier run left behind.
@@ -207,10 +212,11 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       }
     } catch (err) {
       view = null; // reload from the database next time: never trust memory after a failure
-      report.failure = toFailure(err);
+      report.failure = failureFromError(err);
       failures += 1;
-      // A repository that keeps failing (unreachable, bad credentials) is retried less and less
-      // often, so it costs the daemon little; a webhook or a manual sync still tries at once.
+      // A repository that keeps failing is retried less and less often, so it costs the daemon
+      // little; a webhook, a ref change or a manual sync still tries at once. A stalled one is
+      // retried too: its fix (a commit restoring the root, a pushed branch) needs no restart.
       retryAt = Date.now() + Math.min(intervalSeconds * 1000 * 2 ** (failures - 1), MAX_FAILURE_BACKOFF_MS);
       opts.metrics?.syncFailed();
       await recordFailure(report.failure, err);
@@ -278,12 +284,17 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   }
 
   async function recordFailure(failure: SyncFailure, err: unknown): Promise<void> {
-    // One line per distinct failure: a remote that is down for an hour must not flood the log.
-    const repeated = failure.message === lastFailure;
+    // One line per distinct failure: a remote that is down for an hour must not flood the log. A
+    // stalled failure is told once, with what to do, however its wording varies between passes.
+    const { condition, action } = classifyFailure(failure.code);
+    const repeated = condition === 'stalled' ? reportedStall === failure.code : failure.message === lastFailure;
+    reportedStall = condition === 'stalled' ? failure.code : null;
     if (!repeated) {
-      if (failure.code === 'INTERNAL') logger.error({ err, code: failure.code }, `sync failed: ${failure.message}`);
-      else logger.error({ code: failure.code }, `sync failed: ${failure.message}; serving the last synced state, retrying`);
-    } else logger.debug({ code: failure.code }, `sync still failing: ${failure.message}`);
+      const fields = { code: failure.code, condition, action };
+      if (failure.code === 'INTERNAL') logger.error({ err, ...fields }, `sync failed: ${failure.message}`);
+      else if (condition === 'stalled') logger.error(fields, `sync failed: ${failure.message}; stalled until someone acts: ${action} (serving the last synced state)`);
+      else logger.error(fields, `sync failed: ${failure.message}; serving the last synced state, retrying with back-off`);
+    } else logger.debug({ code: failure.code, condition }, `sync still failing: ${failure.message}`);
     lastFailure = failure.message;
     if (generator) {
       try {
@@ -388,10 +399,4 @@ export function createSyncer(opts: SyncerOptions): Syncer {
     },
   };
   return syncer;
-}
-
-function toFailure(err: unknown): SyncFailure {
-  if (err instanceof SyncFailureError) return { code: err.code, message: err.message };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: 'INTERNAL', message };
 }

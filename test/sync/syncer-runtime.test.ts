@@ -41,7 +41,7 @@ describe('remote repositories', () => {
     expect(await fx.names()).toEqual(['api', 'web']);
   });
 
-  it('a remote that cannot be reached is a recorded failure, not an exception; the next pass recovers', async () => {
+  it('a remote that is not there (yet) is a recorded failure, not an exception — stalled, as no retry can make it appear — and the next pass after it appears recovers', async () => {
     const fx = await fixture();
     const remote = makeBareRemote();
     cleanups.push(() => remote.cleanup());
@@ -51,8 +51,8 @@ describe('remote repositories', () => {
     await syncer.start(); // must not throw
     expect(syncer.isReady()).toBe(false);
     const report = await syncer.syncOnce();
-    expect(report.failure?.code).toBe('GIT_UNAVAILABLE');
-    expect((await fx.store.listSyncStates())[0]?.last_error ?? '').toMatch(/GIT_UNAVAILABLE/);
+    expect(report.failure?.code).toBe('REPOSITORY_NOT_FOUND');
+    expect((await fx.store.listSyncStates())[0]?.last_error ?? '').toMatch(/^REPOSITORY_NOT_FOUND: cannot open repository file:\/\/.*does not appear to be a git repository/);
 
     // The remote comes back: the next pass clones it and syncs.
     const author = await makeRepo();

@@ -36,7 +36,8 @@ const list: CommandModule<AdminArgs, Args> = {
 function state(g: GeneratorDetail): string {
   if (!g.repository) return 'not synced (stacks kept; repos remove --prune deletes them)';
   if (g.repository.dropped_from_config) return 'dropped from the config file (not synced)';
-  if (g.last_error) return `FAILING: ${truncate(g.last_error, 60)}`;
+  if (g.last_error && g.condition === 'stalled') return `STALLED: ${truncate(g.last_error, 60)} — ${g.action}`;
+  if (g.last_error) return `${g.condition === 'retrying' ? 'RETRYING' : 'FAILING'}: ${truncate(g.last_error, 60)}`;
   return g.cursor_commit ? 'ok' : 'waiting for first sync';
 }
 

@@ -36,6 +36,7 @@ export function renderStatus(status: StatusOverview, sync: SyncStatus, subjects:
         ['Cursor', cursor],
         ['Last sync', repo.last_sync_at ? formatAge(repo.last_sync_at, now) : 'never'],
         ['Sync error', repo.last_error ?? undefined],
+        ['Condition', repo.condition === 'stalled' || repo.condition === 'retrying' ? `${repo.condition}: ${repo.action}` : undefined],
         ['State', repo.orphaned ? `orphaned: no longer synced; its stacks stay (brokkr-sync repos remove ${repo.generator_name ?? repo.generator_id} --prune deletes them)` : undefined],
       ]),
     );

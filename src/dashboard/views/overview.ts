@@ -59,7 +59,17 @@ export const overviewView: ViewFactory = (root) => {
               'section',
               { class: 'card problem', 'aria-labelledby': 'sync-errors-h' },
               h('h2', { id: 'sync-errors-h' }, `⚠ Sync errors (${failures.length + sync.errors.length})`),
-              failures.map((r) => h('p', null, h('strong', null, r.repo), ': ', r.last_error)),
+              failures.map((r) =>
+                h(
+                  'p',
+                  { 'data-condition': r.condition },
+                  h('strong', null, r.repo),
+                  ': ',
+                  r.last_error,
+                  // Older daemons send no condition; a stalled one says what a person must do.
+                  r.condition === 'stalled' ? h('span', { class: 'action' }, ` — stalled, needs a person: ${r.action}`) : r.condition === 'retrying' ? ' — retrying with back-off' : null,
+                ),
+              ),
               errorList(sync.errors),
             )
           : h('p', { class: 'notice ok', 'data-testid': 'no-errors' }, '✓ No sync errors'),

@@ -5,19 +5,22 @@ import type { Store } from '../../store/store.js';
 import type { ServerContext } from '../context.js';
 import type { RepositoryState, StatusOverview, SyncStatus } from '../status-answers.js';
 import { arrayOf, digits, syncErrorSchema, syncStateSchema, waitParam } from '../schemas.js';
+import { conditionOf } from '../../sync/failure-class.js';
 import { ADMIN, responses } from './route-kit.js';
 
 const tags = ['status'];
 
 /**
- * Sync states with the name of the generator (repository) they belong to, and whether this
- * daemon still syncs it: a removed repository's stacks stay (agents keep them), marked orphaned.
+ * Sync states with the name of the generator (repository) they belong to, their condition
+ * (synced, retrying, or stalled with what to do), and whether this daemon still syncs it: a
+ * removed repository's stacks stay (agents keep them), marked orphaned.
  */
 async function repositories(store: Store, control: ServerContext['repositories']): Promise<RepositoryState[]> {
   const [states, generators] = await Promise.all([store.listSyncStates(), store.listGenerators()]);
   const names = new Map(generators.map((g) => [g.id, g.name]));
   return states.map((s) => ({
     ...s,
+    ...conditionOf(s),
     generator_name: names.get(s.generator_id) ?? null,
     orphaned: control ? control.find({ generatorId: s.generator_id }) === null : false,
   }));

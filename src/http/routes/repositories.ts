@@ -10,6 +10,7 @@ import type { RepositoryControl, ServerContext } from '../context.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { arrayOf, boolParam, generatorSchema, idParams, nullableStr } from '../schemas.js';
 import { ADMIN, isTrue, noContent, responses } from './route-kit.js';
+import { conditionOf, conditionSchemaProperties } from '../../sync/failure-class.js';
 import { auditContext } from '../audit-context.js';
 
 const tags = ['repositories'];
@@ -43,6 +44,7 @@ const generatorDetailSchema = {
     cursor_committed_at: nullableStr,
     last_sync_at: nullableStr,
     last_error: nullableStr,
+    ...conditionSchemaProperties,
     stacks: { type: 'integer', description: 'Live stacks' },
     invalid_stacks: { type: 'integer', description: 'Stacks with recorded errors' },
   },
@@ -94,6 +96,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
       is_system: false,
       repository: repository && { ...repository, generator_id: undefined },
       ...sync,
+      ...conditionOf(state),
       stacks: all.stacks.filter((s) => s.generator_id === g.id).length,
       invalid_stacks: invalid,
     };
