@@ -23,6 +23,8 @@ import { RepositorySet } from './repository-set.js';
 import { ensureAdminPak } from '../http/admin-pak.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import { createServer, type ServerTimeouts } from '../http/server.js';
+import { DeliveryWorker, type WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
+import { UrlPolicy } from '../webhooks/url-policy.js';
 
 export interface DaemonOptions {
   /** The one-repository shorthand: a local path or a URL. */
@@ -59,6 +61,8 @@ export interface DaemonOptions {
   timeouts?: ServerTimeouts;
   /** Watch refs and poll (default true). */
   watch?: boolean;
+  /** Outbound webhooks (SPEC §11): hosts allowed besides public addresses, offline-after, concurrency, back-off. */
+  webhooks?: { allowHosts?: string[] } & Partial<Pick<WebhookWorkerOptions, 'offlineAfterMs' | 'concurrency' | 'pollMs' | 'retry'>>;
 }
 
 export interface Daemon {
@@ -78,6 +82,8 @@ export interface Daemon {
   replicaId: string;
   /** Resolves when the first sync pass is over (successful or not). */
   firstSync: Promise<void>;
+  /** The outbound webhook sender. */
+  webhooks: DeliveryWorker;
   /** Stop accepting, answer parked long polls, finish the sync transaction in flight, close the database. */
   close(): Promise<void>;
 }
@@ -119,6 +125,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     const admin = await ensureAdminPak(store, dbPath, options.env ?? process.env);
     const feed = new ChangeFeed();
+    const policy = new UrlPolicy(options.webhooks?.allowHosts ?? []);
     const plugins = [...(options.dashboard === false ? [] : await loadDashboard(store, feed, logger)), ...(options.plugins ?? [])];
     // The syncers report into the server's metrics, and the server asks them for readiness:
     // create the server with a forwarding handle, then the repositories.
@@ -128,6 +135,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       feed,
       logger,
       webhookSecret: options.webhookSecret ?? null,
+      webhookPolicy: policy,
       rateLimit: options.rateLimit,
       timeouts: options.timeouts,
       plugins,
@@ -176,6 +184,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       'serving',
     );
     const firstSync = set.start();
+    const { allowHosts: _, ...webhookOptions } = options.webhooks ?? {};
+    const webhooks = new DeliveryWorker({ store: opened, holder: replicaId, policy, logger, ...webhookOptions });
+    webhooks.start();
 
     let closing: Promise<void> | null = null;
     const close = () =>
@@ -184,6 +195,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         feed.releaseAll();
         const httpClosed = server.close();
         await set.stop();
+        await webhooks.stop();
         await httpClosed;
         await opened.close();
         logger.info('stopped');
@@ -200,6 +212,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       syncer: set.primary() ?? idleSyncer(),
       replicaId,
       firstSync,
+      webhooks,
       close,
     };
   } catch (err) {

@@ -29,6 +29,8 @@ import { adminStatusRoutes } from './routes/admin-status.js';
 import { repositoryRoutes } from './routes/repositories.js';
 import { authRoutes } from './routes/auth-pak.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { outboundWebhookRoutes } from './routes/outbound-webhooks.js';
+import { UrlPolicy } from '../webhooks/url-policy.js';
 import { gitManagedRoutes } from './routes/git-managed.js';
 import { opsRoutes } from './routes/ops.js';
 import { healthRoutes } from './routes/health.js';
@@ -60,6 +62,8 @@ export interface ServerOptions {
   repositories?: RepositoryControl | null;
   /** When set, `POST /api/v1/webhooks/git` requires a valid signature or token. */
   webhookSecret?: string | null;
+  /** Where outbound webhook subscriptions may point (default: public addresses only). */
+  webhookPolicy?: UrlPolicy;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
   /** Per-PAK token buckets; false disables rate limiting (benchmarks). */
@@ -170,6 +174,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       commitRoutes(api, ctx);
       operatorRoutes(api, ctx);
       auditLogRoutes(api, ctx);
+      outboundWebhookRoutes(api, store, options.webhookPolicy ?? new UrlPolicy());
       await api.register(async (hooks) => webhookRoutes(hooks, ctx));
       await api.register(async (scope) => gitManagedRoutes(scope, ctx));
       api.get('/openapi.json', { schema: { hide: true } }, async () => (openapi ??= buildOpenApi(routes)));

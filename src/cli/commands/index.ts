@@ -14,6 +14,7 @@ import { rollbackCommand, rolloutCommand } from './rollout.js';
 import { serveCommand } from './serve.js';
 import { reposCommand } from './repos.js';
 import { waitCommand } from './wait.js';
+import { webhooksCommand } from './webhooks.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -24,6 +25,7 @@ export const commands: CommandModule<any, any>[] = [
   statusCommand,
   reposCommand,
   waitCommand,
+  webhooksCommand,
   dbCommand,
   agentCommand,
   demoCommand,

@@ -19,6 +19,8 @@ interface ServeArgs extends Omit<RepoArgs, 'repo'> {
   port: number;
   interval?: number;
   'webhook-secret'?: string;
+  'webhook-allow-hosts'?: string;
+  'offline-after': number;
   'log-level': string;
   /** `0`/`off`, `ROLE=RATE[/BURST],...`, or (config file) a mapping of role to RATE[/BURST]. */
   'rate-limit'?: unknown;
@@ -49,6 +51,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         'rate-limit': {
           describe: 'Requests per second per caller, by role: ROLE=RATE[/BURST],... (roles admin, readonly, agent, generator, anonymous; e.g. agent=20,admin=100; RATE 0: that role unlimited), or 0 for no limits (default agent=50/100,generator=50/100,admin=100/200,readonly=100/200,anonymous=50/100)',
         },
+        'webhook-allow-hosts': {
+          type: 'string',
+          describe:
+            'Outbound webhooks may also go to these hosts, comma-separated: names, *.suffix, IP addresses, CIDR ranges, or * (default: public addresses only; loopback, private and link-local ones are refused)',
+        },
+        'offline-after': { type: 'number', default: 120, describe: 'Seconds without a heartbeat after which an agent is offline (webhook event agent.offline)' },
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })
       .check((args) => {
@@ -63,6 +71,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
         checkMaxBytes(args['max-bytes']);
         rateLimitOf(args['rate-limit']);
+        if (!(args['offline-after'] > 0)) throw new CliError(`--offline-after must be a positive number of seconds, not ${String(args['offline-after'])}`, 2);
         if (!LOG_LEVELS.includes(args['log-level'])) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
         return true;
       }) as unknown as Argv<ServeArgs>,
@@ -100,6 +109,10 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         maxContentBytes: args['max-bytes'],
         rateLimit: rateLimitOf(args['rate-limit']),
         leaseTtlMs,
+        webhooks: {
+          allowHosts: (args['webhook-allow-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+          offlineAfterMs: args['offline-after'] * 1000,
+        },
         logger: daemonLogger(args['log-level']),
       });
     } catch (err) {

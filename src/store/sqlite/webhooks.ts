@@ -44,7 +44,7 @@ export function subscriptionAuditDetails(s: WebhookSubscription): Record<string,
   } catch {
     /* stored URLs were checked on the way in */
   }
-  return { name: s.name, host, format: s.format, event_types: s.event_types, has_secret: s.has_secret };
+  return { name: s.name, host, format: s.format, event_types: s.event_types, signed: s.has_secret };
 }
 
 export class SqliteWebhooks implements WebhookStore {

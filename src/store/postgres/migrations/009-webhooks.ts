@@ -42,8 +42,8 @@ CREATE TABLE webhook_deliveries (
   UNIQUE (subscription_id, event_id)
 );
 CREATE INDEX idx_webhook_deliveries_due ON webhook_deliveries (status, next_retry_at);
-CREATE INDEX idx_webhook_deliveries_acquired ON webhook_deliveries (status, acquired_until);
-CREATE INDEX idx_webhook_deliveries_subscription ON webhook_deliveries (subscription_id, created_at);
+-- Every event writes a row: one index besides the key and the uniqueness (claims read 'acquired' rows through the
+-- status index — a few per replica; a subscription's log is read through its unique index and sorted).
 
 CREATE TABLE webhook_agent_presence (
   agent_id UUID PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
