@@ -14,7 +14,8 @@ import { rollbackCommand, rolloutCommand } from './rollout.js';
 import { serveCommand } from './serve.js';
 import { reposCommand } from './repos.js';
 import { waitCommand } from './wait.js';
-import { webhooksCommand } from './webhooks.js';
+import { paksCommand } from './paks.js';
+import { auditCommand } from './audit.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
@@ -25,7 +26,8 @@ export const commands: CommandModule<any, any>[] = [
   statusCommand,
   reposCommand,
   waitCommand,
-  webhooksCommand,
+  paksCommand,
+  auditCommand,
   dbCommand,
   agentCommand,
   demoCommand,
