@@ -14,6 +14,7 @@ import { rollbackCommand, rolloutCommand } from './rollout.js';
 import { serveCommand } from './serve.js';
 import { reposCommand } from './repos.js';
 import { waitCommand } from './wait.js';
+import { webhooksCommand } from './webhooks.js';
 import { paksCommand } from './paks.js';
 import { auditCommand } from './audit.js';
 
@@ -26,6 +27,7 @@ export const commands: CommandModule<any, any>[] = [
   statusCommand,
   reposCommand,
   waitCommand,
+  webhooksCommand,
   paksCommand,
   auditCommand,
   dbCommand,
