@@ -82,12 +82,6 @@ export class PgDb extends Queries {
    * rethrown. A client whose connection broke is destroyed rather than returned to the pool.
    */
   async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw isUnavailable(err) ? unavailable(err, this.url) : err;
-    }
     let broken: Error | undefined;
     // A checked-out client has no 'error' listener of the pool's: a connection cut mid-transaction
     // (server restart, pg_terminate_backend) would be an uncaught 'error' event and kill the
@@ -95,7 +89,21 @@ export class PgDb extends Queries {
     const onError = (err: Error) => {
       broken ??= err;
     };
-    client.on('error', onError);
+    let client: pg.PoolClient;
+    try {
+      // The listener goes on inside the pool's callback, not after `await pool.connect()`: a server
+      // shutting down sends ReadyForQuery and its FATAL 57P01 together, and pg parses the FATAL in
+      // the same read, before an await resumes (a replica died of it in a PostgreSQL restart).
+      client = await new Promise<pg.PoolClient>((resolve, reject) =>
+        this.pool.connect((err, c) => {
+          if (err || !c) return reject(err ?? new Error('the pool gave no client'));
+          c.on('error', onError);
+          resolve(c);
+        }),
+      );
+    } catch (err) {
+      throw isUnavailable(err) ? unavailable(err, this.url) : err;
+    }
     try {
       const sql = new Queries(client, this.url);
       await sql.run('BEGIN');
