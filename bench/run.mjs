@@ -5,6 +5,7 @@ import { run as snapshot } from './snapshot.mjs';
 import { run as incremental } from './incremental.mjs';
 import { run as polling } from './polling.mjs';
 import { run as commitToAgent } from './commit-to-agent.mjs';
+import { run as commitToAgentFlat } from './commit-to-agent-flat.mjs';
 import { run as memory } from './memory.mjs';
 import { run as replicasCommitToAgent } from './replicas-commit-to-agent.mjs';
 import { run as pollingPostgres } from './polling-postgres.mjs';
@@ -20,6 +21,8 @@ const SCENARIOS = {
   incremental,
   polling,
   'commit-to-agent': commitToAgent,
+  // Commit → agent at 50, 5,000 and 10,000 stacks side by side (issue 16 item 2; about 4 minutes).
+  'commit-to-agent-flat': commitToAgentFlat,
   memory,
   // Replicas on PostgreSQL (issue 12; an embedded PostgreSQL server each, about 3 minutes together).
   'replicas-commit-to-agent': replicasCommitToAgent,

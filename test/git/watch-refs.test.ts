@@ -112,6 +112,46 @@ describe('watchRefs', () => {
     await change.promise;
   });
 
+  it('fires for a branch whose directories do not exist yet when the watch starts, and for a new namespaced branch when watching HEAD', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    repo.commit('base');
+    // refs/heads/team/ does not exist yet: the watch must arm itself when git creates it.
+    const later = nextChange();
+    await watched(repo.path, 'team/later', later.onChange);
+    const any = nextChange();
+    await watched(repo.path, 'HEAD', any.onChange);
+    repo.git('branch', 'team/later');
+    await later.promise;
+    await any.promise;
+    // And commits on it afterwards, through the directory armed on the way.
+    repo.checkout('team/later');
+    let resolveNext: () => void = () => undefined;
+    await watched(repo.path, 'team/later', () => resolveNext());
+    for (let i = 0; i < 3; i++) {
+      const next = new Promise<void>((r) => (resolveNext = r));
+      repo.git('commit', '-q', '--allow-empty', '-m', `later ${i}`);
+      await next;
+    }
+  });
+
+  it('ignores what git writes beside the refs (index, objects, logs): an add and a commit of another branch do not fire', async () => {
+    const repo = await makeRepo();
+    cleanups.push(() => repo.cleanup());
+    repo.commit('base');
+    repo.checkout('other', true);
+    const change = nextChange();
+    await watched(repo.path, 'main', change.onChange);
+    repo.write('a.yaml', 'a: 1\n');
+    repo.git('add', 'a.yaml');
+    repo.git('commit', '-q', '-m', 'on other');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(change.count()).toBe(0);
+    repo.checkout('main');
+    repo.git('commit', '-q', '--allow-empty', '-m', 'on main');
+    await change.promise;
+  });
+
   it('refuses a directory that is not a repository', async () => {
     const tmp = makeTempDir();
     cleanups.push(() => tmp.cleanup());
