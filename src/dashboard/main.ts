@@ -3,6 +3,7 @@ import { api, ApiFailure, describe, onUnauthorized, session } from './api.js';
 import { h } from './dom.js';
 import { startLive, type LiveState } from './live.js';
 import { agentsView } from './views/agents.js';
+import { auditView } from './views/audit.js';
 import { historyView } from './views/history.js';
 import { matrixView } from './views/matrix.js';
 import { overviewView } from './views/overview.js';
@@ -15,6 +16,7 @@ const VIEWS: Record<string, { title: string; factory: ViewFactory }> = {
   agents: { title: 'Agents', factory: agentsView },
   matrix: { title: 'Matrix', factory: matrixView },
   history: { title: 'Stack history', factory: historyView },
+  audit: { title: 'Audit log', factory: auditView },
 };
 
 /** Heartbeat ages and other clocks drift even when nothing changes; redraw at least this often. */
@@ -24,6 +26,19 @@ const main = document.getElementById('main') as HTMLElement;
 const nav = document.getElementById('nav') as HTMLElement;
 const liveBadge = document.getElementById('live') as HTMLElement;
 const signOut = document.getElementById('sign-out') as HTMLButtonElement;
+const roleBadge = document.getElementById('role') as HTMLElement;
+
+/** Who is signed in (an operator's role): a readonly PAK sees a "Read-only" badge; views hide what it cannot do. */
+async function showRole(): Promise<void> {
+  try {
+    const who = await api<{ admin: boolean; readonly?: boolean }>('/auth/pak', { method: 'POST' });
+    roleBadge.hidden = who.readonly !== true;
+    roleBadge.textContent = who.readonly ? 'Read-only' : '';
+    document.body.dataset.role = who.readonly ? 'readonly' : 'admin';
+  } catch {
+    /* a failed call signs out through onUnauthorized, or the next refresh shows the error */
+  }
+}
 
 let current: View | null = null;
 let stopLive: (() => void) | null = null;
@@ -77,6 +92,7 @@ function setLive(state: LiveState): void {
 
 function enterApp(): void {
   document.body.classList.remove('signed-out');
+  void showRole();
   mount(false);
   stopLive = startLive({ onChange: () => void refreshNow(), onState: setLive });
   periodic = window.setInterval(() => void refreshNow(), PERIODIC_REFRESH_MS);
@@ -88,6 +104,8 @@ function leaveApp(message: string | null): void {
   clearInterval(periodic);
   current = null;
   session.clear();
+  roleBadge.hidden = true;
+  delete document.body.dataset.role;
   document.body.classList.add('signed-out');
   showLogin(message);
 }
@@ -101,7 +119,7 @@ function showLogin(message: string | null): void {
     'form',
     { class: 'login card', method: 'post', action: '/' },
     h('h1', null, 'Sign in to brokkr-sync'),
-    h('label', { for: 'pak' }, 'Admin PAK'),
+    h('label', { for: 'pak' }, 'Admin or read-only PAK'),
     input,
     h(
       'p',
@@ -116,8 +134,8 @@ function showLogin(message: string | null): void {
     const pak = input.value.trim();
     button.disabled = true;
     try {
-      const who = await api<{ admin: boolean }>('/auth/pak', { method: 'POST', pak });
-      if (!who.admin) throw new Error('this PAK is not the admin PAK (agent and generator PAKs cannot open the dashboard)');
+      const who = await api<{ admin: boolean; readonly?: boolean }>('/auth/pak', { method: 'POST', pak });
+      if (!who.admin && !who.readonly) throw new Error('this PAK is not an operator PAK (agent and generator PAKs cannot open the dashboard)');
       session.save(pak);
       enterApp();
     } catch (err) {

@@ -110,7 +110,7 @@ describe('dashboard in a browser', () => {
 
     await page.fill('#pak', agent.pak);
     await page.click('button[type=submit]');
-    await expect.poll(() => page.textContent('#login-error'), WAIT).toContain('not the admin PAK');
+    await expect.poll(() => page.textContent('#login-error'), WAIT).toContain('not an operator PAK');
 
     await page.fill('#pak', adminPak);
     await page.click('button[type=submit]');
