@@ -4,7 +4,8 @@
  * same stack, which carries the change forward — is released, applied, failed, and healthy.
  *
  * Cost: a handful of indexed reads per stack the commit changed (its agents, its objects from
- * the commit's on, their events, its health rows), whatever the size of the fleet's history.
+ * the commit's on, their events, its health rows), whatever the size of the fleet's history; for
+ * a stack with `dependsOn`, a few more per agent that has not applied it yet (its target state).
  */
 import type { DeploymentHealth, HealthStatus } from '../store/records.js';
 import type { CommitObject, Store } from '../store/store.js';
@@ -19,7 +20,10 @@ export interface AgentDelivery {
   agent_id: string;
   agent_name: string;
   cluster_name: string;
+  /** Whether the agent is given the object: its wave has it, and no dependency holds it back there. */
   released: boolean;
+  /** The stacks (dependsOn) that must pass the gate on this agent before it is given the object; empty when none. */
+  waiting_on: string[];
   state: DeliveryState;
   /** The newest object of the stack (this commit's or later) the agent reported SUCCESS for. */
   applied_sequence_id: number | null;
@@ -76,8 +80,15 @@ async function stackDelivery(store: Store, o: CommitObject, healthy: boolean): P
 
   const perAgent = await Promise.all(
     agents.map(async (agent): Promise<AgentDelivery> => {
-      const released = release.released(agent.id, o.sequence_id);
       const applied = events.find(({ list }) => list.some((e) => e.agent_id === agent.id && e.status === 'SUCCESS'));
+      let released = release.released(agent.id, o.sequence_id);
+      let waitingOn: string[] = [];
+      if (released && !applied) {
+        // Its wave has the object, but a dependency may still hold it back on this agent.
+        const held = await release.dependencies(agent.id, o.sequence_id);
+        released = held.delivered;
+        waitingOn = held.waitingOn;
+      }
       const last = events.map(({ list }) => list.find((e) => e.agent_id === agent.id)).find((e) => e !== undefined);
       const h = applied && !applied.obj.is_deletion_marker ? healthOf.get(`${agent.id} ${applied.obj.id}`) : undefined;
       const base = {
@@ -85,6 +96,7 @@ async function stackDelivery(store: Store, o: CommitObject, healthy: boolean): P
         agent_name: agent.name,
         cluster_name: agent.cluster_name,
         released,
+        waiting_on: waitingOn,
         applied_sequence_id: applied?.obj.sequence_id ?? null,
         health: h ? { status: h.status, summary: h.summary, checked_at: h.checked_at } : null,
       };

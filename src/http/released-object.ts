@@ -8,8 +8,11 @@
  * that object or a later one. A stack without rollout settings has one wave on its newest object,
  * so everything is released, as before waves existed.
  *
- * Not covered: a `dependsOn` hold-back (the agent's wave is released but a dependency has not
- * passed the gate on that agent yet) still counts as released here.
+ * A stack with `dependsOn` may still be held back on an agent whose wave has the object: until
+ * every dependency associated with that agent passed the gate there, the agent's target state
+ * keeps the older object. `dependencies()` asks the agent's own target state (what it is actually
+ * given) and names the dependencies it waits on — a few reads per agent, so callers ask only for
+ * agents that have not applied the object yet.
  */
 import type { Uuid } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -23,13 +26,19 @@ export interface ReleaseQuestion {
 
 /** One stack's release state, read once for all its agents. */
 export interface StackRelease {
-  /** Whether the object with this sequence (or a later one) is released to the agent. */
+  /** Whether the object with this sequence (or a later one) is released to the agent's wave. */
   released(agentId: Uuid, sequenceId: number): boolean;
   /** Why the rollout stopped, when it is halted on an object with at least this sequence; else null. */
   haltedAt(sequenceId: number): string | null;
+  /**
+   * For an agent whose wave has the object: whether its target state gives it the object (or a
+   * later one), and otherwise the dependencies (stack names) that have not passed the gate on it.
+   */
+  dependencies(agentId: Uuid, sequenceId: number): Promise<{ delivered: boolean; waitingOn: string[] }>;
 }
 
-const EVERYTHING: StackRelease = { released: () => true, haltedAt: () => null };
+const NOTHING_HELD: { delivered: boolean; waitingOn: string[] } = { delivered: true, waitingOn: [] };
+const EVERYTHING: StackRelease = { released: () => true, haltedAt: () => null, dependencies: async () => NOTHING_HELD };
 
 export async function stackRelease(store: Store, stackId: Uuid): Promise<StackRelease> {
   let rollout;
@@ -50,9 +59,33 @@ export async function stackRelease(store: Store, stackId: Uuid): Promise<StackRe
     haltedAt(sequenceId) {
       return rollout.halted && target !== null && target >= sequenceId ? rollout.halt_reason : null;
     },
+    async dependencies(agentId, sequenceId) {
+      if (rollout.depends_on.length === 0) return NOTHING_HELD;
+      const state = await store.targetStateIds(agentId, 'full');
+      const given = state.find((e) => e.stack_id === stackId);
+      if (given && given.sequence_id >= sequenceId) return NOTHING_HELD;
+      const associated = await store.listAgentStacks(agentId);
+      const waitingOn: string[] = [];
+      for (const name of rollout.depends_on) {
+        const dep = associated.find((s) => s.name === name);
+        if (!dep) continue; // not associated with this agent: no constraint there
+        const object = state.find((e) => e.stack_id === dep.id);
+        if (!object || !(await passedOn(store, agentId, dep.id, object.id))) waitingOn.push(name);
+      }
+      return { delivered: false, waitingOn };
+    },
   };
 }
 
+/** Whether the agent passed the dependency's gate on its object: SUCCESS, and healthy too with `gate: healthy`. */
+async function passedOn(store: Store, agentId: Uuid, stackId: Uuid, objectId: Uuid): Promise<boolean> {
+  const events = await store.listEvents({ agentId, deploymentObjectId: objectId });
+  if (!events.some((e) => e.status === 'SUCCESS')) return false;
+  if ((await store.getRollout(stackId)).gate !== 'healthy') return true;
+  return (await store.listHealth({ agentId, deploymentObjectId: objectId })).some((h) => h.status === 'healthy');
+}
+
 export async function isReleased(store: Store, q: ReleaseQuestion): Promise<boolean> {
-  return (await stackRelease(store, q.stackId)).released(q.agentId, q.sequenceId);
+  const release = await stackRelease(store, q.stackId);
+  return release.released(q.agentId, q.sequenceId) && (await release.dependencies(q.agentId, q.sequenceId)).delivered;
 }

@@ -127,8 +127,14 @@ function finish(result: WaitResult, sha: string, args: WaitArgs, timeoutMs: numb
   const seconds = Math.round(timeoutMs / 1000);
   if (!status) throw new CliError(`timed out after ${seconds}s waiting for ${shortSha(sha)}: ${result.lastError ?? 'no answer'}`, 2);
   const waiting = every(status).filter((x) => x.a.state !== 'applied' || (args.healthy && x.a.health?.status !== 'healthy'));
-  for (const x of waiting) say(`WAITING ${where(x)}: ${x.a.state === 'applied' ? `health ${x.a.health?.status ?? 'not reported'}` : x.a.released ? 'not applied yet' : 'not released yet'}`);
+  for (const x of waiting) say(`WAITING ${where(x)}: ${x.a.state === 'applied' ? `health ${x.a.health?.status ?? 'not reported'}` : x.a.released ? 'not applied yet' : notReleased(x.a)}`);
   throw new CliError(`timed out after ${seconds}s waiting for ${shortSha(status.sha)}: ${waiting.length} of ${every(status).length} not done`, 2);
+}
+
+/** Why an agent does not have the object yet: its wave, or the dependencies (dependsOn) it waits on there. */
+function notReleased(a: AgentDelivery): string {
+  const deps = a.waiting_on ?? []; // absent from an older daemon's answer
+  return deps.length > 0 ? `not released yet, waiting for ${deps.join(', ')} to pass the gate on it` : 'not released yet';
 }
 
 export const waitCommand = wait;

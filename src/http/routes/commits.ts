@@ -12,12 +12,20 @@ const state = { type: 'string', enum: [...DELIVERY_STATES] } as const;
 
 const agentDelivery = {
   type: 'object',
-  required: ['agent_id', 'agent_name', 'cluster_name', 'released', 'state', 'applied_sequence_id', 'message', 'health'],
+  required: ['agent_id', 'agent_name', 'cluster_name', 'released', 'waiting_on', 'state', 'applied_sequence_id', 'message', 'health'],
   properties: {
     agent_id: uuid,
     agent_name: { type: 'string' },
     cluster_name: { type: 'string' },
-    released: { type: 'boolean', description: 'Whether the commit’s object is released to this agent (its rollout wave got this object or a later one)' },
+    released: {
+      type: 'boolean',
+      description: 'Whether the commit’s object is released to this agent: its rollout wave got this object or a later one, and no dependency (dependsOn) holds it back there',
+    },
+    waiting_on: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'The stacks (dependsOn) that must pass the gate on this agent before it gets the object; empty when none',
+    },
     state,
     applied_sequence_id: { ...nullableInt, description: 'The newest object (this commit’s or later) the agent reported SUCCESS for' },
     message: { type: ['string', 'null'], description: 'Why it failed' },
