@@ -85,7 +85,20 @@ function poller(url, agent) {
 }
 
 const eventAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-function postSuccess(url, agent, objectId) {
+/**
+ * A kept-alive socket the daemon closed while idle (its keep-alive timeout passed between two
+ * batches) fails the next request on it with ECONNRESET before anything was sent: send again.
+ */
+async function postSuccess(url, agent, objectId) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await postSuccessOnce(url, agent, objectId);
+    } catch (err) {
+      if (attempt >= 3 || err?.code !== 'ECONNRESET') throw err;
+    }
+  }
+}
+function postSuccessOnce(url, agent, objectId) {
   const body = JSON.stringify({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: 'bench' });
   return new Promise((resolve, reject) => {
     const req = http.request(

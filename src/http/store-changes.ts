@@ -29,6 +29,10 @@ export function applyStoreChange(change: StoreChange, { feed, auth, targets }: {
     case 'agent':
       targets.agentChanged(change.agentId);
       return;
+    case 'agents':
+      // A released wave: its agents re-query, every other cached state stays valid.
+      targets.agentsChanged(change.agentIds);
+      return;
     case 'auth':
       if (change.agentId === null) {
         auth.invalidateAll();

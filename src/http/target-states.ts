@@ -8,7 +8,8 @@
  * - the global epoch counts change-feed notifications that may concern every agent (a commit
  *   synced, anything announced by other writers through `feed.notify()`);
  * - the agent epoch counts changes that concern one agent only (its events, labels,
- *   annotations, targets), announced through `agentChanged()`.
+ *   annotations, targets), announced through `agentChanged()`, or a few (a rollout wave released
+ *   to them: `agentsChanged()`, so a release re-queries that wave, not the fleet).
  *
  * A commit that only gave some stacks new objects is announced with those stacks
  * (`feed.notify({ stacks })`): it bumps the agent epochs of just the agents whose cached state
@@ -177,7 +178,12 @@ export class TargetStates {
 
   /** Announce a change that concerns one agent only: other agents' cached tags stay valid. */
   agentChanged(agentId: string): void {
-    this.#agentEpochs.set(agentId, (this.#agentEpochs.get(agentId) ?? 0) + 1);
+    this.agentsChanged([agentId]);
+  }
+
+  /** Announce a change that concerns these agents only (a rollout wave released to them), with one wake-up. */
+  agentsChanged(agentIds: Iterable<string>): void {
+    for (const id of agentIds) this.#agentEpochs.set(id, (this.#agentEpochs.get(id) ?? 0) + 1);
     this.#scoped += 1;
     this.#feed.notify();
   }

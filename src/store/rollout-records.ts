@@ -59,3 +59,15 @@ export interface RollbackProvenance {
 
 export const ROLLOUT_ACTIONS = ['promote', 'pause', 'resume'] as const;
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+/**
+ * A write that may move agents between a rollout's waves (or in or out of it): an agent's label,
+ * annotation (by key) or target (stackId) changed, or the agent was deleted (agentId alone), or a
+ * stack's own labels or annotations changed (stackId alone).
+ */
+export interface MembershipChange {
+  agentId?: Uuid;
+  stackId?: Uuid;
+  label?: string;
+  annotationKey?: string;
+}

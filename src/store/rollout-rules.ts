@@ -70,14 +70,16 @@ export function advanceRollout(
   row: RolloutRow,
   members: readonly RolloutMember[],
   gates: ReadonlyMap<string, AgentGateInput>,
-): { row: RolloutRow; released: boolean; halted: boolean } {
+): { row: RolloutRow; released: boolean; halted: boolean; releasedTo: string[] } {
   const target = row.target_object_id;
-  if (target === null || row.paused || row.halt_reason !== null) return { row, released: false, halted: false };
+  if (target === null || row.paused || row.halt_reason !== null) return { row, released: false, halted: false, releasedTo: [] };
   const waves = row.config.waves.length;
   const released = fitReleased(row.released, waves);
   const byWave = Array.from({ length: waves + 1 }, () => [] as RolloutMember[]);
   for (const m of members) byWave[waveOf(row.config.waves, m.labels, m.annotations)].push(m);
   let changed = false;
+  // The agents of the waves released here: only their target states change.
+  const releasedTo: string[] = [];
   for (let k = 0; k <= waves; k++) {
     if (released[k] !== target) break;
     const failed = byWave[k].find((m) => gateOf(gates.get(m.agent_id), row.config.gate) === 'failed');
@@ -85,14 +87,46 @@ export function advanceRollout(
       const g = gates.get(failed.agent_id);
       const why = g?.status === 'FAILURE' ? `FAILURE${g.message ? `: ${g.message}` : ''}` : 'failing health';
       const reason = `wave ${k + 1}: agent ${failed.name} reported ${why}`;
-      return { row: { ...row, released, halt_reason: reason }, released: changed, halted: true };
+      return { row: { ...row, released, halt_reason: reason }, released: changed, halted: true, releasedTo };
     }
     if (k === waves) break;
     if (!byWave[k].every((m) => gateOf(gates.get(m.agent_id), row.config.gate) === 'passed')) break;
+    if (released[k + 1] === target) continue; // released before: nothing changes for its agents
     released[k + 1] = target;
     changed = true;
+    for (const m of byWave[k + 1]) releasedTo.push(m.agent_id);
   }
-  return { row: { ...row, released }, released: changed, halted: false };
+  return { row: { ...row, released }, released: changed, halted: false, releasedTo };
+}
+
+/**
+ * Whether one agent's new event or health report on the target can change the rollout, so that
+ * the full evaluation (every member of every wave, O(agents)) runs only when it can (F11).
+ *
+ * It relies on the row being what advanceRollout makes of the stored rows before the report:
+ * every write that can move a gate or a member re-evaluates (events, health reports, commits,
+ * admin actions, an agent's labels, annotations, targets or deletion, a stack's labels or
+ * annotations). Then only the reporter's gate moved, and:
+ * - its wave is not released: the evaluation never reaches it;
+ * - its gate did not change, or is pending: a pending agent neither releases nor halts anything;
+ * - failed: the evaluation may halt in its wave (whether it gets there is left to it);
+ * - passed in the implicit last wave: no wave follows;
+ * - passed: something can be released only once its whole wave passed ('if-wave-passed': the
+ *   caller checks that wave's members alone).
+ */
+export function reportMayChange(row: RolloutRow, wave: number, gate: { before: GateState | null; after: GateState }): 'no' | 'yes' | 'if-wave-passed' {
+  if (row.target_object_id === null || row.paused || row.halt_reason !== null) return 'no';
+  if (fitReleased(row.released, row.config.waves.length)[wave] !== row.target_object_id) return 'no';
+  if (gate.before === gate.after || gate.after === 'pending') return 'no';
+  if (gate.after === 'failed') return 'yes';
+  return wave < row.config.waves.length ? 'if-wave-passed' : 'no';
+}
+
+/** A gate input from an agent's latest events on the target (oldest first) and its health there; undefined when it said nothing. */
+export function gateInputOf(events: readonly { status: string; message: string | null }[], health: string | null): AgentGateInput | undefined {
+  const last = events.at(-1);
+  if (!last && health === null) return undefined;
+  return { status: last?.status ?? null, message: last?.message ?? null, health };
 }
 
 /** Admin promote: release the next wave not yet on the target, and lift a halt. */

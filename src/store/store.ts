@@ -213,6 +213,8 @@ export type StoreChange =
   | { kind: 'stacks' }
   /** One agent's events, labels, annotations, targets, heartbeat or record changed. */
   | { kind: 'agent'; agentId: Uuid }
+  /** A rollout released a wave to these agents: their target states changed, nobody else's. */
+  | { kind: 'agents'; agentIds: Uuid[] }
   /** Credentials changed: an agent's PAK rotated or the agent deleted (agentId), or admin PAKs (null). */
   | { kind: 'auth'; agentId: Uuid | null }
   /** Only sync bookkeeping changed (cursor, recorded errors, a sync failure): status views, no agent. */

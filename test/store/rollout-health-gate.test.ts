@@ -41,7 +41,7 @@ async function world(engine: StoreEngine, rollout: RolloutConfig = HEALTHY_GATE)
 }
 
 describe.each(ENGINES)('gate: healthy (%s)', (engine) => {
-  it('SUCCESS alone does not pass the gate; the healthy report releases the next wave in its own write and announces it to every agent', async () => {
+  it('SUCCESS alone does not pass the gate; the healthy report releases the next wave in its own write and announces it to the agents of that wave', async () => {
     const w = await world(engine);
     const canary = await w.agent('canary-1', ['canary']);
     const rest = await w.agent('rest-1', []);
@@ -57,8 +57,10 @@ describe.each(ENGINES)('gate: healthy (%s)', (engine) => {
     const changes: StoreChange[] = [];
     w.store.onChange((c) => changes.push(c));
     await w.health(canary.id, v1.object_id, 'healthy');
-    expect(changes).toContainEqual({ kind: 'stacks' });
-    expect(changes).toContainEqual({ kind: 'agent', agentId: canary.id });
+    expect(changes).toEqual([
+      { kind: 'agents', agentIds: [rest.id] },
+      { kind: 'agent', agentId: canary.id },
+    ]);
     expect(await w.seqs(rest.id)).toEqual([v1.sequence_id]);
     const status = await w.store.getRollout(w.stack());
     expect(status.waves.map((x) => x.released?.sequence_id)).toEqual([v1.sequence_id, v1.sequence_id]);
@@ -77,7 +79,8 @@ describe.each(ENGINES)('gate: healthy (%s)', (engine) => {
     const changes: StoreChange[] = [];
     w.store.onChange((c) => changes.push(c));
     await w.health(canary.id, v2.object_id, 'failing', 'readiness probe failing');
-    expect(changes).toContainEqual({ kind: 'stacks' });
+    // A halt moves no agent's target state: only the reporter's change is announced.
+    expect(changes).toEqual([{ kind: 'agent', agentId: canary.id }]);
     const status = await w.store.getRollout(w.stack());
     expect(status.halted).toBe(true);
     expect(status.halt_reason).toBe('wave 1: agent canary-1 reported failing health');

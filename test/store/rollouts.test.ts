@@ -42,7 +42,11 @@ describe.each(ENGINES)('rollout waves (%s)', (engine) => {
     const changes: StoreChange[] = [];
     w.store.onChange((c) => changes.push(c));
     await w.report(c2.id, v1.object_id);
-    expect(changes).toContainEqual({ kind: 'stacks' }); // the release is announced to every agent
+    // The release is announced to wave 2's agents only (other agents keep their cached state).
+    expect(changes).toEqual([
+      { kind: 'agents', agentIds: [p1.id] },
+      { kind: 'agent', agentId: c2.id },
+    ]);
     expect(await w.seqs(p1.id)).toEqual([v1.sequence_id]);
     expect(await w.seqs(other.id)).toEqual([]); // the implicit last wave waits for prod
     await w.report(p1.id, v1.object_id);

@@ -27,7 +27,7 @@ export function changePayload(origin: string, change: StoreChange): string {
   return Buffer.byteLength(payload) < MAX_PAYLOAD_BYTES ? payload : JSON.stringify({ origin, change: { kind: 'stacks' } });
 }
 
-const KINDS = new Set(['objects', 'stacks', 'agent', 'auth', 'sync', 'repositories', 'sync-requested']);
+const KINDS = new Set(['objects', 'stacks', 'agent', 'agents', 'auth', 'sync', 'repositories', 'sync-requested']);
 
 /** A payload from another replica, or null when it is ours or not one we understand (an older or newer build). */
 export function parsePayload(origin: string, payload: string | undefined): StoreChange | null {

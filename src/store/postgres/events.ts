@@ -4,12 +4,13 @@ import { NotFoundError, type EventQuery } from '../store.js';
 import { EVENT_COLUMNS } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfEvent } from './rollouts.js';
+import type { RolloutOutcome } from '../rollout-outcome.js';
 
 /** Call inside a transaction: the checks and the insert see one state. */
 export async function createEvent(
   sql: Sql,
   input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): Promise<AgentEvent & { rolloutChanged?: true }> {
+): Promise<AgentEvent & { rolloutChanged?: RolloutOutcome }> {
   if (!(await sql.one('SELECT 1 FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [uuidParam(input.agent_id)]))) {
     throw new NotFoundError(`agent ${input.agent_id} not found`);
   }
@@ -22,7 +23,8 @@ export async function createEvent(
     [input.agent_id, input.deployment_object_id, input.event_type, input.status, input.message],
   ))!;
   // Release rules run in the event's own transaction (the rollout row locked), as on SQLite.
-  return (await rolloutOfEvent(sql, input.deployment_object_id)) ? Object.defineProperty(event, 'rolloutChanged', { value: true, enumerable: false }) : event;
+  const outcome = await rolloutOfEvent(sql, input.deployment_object_id, input.agent_id);
+  return outcome ? Object.defineProperty(event, 'rolloutChanged', { value: outcome, enumerable: false }) : event;
 }
 
 /** Live events, newest first (by seq), optionally filtered by agent and object. */

@@ -5,9 +5,10 @@ import { HEALTH_COLUMNS } from '../sqlite/health.js';
 import { qualified } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfHealth } from './rollouts.js';
+import type { RolloutOutcome } from '../rollout-outcome.js';
 
 /** Call inside a transaction: all reports or none; the agent row is share-locked against a concurrent delete. */
-export async function reportHealth(sql: Sql, agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[] & { rolloutChanged?: true }> {
+export async function reportHealth(sql: Sql, agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[] & { rolloutChanged?: RolloutOutcome }> {
   if (!(await sql.one('SELECT 1 FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE', [uuidParam(agentId)]))) {
     throw new NotFoundError(`agent ${agentId} not found`);
   }
@@ -28,7 +29,8 @@ export async function reportHealth(sql: Sql, agentId: string, reports: readonly 
     );
   }
   // `gate: healthy` rollouts re-evaluate in the report's own transaction, as on an event.
-  return (await rolloutOfHealth(sql, reports.map((r) => r.deployment_object_id))) ? Object.defineProperty(out, 'rolloutChanged', { value: true, enumerable: false }) : out;
+  const outcome = await rolloutOfHealth(sql, agentId, reports.map((r) => r.deployment_object_id));
+  return outcome ? Object.defineProperty(out, 'rolloutChanged', { value: outcome, enumerable: false }) : out;
 }
 
 export async function listHealth(sql: Sql, query: HealthQuery): Promise<DeploymentHealth[]> {

@@ -39,7 +39,8 @@ import * as auth from './auth.js';
 import { CHANGE_CHANNEL, ChangeSubscription, changePayload } from './change-channel.js';
 import * as events from './events.js';
 import * as rollouts from './rollouts.js';
-import type { RolloutAction, RolloutStatus } from '../rollout-records.js';
+import type { MembershipChange, RolloutAction, RolloutStatus } from '../rollout-records.js';
+import { releaseChanges, type RolloutOutcome } from '../rollout-outcome.js';
 import * as health from './health.js';
 import * as commits from './commit-reads.js';
 import * as fleet from './fleet-reads.js';
@@ -107,6 +108,22 @@ export class PostgresStore implements Store {
       if (e) await audit_.recordAudit(sql, audit, e);
       return result;
     };
+  }
+
+  /**
+   * A write that may move agents between rollout waves: in its transaction, re-check the rollouts
+   * it may have moved (rollouts.rolloutsOfMembership), and announce what they released with it.
+   */
+  async #writeMoving<T>(moved: MembershipChange, fn: (sql: Sql) => Promise<T>, change: (result: T) => StoreChange | StoreChange[] | null): Promise<T> {
+    let outcome: RolloutOutcome | null = null;
+    return this.#write(
+      async (sql) => {
+        const result = await fn(sql);
+        outcome = await rollouts.rolloutsOfMembership(sql, moved);
+        return result;
+      },
+      (result) => [...releaseChanges(outcome), ...[change(result) ?? []].flat()],
+    );
   }
 
   async schemaVersion(): Promise<number> {
@@ -257,7 +274,8 @@ export class PostgresStore implements Store {
     await agents.recordHeartbeat(this.db, id, report);
   }
   async softDeleteAgent(id: string, audit?: AuditContext): Promise<void> {
-    await this.#write(
+    await this.#writeMoving(
+      { agentId: id },
       async (sql) => {
         const before = audit ? await agents.getAgent(sql, id) : null;
         await this.#audited(audit, (s) => agents.softDeleteAgent(s, id), () => entries.agentDeleted(id, before))(sql);
@@ -271,13 +289,15 @@ export class PostgresStore implements Store {
     return tags.listLabels(this.db, kind, ownerId);
   }
   async addLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<Label> {
-    return this.#write(
+    return this.#writeMoving(
+      kind === 'agent' ? { agentId: ownerId, label } : { stackId: ownerId },
       this.#audited(audit, (sql) => tags.addLabel(sql, kind, ownerId, label), () => entries.labelAdded(kind, ownerId, label)),
       () => tagChange(kind, ownerId),
     );
   }
   async removeLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<boolean> {
-    return this.#write(
+    return this.#writeMoving(
+      kind === 'agent' ? { agentId: ownerId, label } : { stackId: ownerId },
       this.#audited(audit, (sql) => tags.removeLabel(sql, kind, ownerId, label), (r) => (r ? entries.labelRemoved(kind, ownerId, label) : null)),
       () => tagChange(kind, ownerId),
     );
@@ -286,13 +306,15 @@ export class PostgresStore implements Store {
     return tags.listAnnotations(this.db, kind, ownerId);
   }
   async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string, audit?: AuditContext): Promise<Annotation> {
-    return this.#write(
+    return this.#writeMoving(
+      kind === 'agent' ? { agentId: ownerId, annotationKey: key } : { stackId: ownerId },
       this.#audited(audit, (sql) => tags.setAnnotation(sql, kind, ownerId, key, value), () => entries.annotationSet(kind, ownerId, key, value)),
       () => tagChange(kind, ownerId),
     );
   }
   async removeAnnotation(kind: OwnerKind, ownerId: string, key: string, audit?: AuditContext): Promise<boolean> {
-    return this.#write(
+    return this.#writeMoving(
+      kind === 'agent' ? { agentId: ownerId, annotationKey: key } : { stackId: ownerId },
       this.#audited(audit, (sql) => tags.removeAnnotation(sql, kind, ownerId, key), (r) => (r ? entries.annotationRemoved(kind, ownerId, key) : null)),
       () => tagChange(kind, ownerId),
     );
@@ -301,13 +323,15 @@ export class PostgresStore implements Store {
     return agents.listTargets(this.db, agentId);
   }
   async addTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<AgentTarget> {
-    return this.#write(
+    return this.#writeMoving(
+      { agentId, stackId },
       this.#audited(audit, (sql) => agents.addTarget(sql, agentId, stackId), () => entries.targetAdded(agentId, stackId)),
       () => ({ kind: 'agent', agentId }),
     );
   }
   async removeTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<boolean> {
-    return this.#write(
+    return this.#writeMoving(
+      { agentId, stackId },
       this.#audited(audit, (sql) => agents.removeTarget(sql, agentId, stackId), (r) => (r ? entries.targetRemoved(agentId, stackId) : null)),
       (removed) => (removed ? { kind: 'agent', agentId } : null),
     );
@@ -347,10 +371,10 @@ export class PostgresStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    // A released wave or a halt concerns agents that may not hold the stack yet: announce it to all.
+    // A released wave concerns its agents, which may not hold the stack yet: they are named.
     return this.#write(
       (sql) => events.createEvent(sql, input),
-      (event) => (event.rolloutChanged ? [{ kind: 'stacks' }, { kind: 'agent', agentId: input.agent_id }] : { kind: 'agent', agentId: input.agent_id }),
+      (event) => [...releaseChanges(event.rolloutChanged), { kind: 'agent', agentId: input.agent_id }],
     );
   }
   async getEvent(id: string): Promise<AgentEvent | null> {
@@ -382,12 +406,12 @@ export class PostgresStore implements Store {
   }
 
   // --- deployment health and commits
-  /** Announced as the agent's change (its views and CI's wait re-read); when a `gate: healthy` rollout released a wave or halted, to every agent too. */
+  /** Announced as the agent's change (its views and CI's wait re-read); when a `gate: healthy` rollout released a wave, to that wave's agents too. */
   async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
     return this.#write(
       (sql) => health.reportHealth(sql, agentId, reports),
-      // A wave released (or a halt) by a `gate: healthy` rollout concerns agents that may not hold the stack yet.
-      (rows) => (rows.rolloutChanged ? [{ kind: 'stacks' }, { kind: 'agent', agentId }] : { kind: 'agent', agentId }),
+      // A wave released by a `gate: healthy` rollout concerns its agents, which may not hold the stack yet: they are named.
+      (rows) => [...releaseChanges(rows.rolloutChanged), { kind: 'agent', agentId }],
     );
   }
   async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {

@@ -1,9 +1,13 @@
 /** Progressive delivery on PostgreSQL: the SQLite module's queries in this dialect, around the same shared release rules. */
 import type { RolloutAction, RolloutConfig, RolloutObjectRef, RolloutStatus, RollbackProvenance } from '../rollout-records.js';
+import { waveOf } from '../../manifest/rollout-manifest.js';
 import {
   advanceRollout,
   fitReleased,
+  gateInputOf,
+  gateOf,
   promoteRollout,
+  reportMayChange,
   resolveTargetState,
   rolloutNeeded,
   startRelease,
@@ -11,6 +15,8 @@ import {
   type RolloutMember,
   type RolloutRow,
 } from '../rollout-rules.js';
+import type { MembershipChange, WaveSelector } from '../rollout-records.js';
+import { changed, mergeOutcomes, type RolloutOutcome } from '../rollout-outcome.js';
 import { buildRolloutStatus, plainRow } from '../rollout-status.js';
 import { ConflictError, NotFoundError, type TargetStateEntry } from '../store.js';
 import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
@@ -57,15 +63,29 @@ async function writeRollout(sql: Sql, row: RolloutRow): Promise<void> {
   );
 }
 
-async function members(sql: Sql, stackId: string): Promise<(RolloutMember & { cluster_name: string })[]> {
+/** A live agent associated with the stack $1 (`a` is the agent). */
+const MEMBER = `a.deleted_at IS NULL AND (
+  EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = $1)
+  OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = $1)
+  OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
+              WHERE aa.agent_id = a.id AND sa.stack_id = $1))`;
+
+/** As SQLite's members: with `like`, only the agents matching a wave's first condition, found through the tag indexes. */
+async function members(sql: Sql, stackId: string, like?: WaveSelector): Promise<(RolloutMember & { cluster_name: string })[]> {
+  const params: unknown[] = [uuidParam(stackId)];
+  let narrow = '';
+  const [annotation] = Object.entries(like?.annotations ?? {});
+  if (like && like.labels.length > 0) {
+    narrow = 'a.id IN (SELECT agent_id FROM agent_labels WHERE label = ANY($2::text[])) AND';
+    params.push(like.labels);
+  } else if (annotation) {
+    narrow = 'a.id IN (SELECT agent_id FROM agent_annotations WHERE key = $2 AND value = $3) AND';
+    params.push(...annotation);
+  }
   const agents = await sql.rows<{ agent_id: string; name: string; cluster_name: string }>(
-    `SELECT a.id AS agent_id, a.name, a.cluster_name FROM agents a WHERE a.deleted_at IS NULL AND (
-       EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = $1)
-       OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = $1)
-       OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                   WHERE aa.agent_id = a.id AND sa.stack_id = $1))
+    `SELECT a.id AS agent_id, a.name, a.cluster_name FROM agents a WHERE ${narrow} ${MEMBER}
      ORDER BY a.name COLLATE "C", a.cluster_name COLLATE "C"`,
-    [uuidParam(stackId)],
+    params,
   );
   const ids = agents.map((a) => a.agent_id);
   const labels = await labelsByOwner(sql, 'agent', ids);
@@ -73,18 +93,20 @@ async function members(sql: Sql, stackId: string): Promise<(RolloutMember & { cl
   return agents.map((a) => ({ ...a, labels: labels.get(a.agent_id) ?? [], annotations: annotations.get(a.agent_id) ?? {} }));
 }
 
-async function gateInputs(sql: Sql, objectId: string | null, acknowledged = 0): Promise<Map<string, AgentGateInput>> {
+/** Each agent's latest event (and health) on the object; with `agents`, theirs only. */
+async function gateInputs(sql: Sql, objectId: string | null, acknowledged = 0, agents?: readonly string[]): Promise<Map<string, AgentGateInput>> {
   const out = new Map<string, AgentGateInput>();
   if (objectId === null) return out;
   const events = await sql.rows<{ agent_id: string; status: string; message: string | null }>(
     `SELECT agent_id, status, message FROM agent_events WHERE deployment_object_id = $1 AND deleted_at IS NULL
-       AND (status <> 'FAILURE' OR seq > $2) ORDER BY seq`,
-    [uuidParam(objectId), acknowledged],
+       AND (status <> 'FAILURE' OR seq > $2) ${agents ? 'AND agent_id = ANY($3::uuid[])' : ''} ORDER BY seq`,
+    agents ? [uuidParam(objectId), acknowledged, agents] : [uuidParam(objectId), acknowledged],
   );
   for (const e of events) out.set(e.agent_id, { status: e.status, message: e.message, health: out.get(e.agent_id)?.health ?? null });
-  const health = await sql.rows<{ agent_id: string; status: string }>('SELECT agent_id, status FROM deployment_health WHERE deployment_object_id = $1', [
-    uuidParam(objectId),
-  ]);
+  const health = await sql.rows<{ agent_id: string; status: string }>(
+    `SELECT agent_id, status FROM deployment_health WHERE deployment_object_id = $1 ${agents ? 'AND agent_id = ANY($2::uuid[])' : ''}`,
+    agents ? [uuidParam(objectId), agents] : [uuidParam(objectId)],
+  );
   for (const h of health) {
     const g = out.get(h.agent_id);
     out.set(h.agent_id, { status: g?.status ?? null, message: g?.message ?? null, health: h.status });
@@ -92,10 +114,38 @@ async function gateInputs(sql: Sql, objectId: string | null, acknowledged = 0): 
   return out;
 }
 
-async function advanceAndSave(sql: Sql, row: RolloutRow): Promise<boolean> {
+async function advanceAndSave(sql: Sql, row: RolloutRow): Promise<RolloutOutcome> {
   const result = advanceRollout(row, await members(sql, row.stack_id), await gateInputs(sql, row.target_object_id, row.acknowledged_seq));
   await writeRollout(sql, result.row);
-  return result.released || result.halted;
+  return { releasedTo: result.releasedTo, halted: result.halted };
+}
+
+/** As SQLite's reportMayChangeRollout: the reporter, and at most the members of its wave. */
+async function reportMayChangeRollout(sql: Sql, row: RolloutRow, agentId: string, sinceLastEvent: boolean): Promise<boolean> {
+  const member = await sql.one<{ id: string }>(`SELECT a.id FROM agents a WHERE a.id = $2 AND ${MEMBER}`, [uuidParam(row.stack_id), uuidParam(agentId)]);
+  if (!member) return false;
+  const labels = (await labelsByOwner(sql, 'agent', [agentId])).get(agentId) ?? [];
+  const annotations = (await annotationsByOwner(sql, 'agent', [agentId])).get(agentId) ?? {};
+  const wave = waveOf(row.config.waves, labels, annotations);
+  const target = row.target_object_id!;
+  const events = (
+    await sql.rows<{ status: string; message: string | null }>(
+      `SELECT status, message FROM agent_events WHERE agent_id = $1 AND deployment_object_id = $2 AND deleted_at IS NULL
+         AND (status <> 'FAILURE' OR seq > $3) ORDER BY seq DESC LIMIT 2`,
+      [uuidParam(agentId), uuidParam(target), row.acknowledged_seq],
+    )
+  ).reverse();
+  const health =
+    (await sql.one<{ status: string }>('SELECT status FROM deployment_health WHERE agent_id = $1 AND deployment_object_id = $2', [uuidParam(agentId), uuidParam(target)]))
+      ?.status ?? null;
+  const gate = row.config.gate;
+  const after = gateOf(gateInputOf(events, health), gate);
+  const before = sinceLastEvent ? gateOf(gateInputOf(events.slice(0, -1), health), gate) : null;
+  const may = reportMayChange(row, wave, { before, after });
+  if (may !== 'if-wave-passed') return may === 'yes';
+  const inWave = (await members(sql, row.stack_id, row.config.waves[wave])).filter((m) => waveOf(row.config.waves, m.labels, m.annotations) === wave);
+  const gates = await gateInputs(sql, target, row.acknowledged_seq, inWave.map((m) => m.agent_id));
+  return inWave.every((m) => gateOf(gates.get(m.agent_id), gate) === 'passed');
 }
 
 async function latestObjectId(sql: Sql, stackId: string, except: string | null = null): Promise<string | null> {
@@ -124,25 +174,43 @@ export async function rolloutOfCommit(sql: Sql, stackId: string, config: Rollout
 }
 
 /** As SQLite's rolloutOfEvent; the row is locked so two replicas' events release a wave once. */
-export async function rolloutOfEvent(sql: Sql, objectId: string): Promise<boolean> {
+export async function rolloutOfEvent(sql: Sql, objectId: string, agentId: string): Promise<RolloutOutcome | null> {
   const r = await sql.one<Row>('SELECT * FROM stack_rollouts WHERE target_object_id = $1 FOR UPDATE', [uuidParam(objectId)]);
-  if (!r) return false;
+  if (!r) return null;
   const row = parse(r);
-  if (row.paused || row.halt_reason !== null) return false;
-  return advanceAndSave(sql, row);
+  if (row.paused || row.halt_reason !== null || !(await reportMayChangeRollout(sql, row, agentId, true))) return null;
+  return changed(await advanceAndSave(sql, row));
 }
 
 /** As SQLite's rolloutOfHealth; rows locked in object-id order, so concurrent reports cannot deadlock. */
-export async function rolloutOfHealth(sql: Sql, objectIds: readonly string[]): Promise<boolean> {
-  let changed = false;
+export async function rolloutOfHealth(sql: Sql, agentId: string, objectIds: readonly string[]): Promise<RolloutOutcome | null> {
+  const outcomes: RolloutOutcome[] = [];
   for (const objectId of [...new Set(objectIds)].sort()) {
     const r = await sql.one<Row>("SELECT * FROM stack_rollouts WHERE target_object_id = $1 AND gate = 'healthy' FOR UPDATE", [uuidParam(objectId)]);
     if (!r) continue;
     const row = parse(r);
-    if (row.paused || row.halt_reason !== null) continue;
-    if (await advanceAndSave(sql, row)) changed = true;
+    if (row.paused || row.halt_reason !== null || !(await reportMayChangeRollout(sql, row, agentId, false))) continue;
+    outcomes.push(await advanceAndSave(sql, row));
   }
-  return changed;
+  return changed(mergeOutcomes(outcomes));
+}
+
+/** As SQLite's rolloutsOfMembership (call inside a transaction); rows locked in stack-id order. */
+export async function rolloutsOfMembership(sql: Sql, change: MembershipChange): Promise<RolloutOutcome | null> {
+  const rows = await sql.rows<Row>(
+    `SELECT r.* FROM stack_rollouts r WHERE r.stack_id IN (
+       SELECT $2::uuid WHERE $2::uuid IS NOT NULL
+       UNION SELECT stack_id FROM agent_targets WHERE agent_id = $1
+       UNION SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = $1
+       UNION SELECT sa.stack_id FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value WHERE aa.agent_id = $1
+       UNION SELECT stack_id FROM stack_labels WHERE label = $3
+       UNION SELECT stack_id FROM stack_annotations WHERE key = $4)
+     AND NOT r.paused AND r.halt_reason IS NULL ORDER BY r.stack_id FOR UPDATE`,
+    [uuidParam(change.agentId), uuidParam(change.stackId), change.label ?? null, change.annotationKey ?? null],
+  );
+  const outcomes: RolloutOutcome[] = [];
+  for (const r of rows) outcomes.push(await advanceAndSave(sql, parse(r)));
+  return changed(mergeOutcomes(outcomes));
 }
 
 export async function resolveManaged(sql: Sql, agentId: string, entries: TargetStateEntry[], managed: Set<string>, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]> {

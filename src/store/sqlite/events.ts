@@ -4,12 +4,13 @@ import { NotFoundError, type EventQuery } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { EVENT_COLUMNS } from './rows.js';
 import { rolloutOfEvent } from './rollouts.js';
+import type { RolloutOutcome } from '../rollout-outcome.js';
 
-/** The event, and whether it released a wave or halted a rollout (then every agent may be concerned). */
+/** The event, and what it changed in a rollout (a wave released to some agents, a halt), when it did. */
 export function createEvent(
   db: SqliteDb,
   input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): AgentEvent & { rolloutChanged?: true } {
+): AgentEvent & { rolloutChanged?: RolloutOutcome } {
   return db.tx(() => {
     if (!db.stmt('SELECT 1 FROM agents WHERE id = ? AND deleted_at IS NULL').get(input.agent_id)) {
       throw new NotFoundError(`agent ${input.agent_id} not found`);
@@ -24,7 +25,8 @@ export function createEvent(
       )
       .get(input.agent_id, input.deployment_object_id, input.event_type, input.status, input.message)!;
     // Release rules run in the event's own transaction, so every replica sees them together.
-    return rolloutOfEvent(db, input.deployment_object_id) ? Object.defineProperty(event, 'rolloutChanged', { value: true, enumerable: false }) : event;
+    const outcome = rolloutOfEvent(db, input.deployment_object_id, input.agent_id);
+    return outcome ? Object.defineProperty(event, 'rolloutChanged', { value: outcome, enumerable: false }) : event;
   });
 }
 

@@ -5,6 +5,7 @@ import type { SqliteDb } from './connection.js';
 import { qualified } from './rows.js';
 import { NOW_SQL, isoSql } from './sql-fragments.js';
 import { rolloutOfHealth } from './rollouts.js';
+import type { RolloutOutcome } from '../rollout-outcome.js';
 
 export const HEALTH_COLUMNS = 'id, agent_id, deployment_object_id, status, summary, checked_at, created_at, updated_at';
 
@@ -12,7 +13,7 @@ export const HEALTH_COLUMNS = 'id, agent_id, deployment_object_id, status, summa
  * All reports or none: the agent and every object are checked first. updated_at is written by the
  * upsert itself (the touch trigger then finds it current), so RETURNING shows the stored value.
  */
-export function reportHealth(db: SqliteDb, agentId: string, reports: readonly HealthReport[]): DeploymentHealth[] & { rolloutChanged?: true } {
+export function reportHealth(db: SqliteDb, agentId: string, reports: readonly HealthReport[]): DeploymentHealth[] & { rolloutChanged?: RolloutOutcome } {
   return db.tx(() => {
     if (!db.stmt('SELECT 1 FROM agents WHERE id = ? AND deleted_at IS NULL').get(agentId)) throw new NotFoundError(`agent ${agentId} not found`);
     const exists = db.stmt('SELECT 1 FROM deployment_objects WHERE id = ?');
@@ -28,7 +29,8 @@ export function reportHealth(db: SqliteDb, agentId: string, reports: readonly He
       return upsert.get({ agent: agentId, object: r.deployment_object_id, status: r.status, summary: r.summary, checked: r.checked_at })!;
     });
     // `gate: healthy` rollouts re-evaluate in the report's own transaction, as on an event.
-    return rolloutOfHealth(db, reports.map((r) => r.deployment_object_id)) ? Object.defineProperty(rows, 'rolloutChanged', { value: true, enumerable: false }) : rows;
+    const outcome = rolloutOfHealth(db, agentId, reports.map((r) => r.deployment_object_id));
+    return outcome ? Object.defineProperty(rows, 'rolloutChanged', { value: outcome, enumerable: false }) : rows;
   });
 }
 

@@ -1,9 +1,13 @@
 /** Progressive delivery on SQLite: loading and saving rollout rows around the shared release rules. */
 import type { RolloutConfig, RolloutObjectRef, RolloutStatus, RollbackProvenance, RolloutAction } from '../rollout-records.js';
+import { waveOf } from '../../manifest/rollout-manifest.js';
 import {
   advanceRollout,
   fitReleased,
+  gateInputOf,
+  gateOf,
   promoteRollout,
+  reportMayChange,
   resolveTargetState,
   rolloutNeeded,
   startRelease,
@@ -11,8 +15,10 @@ import {
   type RolloutMember,
   type RolloutRow,
 } from '../rollout-rules.js';
+import type { MembershipChange, WaveSelector } from '../rollout-records.js';
 import { buildRolloutStatus, plainRow } from '../rollout-status.js';
 import { ConflictError, NotFoundError, type TargetStateEntry } from '../store.js';
+import { changed, mergeOutcomes, type RolloutOutcome } from '../rollout-outcome.js';
 import type { SqliteDb } from './connection.js';
 import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
 
@@ -55,48 +61,99 @@ function writeRollout(db: SqliteDb, row: RolloutRow): void {
   });
 }
 
-/** Live agents associated with the stack, with the tags that pick their wave. */
-function members(db: SqliteDb, stackId: string): (RolloutMember & { cluster_name: string })[] {
+/** A live agent associated with the stack (`a` is the agent). */
+const MEMBER = `a.deleted_at IS NULL AND (
+  EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = @stack)
+  OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = @stack)
+  OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
+              WHERE aa.agent_id = a.id AND sa.stack_id = @stack))`;
+
+/**
+ * Live agents associated with the stack, with the tags that pick their wave. With `like`, only
+ * those matching a wave's first condition (one of its labels, or its first annotation), found
+ * through the tag indexes: a superset of that wave's members, in proportion to it.
+ */
+function members(db: SqliteDb, stackId: string, like?: WaveSelector): (RolloutMember & { cluster_name: string })[] {
+  const params: Record<string, string> = { stack: stackId };
+  let narrow = '';
+  const [annotation] = Object.entries(like?.annotations ?? {});
+  if (like && like.labels.length > 0) {
+    narrow = 'a.id IN (SELECT agent_id FROM agent_labels WHERE label IN (SELECT value FROM json_each(@labels))) AND';
+    params.labels = JSON.stringify(like.labels);
+  } else if (annotation) {
+    narrow = 'a.id IN (SELECT agent_id FROM agent_annotations WHERE key = @key AND value = @value) AND';
+    [params.key, params.value] = annotation;
+  }
   const agents = db
     .stmt<{ agent_id: string; name: string; cluster_name: string }>(
-      `SELECT a.id AS agent_id, a.name, a.cluster_name FROM agents a WHERE a.deleted_at IS NULL AND (
-         EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = @stack)
-         OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = @stack)
-         OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                     WHERE aa.agent_id = a.id AND sa.stack_id = @stack))
-       ORDER BY a.name, a.cluster_name`,
+      `SELECT a.id AS agent_id, a.name, a.cluster_name FROM agents a WHERE ${narrow} ${MEMBER} ORDER BY a.name, a.cluster_name`,
     )
-    .all({ stack: stackId });
+    .all(params);
   const ids = agents.map((a) => a.agent_id);
   const labels = labelsByOwner(db, 'agent', ids);
   const annotations = annotationsByOwner(db, 'agent', ids);
   return agents.map((a) => ({ ...a, labels: labels.get(a.agent_id) ?? [], annotations: annotations.get(a.agent_id) ?? {} }));
 }
 
-/** Each agent's latest event (and health) on the object. */
-function gateInputs(db: SqliteDb, objectId: string | null, acknowledged = 0): Map<string, AgentGateInput> {
+/** Each agent's latest event (and health) on the object; with `agents`, theirs only. */
+function gateInputs(db: SqliteDb, objectId: string | null, acknowledged = 0, agents?: readonly string[]): Map<string, AgentGateInput> {
   const out = new Map<string, AgentGateInput>();
   if (objectId === null) return out;
+  const only = agents ? 'AND agent_id IN (SELECT value FROM json_each(@agents))' : '';
+  const params = agents ? { object: objectId, ack: acknowledged, agents: JSON.stringify(agents) } : { object: objectId, ack: acknowledged };
   for (const e of db
     .stmt<{ agent_id: string; status: string; message: string | null }>(
-      `SELECT agent_id, status, message FROM agent_events WHERE deployment_object_id = ? AND deleted_at IS NULL
-       AND (status <> 'FAILURE' OR seq > ?) ORDER BY seq`,
+      `SELECT agent_id, status, message FROM agent_events WHERE deployment_object_id = @object AND deleted_at IS NULL
+       AND (status <> 'FAILURE' OR seq > @ack) ${only} ORDER BY seq`,
     )
-    .all(objectId, acknowledged)) {
+    .all(params)) {
     out.set(e.agent_id, { status: e.status, message: e.message, health: out.get(e.agent_id)?.health ?? null });
   }
-  for (const h of db.stmt<{ agent_id: string; status: string }>('SELECT agent_id, status FROM deployment_health WHERE deployment_object_id = ?').all(objectId)) {
+  const healthParams = agents ? { object: objectId, agents: JSON.stringify(agents) } : { object: objectId };
+  for (const h of db
+    .stmt<{ agent_id: string; status: string }>(`SELECT agent_id, status FROM deployment_health WHERE deployment_object_id = @object ${only}`)
+    .all(healthParams)) {
     const g = out.get(h.agent_id);
     out.set(h.agent_id, { status: g?.status ?? null, message: g?.message ?? null, health: h.status });
   }
   return out;
 }
 
-/** Re-evaluate the gates and save; true when a wave was released or the rollout halted. */
-function advanceAndSave(db: SqliteDb, row: RolloutRow): boolean {
+/** Re-evaluate the gates and save; the agents of the waves it released (and whether it halted). */
+function advanceAndSave(db: SqliteDb, row: RolloutRow): RolloutOutcome {
   const result = advanceRollout(row, members(db, row.stack_id), gateInputs(db, row.target_object_id, row.acknowledged_seq));
   writeRollout(db, result.row);
-  return result.released || result.halted;
+  return { releasedTo: result.releasedTo, halted: result.halted };
+}
+
+/**
+ * Whether a report of `agentId` on the row's target can change the rollout (see reportMayChange):
+ * reads that agent, and at most the members of its wave. `sinceLastEvent`: the report is its
+ * newest event, so its gate before that event is known; else (a health report) it is not.
+ */
+function reportMayChangeRollout(db: SqliteDb, row: RolloutRow, agentId: string, sinceLastEvent: boolean): boolean {
+  const agent = db.stmt<{ agent_id: string }>(`SELECT a.id AS agent_id FROM agents a WHERE a.id = @agent AND ${MEMBER}`).get({ agent: agentId, stack: row.stack_id });
+  if (!agent) return false; // not a member: the evaluation never looks at it
+  const labels = labelsByOwner(db, 'agent', [agentId]).get(agentId) ?? [];
+  const annotations = annotationsByOwner(db, 'agent', [agentId]).get(agentId) ?? {};
+  const wave = waveOf(row.config.waves, labels, annotations);
+  const target = row.target_object_id!;
+  const events = db
+    .stmt<{ status: string; message: string | null }>(
+      `SELECT status, message FROM agent_events WHERE agent_id = ? AND deployment_object_id = ? AND deleted_at IS NULL
+       AND (status <> 'FAILURE' OR seq > ?) ORDER BY seq DESC LIMIT 2`,
+    )
+    .all(agentId, target, row.acknowledged_seq)
+    .reverse();
+  const health = db.stmt<{ status: string }>('SELECT status FROM deployment_health WHERE agent_id = ? AND deployment_object_id = ?').get(agentId, target)?.status ?? null;
+  const gate = row.config.gate;
+  const after = gateOf(gateInputOf(events, health), gate);
+  const before = sinceLastEvent ? gateOf(gateInputOf(events.slice(0, -1), health), gate) : null;
+  const may = reportMayChange(row, wave, { before, after });
+  if (may !== 'if-wave-passed') return may === 'yes';
+  const inWave = members(db, row.stack_id, row.config.waves[wave]).filter((m) => waveOf(row.config.waves, m.labels, m.annotations) === wave);
+  const gates = gateInputs(db, target, row.acknowledged_seq, inWave.map((m) => m.agent_id));
+  return inWave.every((m) => gateOf(gates.get(m.agent_id), gate) === 'passed');
 }
 
 function latestObjectId(db: SqliteDb, stackId: string): string | null {
@@ -141,31 +198,57 @@ export function rolloutOfCommit(db: SqliteDb, stackId: string, config: RolloutCo
   return existing === null || newObject !== null || before !== JSON.stringify(row.config);
 }
 
-/** Inside createEvent: an event on an object some rollout is releasing re-evaluates its gates. True when a wave was released or it halted. */
-export function rolloutOfEvent(db: SqliteDb, objectId: string): boolean {
+/**
+ * Inside createEvent: an event on an object some rollout is releasing re-evaluates its gates when
+ * it can change them (the full evaluation reads every member; see reportMayChange). The outcome,
+ * or null when nothing was released or halted.
+ */
+export function rolloutOfEvent(db: SqliteDb, objectId: string, agentId: string): RolloutOutcome | null {
   const r = db.stmt<Row>('SELECT * FROM stack_rollouts WHERE target_object_id = ?').get(objectId);
-  if (!r) return false;
+  if (!r) return null;
   const row = parse(r);
-  if (row.paused || row.halt_reason !== null) return false;
-  return advanceAndSave(db, row);
+  if (row.paused || row.halt_reason !== null || !reportMayChangeRollout(db, row, agentId, true)) return null;
+  return changed(advanceAndSave(db, row));
 }
 
 /**
  * Inside reportHealth: a health report on an object a `gate: healthy` rollout is releasing
- * re-evaluates its gates (a healthy report may pass the gate, a failing one halts). True when a
- * wave was released or a rollout halted.
+ * re-evaluates its gates (a healthy report may pass the gate, a failing one halts), when it can
+ * change them. The outcomes together, or null.
  */
-export function rolloutOfHealth(db: SqliteDb, objectIds: readonly string[]): boolean {
-  let changed = false;
+export function rolloutOfHealth(db: SqliteDb, agentId: string, objectIds: readonly string[]): RolloutOutcome | null {
+  const outcomes: RolloutOutcome[] = [];
   for (const objectId of [...new Set(objectIds)].sort()) {
     const r = db.stmt<Row>("SELECT * FROM stack_rollouts WHERE target_object_id = ? AND gate = 'healthy'").get(objectId);
     if (!r) continue;
     const row = parse(r);
-    if (row.paused || row.halt_reason !== null) continue;
-    if (advanceAndSave(db, row)) changed = true;
+    if (row.paused || row.halt_reason !== null || !reportMayChangeRollout(db, row, agentId, false)) continue;
+    outcomes.push(advanceAndSave(db, row));
   }
-  return changed;
+  return changed(mergeOutcomes(outcomes));
 }
+
+/**
+ * After an agent's labels, annotations or targets changed, or it was deleted, or a stack's labels
+ * or annotations: re-evaluate the rollouts whose members may have moved between waves (or in or
+ * out), at once rather than at their next event. Its own transaction, right after the change.
+ */
+export function rolloutsOfMembership(db: SqliteDb, change: MembershipChange): RolloutOutcome | null {
+  return db.tx(() => {
+    const rows = db
+      .stmt<Row>(`SELECT r.* FROM stack_rollouts r WHERE r.stack_id IN (${MEMBERSHIP_STACKS}) AND NOT r.paused AND r.halt_reason IS NULL ORDER BY r.stack_id`)
+      .all({ agent: change.agentId ?? null, stack: change.stackId ?? null, label: change.label ?? null, key: change.annotationKey ?? null });
+    return changed(mergeOutcomes(rows.map((r) => advanceAndSave(db, parse(r)))));
+  });
+}
+
+/** The stacks whose rollout membership a MembershipChange may have moved (`@x` null: that part is absent). */
+const MEMBERSHIP_STACKS = `SELECT @stack WHERE @stack IS NOT NULL
+  UNION SELECT stack_id FROM agent_targets WHERE agent_id = @agent
+  UNION SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = @agent
+  UNION SELECT sa.stack_id FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value WHERE aa.agent_id = @agent
+  UNION SELECT stack_id FROM stack_labels WHERE label = @label
+  UNION SELECT stack_id FROM stack_annotations WHERE key = @key`;
 
 /** The target state with managed stacks resolved (called only when the plain query found some). */
 export function resolveManaged(db: SqliteDb, agentId: string, entries: TargetStateEntry[], managed: Set<string>, mode: 'incremental' | 'full'): TargetStateEntry[] {

@@ -47,7 +47,8 @@ import * as leases from './sync-leases.js';
 import * as fleet from './fleet-reads.js';
 import * as repositories from './repositories.js';
 import * as rollouts from './rollouts.js';
-import type { RolloutAction, RolloutStatus } from '../rollout-records.js';
+import type { MembershipChange, RolloutAction, RolloutStatus } from '../rollout-records.js';
+import { releaseChanges } from '../rollout-outcome.js';
 
 /**
  * better-sqlite3 is synchronous: each method runs to completion on the event loop, so a method
@@ -77,6 +78,11 @@ export class SqliteStore implements Store {
       if (e) audit_.recordAudit(this.db, audit, e);
       return result;
     });
+  }
+
+  /** After a write that may move agents between rollout waves: re-check those rollouts now and announce what they released. */
+  #membershipChanged(change: MembershipChange): void {
+    for (const c of releaseChanges(rollouts.rolloutsOfMembership(this.db, change))) this.#hub.emit(c);
   }
 
   /** Run a write, then announce it (only once it committed: a refused write announces nothing). */
@@ -233,6 +239,7 @@ export class SqliteStore implements Store {
       this.#audited(audit, () => agents.softDeleteAgent(this.db, id), () => entries.agentDeleted(id, before)),
       { kind: 'auth', agentId: id },
     );
+    this.#membershipChanged({ agentId: id });
   }
 
   // --- labels, annotations, targets
@@ -241,10 +248,12 @@ export class SqliteStore implements Store {
   }
   async addLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<Label> {
     const added = this.#audited(audit, () => tags.addLabel(this.db, kind, ownerId, label), () => entries.labelAdded(kind, ownerId, label));
+    this.#membershipChanged(kind === 'agent' ? { agentId: ownerId, label } : { stackId: ownerId });
     return this.#wrote(added, tagChange(kind, ownerId));
   }
   async removeLabel(kind: OwnerKind, ownerId: string, label: string, audit?: AuditContext): Promise<boolean> {
     const removed = this.#audited(audit, () => tags.removeLabel(this.db, kind, ownerId, label), (r) => (r ? entries.labelRemoved(kind, ownerId, label) : null));
+    if (removed) this.#membershipChanged(kind === 'agent' ? { agentId: ownerId, label } : { stackId: ownerId });
     return this.#wrote(removed, tagChange(kind, ownerId));
   }
   async listAnnotations(kind: OwnerKind, ownerId: string): Promise<Annotation[]> {
@@ -252,10 +261,12 @@ export class SqliteStore implements Store {
   }
   async setAnnotation(kind: OwnerKind, ownerId: string, key: string, value: string, audit?: AuditContext): Promise<Annotation> {
     const set = this.#audited(audit, () => tags.setAnnotation(this.db, kind, ownerId, key, value), () => entries.annotationSet(kind, ownerId, key, value));
+    this.#membershipChanged(kind === 'agent' ? { agentId: ownerId, annotationKey: key } : { stackId: ownerId });
     return this.#wrote(set, tagChange(kind, ownerId));
   }
   async removeAnnotation(kind: OwnerKind, ownerId: string, key: string, audit?: AuditContext): Promise<boolean> {
     const removed = this.#audited(audit, () => tags.removeAnnotation(this.db, kind, ownerId, key), (r) => (r ? entries.annotationRemoved(kind, ownerId, key) : null));
+    if (removed) this.#membershipChanged(kind === 'agent' ? { agentId: ownerId, annotationKey: key } : { stackId: ownerId });
     return this.#wrote(removed, tagChange(kind, ownerId));
   }
   async listTargets(agentId: string): Promise<AgentTarget[]> {
@@ -263,10 +274,12 @@ export class SqliteStore implements Store {
   }
   async addTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<AgentTarget> {
     const added = this.#audited(audit, () => agents.addTarget(this.db, agentId, stackId), () => entries.targetAdded(agentId, stackId));
+    this.#membershipChanged({ agentId, stackId });
     return this.#wrote(added, { kind: 'agent', agentId });
   }
   async removeTarget(agentId: string, stackId: string, audit?: AuditContext): Promise<boolean> {
     const removed = this.#audited(audit, () => agents.removeTarget(this.db, agentId, stackId), (r) => (r ? entries.targetRemoved(agentId, stackId) : null));
+    if (removed) this.#membershipChanged({ agentId, stackId });
     return this.#wrote(removed, removed ? { kind: 'agent', agentId } : null);
   }
 
@@ -305,8 +318,8 @@ export class SqliteStore implements Store {
     message: string | null;
   }): Promise<AgentEvent> {
     const event = events.createEvent(this.db, input);
-    // A released wave or a halt concerns agents that may not hold the stack yet: announce it to all.
-    if (event.rolloutChanged) this.#hub.emit({ kind: 'stacks' });
+    // A released wave concerns its agents, which may not hold the stack yet: they are named.
+    for (const change of releaseChanges(event.rolloutChanged)) this.#hub.emit(change);
     return this.#wrote(event, { kind: 'agent', agentId: input.agent_id });
   }
   async getEvent(id: string): Promise<AgentEvent | null> {
@@ -340,8 +353,8 @@ export class SqliteStore implements Store {
   /** Announced as the agent's change: its views (and CI's wait) re-read, no target state moves. */
   async reportHealth(agentId: string, reports: readonly HealthReport[]): Promise<DeploymentHealth[]> {
     const rows = health.reportHealth(this.db, agentId, reports);
-    // A wave released (or a halt) by a `gate: healthy` rollout concerns agents that may not hold the stack yet.
-    if (rows.rolloutChanged) this.#hub.emit({ kind: 'stacks' });
+    // A wave released by a `gate: healthy` rollout concerns its agents, which may not hold the stack yet: they are named.
+    for (const change of releaseChanges(rows.rolloutChanged)) this.#hub.emit(change);
     return this.#wrote(rows, { kind: 'agent', agentId });
   }
   async listHealth(query: HealthQuery): Promise<DeploymentHealth[]> {
