@@ -111,6 +111,20 @@ describe('rate limiting over HTTP', () => {
     expect((await s.call('GET', '/api/v1/agents')).status).toBe(429); // the admin's own budget still holds
   });
 
+  it("a readonly operator has the readonly budget, apart from the agents' and the admin's", async () => {
+    const s = await startTestServer({
+      rateLimit: { budgets: { agent: { perSecond: 0.5, burst: 1 }, admin: { perSecond: 0.5, burst: 1 }, readonly: { perSecond: 0.5, burst: 4 } } },
+    });
+    await s.store.createOperator({ name: 'auditor', role: 'readonly', pak_hash: hashPak('brk_readonly-key-for-rate-limit-test') });
+    const { agent: a, pak } = await s.createAgent({ name: 'edge' }); // the admin's one request
+    expect((await s.call('GET', '/api/v1/agents')).status).toBe(429);
+    expect((await s.call('GET', `/api/v1/agents/${a.id}`, { pak })).status).toBe(200);
+    expect((await s.call('GET', `/api/v1/agents/${a.id}`, { pak })).status).toBe(429);
+    const asReadonly: number[] = [];
+    for (let i = 0; i < 5; i++) asReadonly.push((await s.call('GET', '/api/v1/agents', { pak: 'brk_readonly-key-for-rate-limit-test' })).status);
+    expect(asReadonly).toEqual([200, 200, 200, 200, 429]);
+  });
+
   it('requests without a valid PAK are limited per client address (the anonymous budget)', async () => {
     const s = await startTestServer({ rateLimit: { budgets: { anonymous: { perSecond: 0.5, burst: 3 } } } });
     const statuses: number[] = [];
