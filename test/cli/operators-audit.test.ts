@@ -59,6 +59,7 @@ beforeAll(async () => {
     dashboard: false,
     watch: false,
     rateLimit: false,
+    webhooks: { allowHosts: ['127.0.0.1'] },
     logger: pino({ level: 'silent' }),
   });
   await daemon.firstSync;
@@ -99,7 +100,7 @@ describe('operators and the audit log (CLI against a real daemon)', () => {
     expect((await api('POST', '/auth/pak', paks.viewer)).body).toEqual({ admin: false, agent: null, generator: null, readonly: true });
   });
 
-  it('alice writes (agents, PAK rotation, a repository with credentials); each is recorded under her name', async () => {
+  it('alice writes (agents, PAK rotation, a repository with credentials, a webhook with a secret); each is recorded under her name', async () => {
     const created = await cli(['agents', 'create', 'edge-1', '--cluster', 'eu', '--label', 'prod', '--json'], paks.alice);
     expect(created.code, created.stderr).toBe(0);
     const agent = JSON.parse(created.stdout);
@@ -114,10 +115,12 @@ describe('operators and the audit log (CLI against a real daemon)', () => {
       auth: { username_env: 'GIT_USER', password_env: 'GIT_TOKEN' },
     });
     expect(repoAdd.status, JSON.stringify(repoAdd.body)).toBe(201);
+    const hook = await api('POST', '/webhooks', paks.alice, { name: 'oncall', url: 'http://127.0.0.1:9/brokkr', event_types: ['deployment.failed'], secret: HOOK_SECRET });
+    expect(hook.status, JSON.stringify(hook.body)).toBe(201);
     const audit = await cli(['audit', '--actor', 'alice', '--json'], paks.alice);
     expect(audit.code, audit.stderr).toBe(0);
     const logs = JSON.parse(audit.stdout).logs as { action: string; actor_name: string; ip_address: string; resource_type: string }[];
-    expect(logs.map((l) => l.action).reverse()).toEqual(['agent.created', 'agent.pak_rotated', 'repository.saved']);
+    expect(logs.map((l) => l.action).reverse()).toEqual(['agent.created', 'agent.pak_rotated', 'repository.saved', 'webhook.created']);
     for (const l of logs) expect(l).toMatchObject({ actor_name: 'alice', ip_address: '127.0.0.1' });
     const human = await cli(['audit', '--resource', `agent:${agent.agent.id}`], paks.viewer);
     expect(human.code, human.stderr).toBe(0);
@@ -159,7 +162,7 @@ describe('operators and the audit log (CLI against a real daemon)', () => {
     const db = new Database(join(data.path, 'brokkr.db'), { readonly: true });
     const rows = JSON.stringify(db.prepare('SELECT * FROM audit_logs').all());
     db.close();
-    expect(JSON.parse(answer).total).toBeGreaterThanOrEqual(7);
+    expect(JSON.parse(answer).total).toBeGreaterThanOrEqual(8);
     const forbidden = [...secrets, ...Object.values(paks), ADMIN_PAK, ...[...Object.values(paks), ADMIN_PAK].map(hashPak)];
     for (const text of [answer, rows]) for (const value of forbidden) expect(text).not.toContain(value);
   });
