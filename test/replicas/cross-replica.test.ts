@@ -201,6 +201,27 @@ describe('two replicas, one repository', () => {
     expect((await b.call('GET', `/api/v1/agents/${agent.id}`)).status).toBe(404);
   });
 
+  it('an operator PAK revoked through A is refused by B at once, though B had it cached', async () => {
+    const created = await a.call('POST', '/api/v1/paks', { body: { name: 'viewer-b', role: 'readonly' } });
+    expect(created.status).toBe(201);
+    const pak = (created.body as { pak: string }).pak;
+    expect((await b.call('GET', '/api/v1/agents', { pak })).status).toBe(200); // now cached on B
+    const revoked = await a.call('DELETE', '/api/v1/paks/viewer-b');
+    expect(revoked.status).toBe(204);
+    const refused = await until(
+      async () => {
+        const r = await b.call('GET', '/api/v1/agents', { pak });
+        return r.status === 401 ? r : null;
+      },
+      'B to refuse the revoked operator PAK',
+      5_000,
+    );
+    measured.push(`operator PAK revoked on A -> refused by B: ${(refused.at - revoked.at).toFixed(0)} ms`);
+    // The revocation is in the audit log, read on B.
+    const audit = await b.call('GET', '/api/v1/audit-logs?action=pak.revoked');
+    expect((audit.body as { logs: { details: { name: string } }[] }).logs.map((l) => l.details.name)).toEqual(['viewer-b']);
+  });
+
   it('the dashboard change feed on B wakes after a change on A; a heartbeat on A shows on B', async () => {
     const agent = await createAgent(a, 'feed-a');
     const start = await b.call('GET', '/api/v1/changes');
