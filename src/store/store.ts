@@ -68,8 +68,11 @@ export interface StackUpsert {
   description: string | null;
   labels: string[];
   annotations: Record<string, string>;
-  /** New content: a deployment object is inserted when present. */
-  content?: { yaml: string; checksum: string };
+  /**
+   * New content: a deployment object is inserted when present. `yaml: null` defers the text to
+   * `CommitPlan.readContents` (a large commit streams its contents in batches).
+   */
+  content?: { yaml: string | null; checksum: string };
   /** Rollout settings from stack.yaml (SPEC §10); absent or null: none, the stack's objects reach every agent at once. */
   rollout?: RolloutConfig | null;
 }
@@ -91,6 +94,14 @@ export interface CommitPlan {
   deletes: Uuid[];
   /** Replace the recorded errors of these stack paths; an empty list clears them. */
   errors: { stack_path: string; errors: Omit<SyncError, 'generator_id' | 'created_at'>[] }[];
+  /**
+   * The YAML of upserts planned with `content.yaml: null`, asked for in batches of at most
+   * CONTENT_BATCH_SIZE (src/store/content-batches.ts) while the commit is applied, one string per
+   * upsert in order — so a first sync of 100,000 stacks never holds every content at once. The
+   * commit stays ONE transaction: nothing of it is visible before all batches are written, and a
+   * batch that fails (thrown here, or refused by the database) leaves nothing of the commit behind.
+   */
+  readContents?: (upserts: readonly StackUpsert[]) => Promise<string[]>;
 }
 
 export interface CommitResult {

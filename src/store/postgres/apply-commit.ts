@@ -1,4 +1,5 @@
 /** Applying one commit's plan on PostgreSQL: stacks, objects, provenance, errors and the cursor, all in one transaction. */
+import { deferredBatches, readBatch } from '../content-batches.js';
 import type { CommitInfo } from '../records.js';
 import { ConflictError, CursorMovedError, LeaseLostError, NotFoundError, type CommitPlan, type CommitResult, type StackUpsert } from '../store.js';
 import { guarded } from './errors.js';
@@ -16,7 +17,9 @@ import { rolloutOfCommit } from './rollouts.js';
  * clock inside the same transaction, so a replica that lost its lease never writes.
  *
  * Deletes before creates: a commit may delete a stack and create a new one with the same name.
- * Call inside a transaction.
+ * Call inside a transaction. Deferred contents (CommitPlan.readContents) are read batch by batch
+ * inside that transaction, each batch just before its upserts: other sessions see none of the
+ * commit before it commits, and a failing batch rolls all of it back.
  */
 export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitResult> {
   const state = await getSyncState(sql, plan.generatorId, { forUpdate: true });
@@ -28,6 +31,7 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
     throw new LeaseLostError(`sync lease of generator ${plan.generatorId} is no longer held by ${plan.leaseHolder}`);
   }
   const result: CommitResult = { created: [], updated: [], deleted: [] };
+  const batches = deferredBatches(plan);
 
   for (const stackId of plan.deletes) {
     const stack = await requireOwnStack(sql, plan.generatorId, stackId);
@@ -43,14 +47,24 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
     result.deleted.push({ stack_id: stackId, name: stack.name, marker_id: marker.id, sequence_id: marker.sequence_id });
   }
 
-  for (const upsert of plan.upserts) {
+  // The contents of the batch the next deferred upsert belongs to (read when it is reached).
+  let staged = new Map<number, string>();
+  let nextBatch = 0;
+  for (const [i, upsert] of plan.upserts.entries()) {
+    if (nextBatch < batches.length && batches[nextBatch][0] === i) {
+      const indexes = batches[nextBatch++];
+      const yamls = await readBatch(plan, indexes);
+      staged = new Map(indexes.map((index, k) => [index, yamls[k]]));
+    }
     const { stackId, changed } = upsert.id === undefined ? await createStack(sql, plan.generatorId, upsert) : await updateStack(sql, plan.generatorId, upsert);
     let objectId: string | null = null;
     if (upsert.content) {
+      const yaml = upsert.content.yaml ?? staged.get(i);
+      if (yaml === undefined) throw new Error(`stack ${upsert.name}: deferred content was not read`);
       const object = (await sql.one<{ id: string; sequence_id: number }>(
         `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id)
          VALUES ($1, $2, $3, now(), FALSE, $4) RETURNING id, sequence_id`,
-        [stackId, upsert.content.yaml, upsert.content.checksum, plan.generatorId],
+        [stackId, yaml, upsert.content.checksum, plan.generatorId],
       ))!;
       await recordProvenance(sql, object.id, plan.commit);
       result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });

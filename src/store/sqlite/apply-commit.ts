@@ -1,4 +1,6 @@
 /** Applying one commit's plan: stacks, objects, provenance, errors and the cursor, all in one transaction. */
+import { randomUUID } from 'node:crypto';
+import { deferredBatches, readBatch } from '../content-batches.js';
 import type { CommitInfo } from '../records.js';
 import { ConflictError, CursorMovedError, LeaseLostError, NotFoundError, type CommitPlan, type CommitResult, type StackUpsert } from '../store.js';
 import type { SqliteDb } from './connection.js';
@@ -17,7 +19,7 @@ import { rolloutOfCommit } from './rollouts.js';
  * Order inside the transaction: deletes before creates, because a commit may delete a stack and
  * create a new one with the same name (a live name must be unique only among live rows).
  */
-export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
+export function applyCommit(db: SqliteDb, plan: CommitPlan, deferred?: (upsertIndex: number) => string): CommitResult {
   return db.tx(() => {
     const state = getSyncState(db, plan.generatorId);
     if (!state) throw new NotFoundError(`no sync state for generator ${plan.generatorId} (saveSyncTarget first)`);
@@ -47,16 +49,18 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
       result.deleted.push({ stack_id: stackId, name: stack.name, marker_id: marker.id, sequence_id: marker.sequence_id });
     }
 
-    for (const upsert of plan.upserts) {
+    plan.upserts.forEach((upsert, i) => {
       const { stackId, changed } = upsert.id === undefined ? createStack(db, plan.generatorId, upsert) : updateStack(db, plan.generatorId, upsert);
       let objectId: string | null = null;
       if (upsert.content) {
+        const yaml = upsert.content.yaml ?? deferred?.(i);
+        if (yaml === undefined) throw new Error(`stack ${upsert.name}: deferred content was not staged`);
         const object = db
           .stmt<{ id: string; sequence_id: number }>(
             `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id)
              VALUES (?, ?, ?, ?, 0, ?) RETURNING id, sequence_id`,
           )
-          .get(stackId, upsert.content.yaml, upsert.content.checksum, now, plan.generatorId)!;
+          .get(stackId, yaml, upsert.content.checksum, now, plan.generatorId)!;
         recordProvenance(db, object.id, plan.commit);
         result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });
         objectId = object.id;
@@ -64,7 +68,7 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan): CommitResult {
       // Rollout settings are not tag rows: a change of them alone is announced as a changed stack.
       const rolloutChanged = rolloutOfCommit(db, stackId, upsert.rollout ?? null, objectId);
       if (changed || (rolloutChanged && objectId === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
-    }
+    });
 
     for (const group of plan.errors) {
       db.stmt('DELETE FROM sync_errors WHERE generator_id = ? AND stack_path = ?').run(plan.generatorId, group.stack_path);
@@ -134,4 +138,34 @@ function recordProvenance(db: SqliteDb, objectId: string, commit: CommitInfo): v
     `INSERT INTO object_provenance (deployment_object_id, commit_sha, author_name, author_email, subject, committed_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
   ).run(objectId, commit.sha, commit.author_name, commit.author_email, commit.subject, commit.committed_at);
+}
+
+/**
+ * applyCommit for a plan whose contents come in batches (CommitPlan.readContents). better-sqlite3
+ * runs a transaction synchronously on the connection every reader shares, so it cannot stay open
+ * across the awaits of the reads: each batch is staged in a TEMP table (this connection's own,
+ * invisible to every query of the data model), then ONE transaction applies the plan reading each
+ * content from there, one row at a time. Nothing is visible before that transaction commits, a
+ * failure in any batch leaves nothing behind, and the cursor and lease checks are made in it.
+ */
+export async function applyCommitStreamed(db: SqliteDb, plan: CommitPlan): Promise<CommitResult> {
+  const batches = deferredBatches(plan);
+  if (batches.length === 0) return applyCommit(db, plan);
+  db.raw.exec('CREATE TEMP TABLE IF NOT EXISTS commit_contents (token TEXT NOT NULL, upsert_index INTEGER NOT NULL, yaml TEXT NOT NULL, PRIMARY KEY (token, upsert_index))');
+  const token = randomUUID(); // several repositories may stage at once on this connection
+  const insert = db.stmt('INSERT INTO temp.commit_contents (token, upsert_index, yaml) VALUES (?, ?, ?)');
+  const stage = db.raw.transaction((indexes: readonly number[], yamls: readonly string[]) => {
+    indexes.forEach((index, k) => insert.run(token, index, yamls[k]));
+  });
+  try {
+    for (const indexes of batches) stage(indexes, await readBatch(plan, indexes));
+    const select = db.stmt<{ yaml: string }>('SELECT yaml FROM temp.commit_contents WHERE token = ? AND upsert_index = ?');
+    return applyCommit(db, plan, (index) => select.get(token, index)?.yaml ?? missingContent(plan, index));
+  } finally {
+    db.stmt('DELETE FROM temp.commit_contents WHERE token = ?').run(token);
+  }
+}
+
+function missingContent(plan: CommitPlan, index: number): never {
+  throw new Error(`stack ${plan.upserts[index].name}: its deferred content was not staged`);
 }

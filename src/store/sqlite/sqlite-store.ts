@@ -32,7 +32,7 @@ import type { AuditContext, AuditEntry, AuditPage, AuditQuery } from '../audit.j
 import { auditEntries as entries } from '../audit-entries.js';
 import type { Operator, OperatorRole } from '../operators.js';
 import * as agents from './agents.js';
-import { applyCommit } from './apply-commit.js';
+import { applyCommitStreamed } from './apply-commit.js';
 import * as auth from './auth.js';
 import type { SqliteDb } from './connection.js';
 import * as events from './events.js';
@@ -141,7 +141,7 @@ export class SqliteStore implements Store {
     return sync.stackNamesHeldByOthers(this.db, generatorId, names);
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
-    const result = applyCommit(this.db, plan);
+    const result = await applyCommitStreamed(this.db, plan);
     return this.#wrote(result, changeOfCommit(result, plan.upserts.filter((u) => u.id === undefined).length));
   }
   async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
