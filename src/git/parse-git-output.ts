@@ -11,18 +11,42 @@ function splitNul(out: Buffer): string[] {
   return parts;
 }
 
-/** `git ls-tree -r -z --long`: "<mode> <type> <oid> <size>\t<path>\0", size padded, '-' for non-blobs. */
+/**
+ * `git ls-tree -r -z --long`: "<mode> <type> <oid> <size>\t<path>\0", size padded, '-' for non-blobs.
+ * Read from the bytes field by field: each string is its own (a slice of one big decoded string
+ * would keep the whole listing alive — megabytes at 100,000 stacks — for as long as any path lives).
+ */
 export function parseLsTree(out: Buffer, prefix = ''): TreeEntry[] {
   const entries: TreeEntry[] = [];
-  for (const record of splitNul(out)) {
-    const tab = record.indexOf('\t');
-    const [mode, type, oid, size] = record.slice(0, tab).trim().split(/\s+/);
-    const path = record.slice(tab + 1);
+  let start = 0;
+  while (start < out.length) {
+    let end = out.indexOf(0, start);
+    if (end < 0) end = out.length;
+    const tab = out.indexOf(0x09, start);
+    if (tab < 0 || tab > end) throw new Error(`unexpected ls-tree output: ${out.toString('utf8', start, Math.min(end, start + 80))}`);
+    // "<mode> <type> <oid>" single-spaced, then (with --long) the padded size.
+    const sp1 = out.indexOf(0x20, start);
+    const sp2 = out.indexOf(0x20, sp1 + 1);
+    const sp3 = out.indexOf(0x20, sp2 + 1);
+    const oidEnd = sp3 < 0 || sp3 > tab ? tab : sp3;
+    if (sp1 < 0 || sp2 < 0 || sp2 > tab) throw new Error(`unexpected ls-tree output: ${out.toString('utf8', start, Math.min(end, start + 80))}`);
+    const mode = shared(out.toString('latin1', start, sp1));
+    const type = shared(out.toString('latin1', sp1 + 1, sp2));
+    const oid = out.toString('latin1', sp2 + 1, oidEnd);
+    const size = oidEnd < tab ? out.toString('latin1', oidEnd, tab).trim() : undefined;
+    const path = out.toString('utf8', tab + 1, end);
     const entry: TreeEntry = { path: prefix ? `${prefix}/${path}` : path, mode, type: type as TreeEntry['type'], oid };
     if (size !== undefined && size !== '-') entry.size = Number(size);
     entries.push(entry);
+    start = end + 1;
   }
   return entries;
+}
+
+/** Modes and types repeat: one shared string each instead of one per entry. */
+const SHARED = new Map(['100644', '100755', '120000', '160000', '040000', 'blob', 'tree', 'commit'].map((s) => [s, s]));
+function shared(field: string): string {
+  return SHARED.get(field) ?? field;
 }
 
 const NULL_OID = /^0+$/;

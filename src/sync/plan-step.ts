@@ -175,6 +175,8 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     upserts,
     deletes: deleted.map((s) => s.id),
     errors: errorEntries,
+    // A large commit's contents were not kept: the store reads them in batches as it applies the plan.
+    ...(built.readContents ? { readContents: built.readContents } : {}),
   };
   return { built, plan, notes, deleted };
 }
@@ -213,13 +215,14 @@ interface ValidStack {
   description: string | null;
   labels: string[];
   annotations: Record<string, string>;
-  content: string;
+  /** Null in a large commit: read again when the store applies it (BuiltStacks.readContents). */
+  content: string | null;
   checksum: string;
   rollout: RolloutConfig | null;
 }
 
 function validOf(b: BuiltStack): ValidStack | null {
-  if (b.problems.length > 0 || !b.manifest || b.content === null || b.checksum === null) return null;
+  if (b.problems.length > 0 || !b.manifest || b.checksum === null) return null;
   const { name, description, labels, annotations } = b.manifest;
   return { name, description, labels, annotations, content: b.content, checksum: b.checksum, rollout: rolloutOf(b.manifest) };
 }

@@ -15,6 +15,8 @@ export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: Sync
   try {
     result = await env.store.applyCommit(plan);
   } catch (err) {
+    // A large commit's contents are read while it is applied (BuiltStacks.readContents): a git failure then is the repository's.
+    if (err instanceof SyncFailureError) throw err;
     if (err instanceof CursorMovedError) {
       throw new SyncFailureError('CURSOR_MOVED', `another writer advanced the sync cursor: ${err.message}`);
     }
