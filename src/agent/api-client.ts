@@ -1,6 +1,6 @@
 /** The agent's view of the daemon's HTTP API (SPEC §5, agent-facing routes only). */
 import type { DeploymentObject, Stack } from '../store/records.js';
-import { gaveUpNote, retryOn429, type RetryOutcome } from '../http/retry-after.js';
+import { gaveUpNote, retryOn429, type RetryOutcome } from './retry-after.js';
 
 /** How a request failed, which decides what the agent does next. */
 export type ApiFailureKind =

@@ -5,7 +5,7 @@ import type { ObjectWithCommit, StackDetail } from '../store/store.js';
 import type * as Answers from '../http/status-answers.js';
 import type { SyncReport } from '../sync/sync-report.js';
 import { CliError } from './errors.js';
-import { gaveUpNote, retryOn429, type RetryOutcome } from '../http/retry-after.js';
+import { gaveUpNote, retryOn429, type RetryOutcome } from '../agent/retry-after.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 const API_PREFIX = '/api/v1';

@@ -39,7 +39,7 @@ export const RATE_LIMIT_RETRY = { attempts: 4, maxWaitMs: 30_000 };
 /**
  * `GET /api/v1{path}` (or POST without a body) → parsed JSON; failures throw ApiFailure. A 429 is
  * waited out as its Retry-After asks (bounded), then sent again: the daemon refused it before
- * reading anything. (The Node clients share src/http/retry-after.ts; this bundle is built apart.)
+ * reading anything. (The Node clients share src/agent/retry-after.ts; this bundle is built apart.)
  */
 export async function api<T>(path: string, options: CallOptions = {}): Promise<T> {
   const { method = 'GET', signal, pak = session.pak() ?? '' } = options;

@@ -9,7 +9,7 @@ import { AdminClient, HttpError } from '../../src/cli/admin-client.js';
 import { api, ApiFailure } from '../../src/dashboard/api.js';
 import { hashPak } from '../../src/http/pak.js';
 import { callerOf, parseRateLimit, RateLimiter, RateLimitSyntaxError } from '../../src/http/rate-limit.js';
-import { retryAfterMs } from '../../src/http/retry-after.js';
+import { retryAfterMs } from '../../src/agent/retry-after.js';
 import { startTestServer, type TestServer } from './http-fixture.js';
 
 const agent = (id: string) => ({ role: 'agent', id });

@@ -1,8 +1,9 @@
 /**
  * The client side of a 429: wait what the daemon's Retry-After says (bounded) and send again. Used
- * by the admin CLI and the reference agent; the dashboard, compiled on its own for the browser,
+ * by the reference agent and the admin CLI; the dashboard, compiled on its own for the browser,
  * has its own few lines (src/dashboard/api.ts).
  */
+import { sleep as abortableSleep } from './backoff.js';
 
 /** A Retry-After value (seconds, or an HTTP date) in ms, at least 0; null when absent or unreadable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number | null {
@@ -52,19 +53,6 @@ export async function retryOn429(send: () => Promise<Response>, options: RetryOn
     await sleep(wait, signal);
     waitedMs += wait;
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The words a client adds to a 429 it gives up on. */
