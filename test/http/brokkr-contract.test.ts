@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './http-fixture.js';
 import { loadBrokkrV1, type BrokkrRoute } from './brokkr-v1-contract.js';
+import { UrlPolicy } from '../../src/webhooks/url-policy.js';
 
 const brokkr = loadBrokkrV1();
 const V1 = '/api/v1';
@@ -27,6 +28,8 @@ interface World {
   generatorId: string;
   /** An event the agent reported on objectId. */
   eventId: string;
+  /** An outbound webhook subscription (to deployment.*: the event above is one of its deliveries). */
+  webhookId: string;
 }
 
 /**
@@ -34,7 +37,10 @@ interface World {
  * brokkr's bodies), a synced stack it is associated with, and the stack's object.
  */
 async function buildWorld(): Promise<World> {
-  const s = await startTestServer();
+  // Nothing listens on 127.0.0.1:9: a test send fails, and nothing else is sent (this server runs no delivery worker).
+  const s = await startTestServer({ webhookPolicy: new UrlPolicy(['127.0.0.1']) });
+  const webhook = await s.call('POST', `${V1}/webhooks`, { body: { name: 'ops', url: 'http://127.0.0.1:9/hook', event_types: ['deployment.*'] } });
+  expect(webhook.status, webhook.text).toBe(201);
   const ids = await s.repo.commit([
     { name: 'web', labels: ['brokkr-label', 'prod'], annotations: { region: 'eu-west-1' }, yaml: YAML },
     { name: 'api', yaml: YAML.replace('web', 'api') },
@@ -63,7 +69,7 @@ async function buildWorld(): Promise<World> {
     body: { deployment_objects: [{ id: objectId, status: 'degraded', summary: { pods_ready: 1, pods_total: 3, conditions: ['CrashLoopBackOff'] }, checked_at: '2026-01-01T00:00:00Z' }] },
   });
   expect(health.status, health.text).toBe(200);
-  return { s, agent, stackId, otherStackId: ids.get('api')!, objectId, generatorId: await s.repo.generatorId(), eventId: event.body.id };
+  return { s, agent, stackId, otherStackId: ids.get('api')!, objectId, generatorId: await s.repo.generatorId(), eventId: event.body.id, webhookId: webhook.body.id };
 }
 
 /** Replace the fixture's placeholders with the world's values, in strings anywhere in a value. */
@@ -77,6 +83,7 @@ function fill<T>(value: T, w: World): T {
     '{object}': w.objectId,
     '{generator}': w.generatorId,
     '{event}': w.eventId,
+    '{webhook}': w.webhookId,
     '{fresh}': 'edge-2',
   };
   return JSON.parse(JSON.stringify(value), (_key, v) => (typeof v === 'string' && v in words ? words[v] : v));

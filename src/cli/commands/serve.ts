@@ -21,6 +21,7 @@ interface ServeArgs extends Omit<RepoArgs, 'repo'> {
   'webhook-secret'?: string;
   'webhook-allow-hosts'?: string;
   'offline-after': number;
+  'webhook-concurrency': number;
   'log-level': string;
   /** `0`/`off`, `ROLE=RATE[/BURST],...`, or (config file) a mapping of role to RATE[/BURST]. */
   'rate-limit'?: unknown;
@@ -56,6 +57,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
           describe:
             'Outbound webhooks may also go to these hosts, comma-separated: names, *.suffix, IP addresses, CIDR ranges, or * (default: public addresses only; loopback, private and link-local ones are refused)',
         },
+        'webhook-concurrency': { type: 'number', default: 8, describe: 'Outbound webhook deliveries in flight at once, per replica (a receiver answering in T seconds gets at most N/T a second)' },
         'offline-after': { type: 'number', default: 120, describe: 'Seconds without a heartbeat after which an agent is offline (webhook event agent.offline)' },
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })
@@ -71,6 +73,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         if (args.interval !== undefined && !(args.interval > 0)) throw new CliError(`--interval must be a positive number of seconds, not ${String(args.interval)}`, 2);
         checkMaxBytes(args['max-bytes']);
         rateLimitOf(args['rate-limit']);
+        if (!Number.isInteger(args['webhook-concurrency']) || args['webhook-concurrency'] < 1 || args['webhook-concurrency'] > 1000) {
+          throw new CliError(`--webhook-concurrency must be a whole number 1..1000, not ${String(args['webhook-concurrency'])}`, 2);
+        }
         if (!(args['offline-after'] > 0)) throw new CliError(`--offline-after must be a positive number of seconds, not ${String(args['offline-after'])}`, 2);
         if (!LOG_LEVELS.includes(args['log-level'])) throw new CliError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
         return true;
@@ -112,6 +117,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         webhooks: {
           allowHosts: (args['webhook-allow-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean),
           offlineAfterMs: args['offline-after'] * 1000,
+          concurrency: args['webhook-concurrency'],
         },
         logger: daemonLogger(args['log-level']),
       });

@@ -79,6 +79,11 @@ const createBody = {
     secret: { type: 'string', minLength: 1, maxLength: 1024 },
     format: { type: 'string', enum: [...WEBHOOK_FORMATS] },
     timeout_seconds: { type: 'integer', minimum: 1, maximum: 300 },
+    // brokkr's clients send these; accepted where they mean what happens here (see checkBrokkrFields).
+    filters: { type: ['object', 'null'], additionalProperties: false, properties: { agent_id: { type: ['string', 'null'] }, stack_id: { type: ['string', 'null'] } } },
+    target_labels: { type: ['array', 'null'], items: { type: 'string' } },
+    max_retries: { type: 'integer', minimum: 0, maximum: 10, description: 'Accepted from brokkr clients and ignored: deliveries are retried for an hour' },
+    auth_header: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -89,6 +94,20 @@ interface CreateBody {
   secret?: string;
   format?: WebhookFormat;
   timeout_seconds?: number;
+  filters?: { agent_id?: string | null; stack_id?: string | null } | null;
+  target_labels?: string[] | null;
+  auth_header?: string | null;
+}
+
+/** brokkr's fields that would change what is delivered, where, or how, are refused rather than silently dropped. */
+function checkBrokkrFields(body: CreateBody): void {
+  if (body.filters && (body.filters.agent_id || body.filters.stack_id)) {
+    throw badRequest('body.filters: payload filters (agent_id, stack_id) are not offered; subscribe to event types and filter in the receiver');
+  }
+  if (body.target_labels && body.target_labels.length > 0) {
+    throw badRequest('body.target_labels: agent-side delivery is not offered; the daemon delivers every webhook itself');
+  }
+  if (body.auth_header) throw badRequest('body.auth_header: an Authorization header is not offered; set a secret and verify X-Brokkr-Signature-256');
 }
 
 /** brokkr's always-present fields beside ours. */
@@ -127,6 +146,7 @@ export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy
     },
     async (request, reply) => {
       const body = request.body as CreateBody;
+      checkBrokkrFields(body);
       let eventTypes: string[];
       try {
         eventTypes = checkEventTypes(body.event_types);
