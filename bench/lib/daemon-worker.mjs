@@ -8,6 +8,9 @@ import { load } from './product.mjs';
 
 const { startDaemon, daemonLogger } = await load('daemon/daemon.js');
 const { generatePak, hashPak } = await load('http/pak.js');
+// What `serve` does before it starts the daemon: V8's memory-over-speed mode unless the process
+// was started with an explicit --(no-)optimize-for-size (src/daemon/heap-settings.ts, finding F5).
+(await load('daemon/heap-settings.js')).useDaemonHeapSettings();
 
 let daemon = null;
 /** Wall-clock (epoch ms, sub-ms precision) of sync requests and change notifications, for latency breakdowns. */

@@ -97,6 +97,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const shutdown = shutdownOnSignals();
     // Imported here: every other command starts without loading the server.
     const { daemonLogger, startDaemon } = await import('../../daemon/daemon.js');
+    // V8's memory-over-speed mode before the first sync grows the heap (docs/BENCHMARKS.md, F5).
+    (await import('../../daemon/heap-settings.js')).useDaemonHeapSettings();
     let daemon: Daemon;
     try {
       daemon = await startDaemon({
