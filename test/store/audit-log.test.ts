@@ -13,6 +13,7 @@ describe.each(ENGINES)('audit log (%s)', (engine) => {
     await raw.exec(INSERT);
     await expect(raw.exec("UPDATE audit_logs SET actor_name = 'mallory'")).rejects.toThrow(/append-only: UPDATE refused/);
     await expect(raw.exec('DELETE FROM audit_logs')).rejects.toThrow(/append-only: DELETE refused/);
+    if (engine === 'postgres') await expect(raw.exec('TRUNCATE audit_logs')).rejects.toThrow(/append-only: TRUNCATE refused/);
     expect(await raw.count('audit_logs', "actor_name = 'alice'")).toBe(1);
   });
 
