@@ -27,10 +27,17 @@ const query = {
   },
 } as const;
 
-/** An AbortSignal that fires when the client goes away, so a parked poll stops waiting at once. */
+/**
+ * An AbortSignal that fires when the client goes away, so a parked poll stops waiting at once.
+ * 'close' also follows every completed answer, when nobody waits on the signal any more: aborting
+ * then built a DOMException per answer — ~12 % of the daemon's CPU in a 600-agent rollout release
+ * (bench F11) — so only a close before the answer finished aborts.
+ */
 function closedSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => controller.abort());
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
   return controller.signal;
 }
 
