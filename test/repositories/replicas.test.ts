@@ -146,7 +146,9 @@ describe('two replicas, four repositories', () => {
     const standby = replicas.find((r) => r.id !== held.get('hooked'))!;
     commitHooked('hook-1');
     expect((await hook(standby, 'hooked')).status).toBe(202);
-    await until(() => synced(['hooked']), 'the holder to sync the commit hooked on the standby', 2_000);
+    // The bound only has to be far below the repository's one-hour interval, which is the only other
+    // way the commit could arrive (2 s — a fetch and a sync — was tight on a loaded machine).
+    await until(() => synced(['hooked']), 'the holder to sync the commit hooked on the standby', 20_000);
   });
 
   it('a repository added through one replica’s API syncs', async () => {
@@ -160,7 +162,9 @@ describe('two replicas, four repositories', () => {
   // SPEC §9: every replica reconciles on the store's 'repositories' change.
   it('a repository added through one replica is known to the other', async () => {
     const a = replicas[0]!;
-    await until(async () => ((await call(a.url, 'GET', '/api/v1/generators')).body as any[]).find((g) => g.repository?.name === 'central'), 'replica a to know the added repository', 2_000);
+    // Only the 'repositories' NOTIFY makes a replica reconcile (there is no periodic reload), so a
+    // generous bound still tests it (2 s was tight on a loaded machine).
+    await until(async () => ((await call(a.url, 'GET', '/api/v1/generators')).body as any[]).find((g) => g.repository?.name === 'central'), 'replica a to know the added repository', 20_000);
   });
 
   it('kill -9 of one replica: the other holds every lease within the lease bound and syncs their commits', async () => {
