@@ -71,5 +71,14 @@ export function revokeOperator(db: SqliteDb, name: string): Operator {
 }
 
 export function touchOperator(db: SqliteDb, id: string): void {
-  db.stmt(`UPDATE admin_paks SET last_used_at = ${NOW_SQL} WHERE id = ?`).run(id);
+  // Best effort, and never a wait: better-sqlite3 waits for a lock synchronously, so with the file
+  // locked elsewhere a busy timeout here would stall every request for 5 s. Busy → SQLITE_BUSY at
+  // once; the caller records the use at the next request instead.
+  const wait = db.raw.pragma('busy_timeout', { simple: true }) as number;
+  db.raw.pragma('busy_timeout = 0');
+  try {
+    db.stmt(`UPDATE admin_paks SET last_used_at = ${NOW_SQL} WHERE id = ?`).run(id);
+  } finally {
+    db.raw.pragma(`busy_timeout = ${wait}`);
+  }
 }
