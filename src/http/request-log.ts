@@ -1,6 +1,7 @@
 /** One log line per request (method, route pattern, status, ms; never headers or bodies) and the HTTP duration metric. */
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from './metrics.js';
+import { lazyChildLogger } from './lazy-logger.js';
 
 /**
  * Answered polls and heartbeats are the bulk of all traffic (1,000 agents polling every 10 s
@@ -10,6 +11,8 @@ import type { Metrics } from './metrics.js';
 const ROUTINE = new Set(['/api/v1/agents/:id/target-state', '/api/v1/agents/:id/heartbeat']);
 
 export function installRequestLog(app: FastifyInstance, metrics: Metrics): void {
+  // request.log is made on first use: most requests (successful polls) log nothing at the shipped level.
+  app.setChildLoggerFactory(lazyChildLogger);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the raw URL: bounded label cardinality and no ids or secrets in logs.
     const route = request.routeOptions.url ?? 'unmatched';
