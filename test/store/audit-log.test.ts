@@ -1,7 +1,7 @@
 /** The audit log in the store, on every engine: append-only for any client, written with the change it records, never a secret. */
 import { describe, expect, it } from 'vitest';
 import { migrateDatabase, openStore } from '../../src/store/open-store.js';
-import { ENGINES, openEngineStore, rawSql, tempDbPath } from './store-fixture.js';
+import { ENGINES, openEngineStore, rawSql, sqlite3, tempDbPath } from './store-fixture.js';
 import { createTestDatabase, emptyTestDatabase } from '../support/postgres.js';
 import type { StoreEngine } from '../../src/store/store.js';
 
@@ -43,6 +43,16 @@ describe.each(ENGINES)('audit log (%s)', (engine) => {
     expect(third.logs.map((l) => l.resource_id)).toEqual(['a0']);
     expect((await store.listAuditLogs({ limit: 2, offset: 2 })).logs.map((l) => l.resource_id)).toEqual(['a2', 'a1']);
     expect((await store.listAuditLogs({ since: new Date(Date.now() + 60_000).toISOString() })).total).toBe(0);
+  });
+});
+
+describe('audit log in the sqlite3 shell (Debian 12: SQLite 3.40)', () => {
+  it('the shell can append, and its UPDATE and DELETE are refused by the trigger', async () => {
+    const { target } = await openEngineStore('sqlite');
+    sqlite3(target, `${INSERT};`);
+    expect(() => sqlite3(target, "UPDATE audit_logs SET actor_name = 'mallory';")).toThrow(/append-only: UPDATE refused/);
+    expect(() => sqlite3(target, 'DELETE FROM audit_logs;')).toThrow(/append-only: DELETE refused/);
+    expect(sqlite3(target, "SELECT actor_name, length(id), timestamp LIKE '____-__-__T__:__:__.___Z' FROM audit_logs;").trim()).toBe('alice|36|1');
   });
 });
 
