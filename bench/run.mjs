@@ -13,6 +13,7 @@ import { run as failover } from './failover.mjs';
 import { run as pakRevocation } from './pak-revocation.mjs';
 import { run as manyRepositories } from './many-repositories.mjs';
 import { run as rolloutWaves } from './rollout-waves.mjs';
+import { run as webhooks } from './webhooks.mjs';
 import { load } from './lib/product.mjs';
 import { loadResults, machine, main, resultsTable, saveResult, writeDoc } from './lib/report.mjs';
 
@@ -33,6 +34,8 @@ const SCENARIOS = {
   'many-repositories': manyRepositories,
   // Progressive delivery (issue 14): 1,000 agents on one stack in 3 waves.
   'rollout-waves': rolloutWaves,
+  // Outbound webhooks (issue 15): 1,000 events/s without and with a `*` subscription (about 2.5 minutes).
+  webhooks,
 };
 
 await main(async () => {

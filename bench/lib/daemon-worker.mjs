@@ -11,6 +11,7 @@ const { generatePak, hashPak } = await load('http/pak.js');
 // What `serve` does before it starts the daemon: V8's memory-over-speed mode unless the process
 // was started with an explicit --(no-)optimize-for-size (src/daemon/heap-settings.ts, finding F5).
 (await load('daemon/heap-settings.js')).useDaemonHeapSettings();
+const { webhooksOf } = await load('store/webhooks-of.js');
 
 let daemon = null;
 /** Wall-clock (epoch ms, sub-ms precision) of sync requests and change notifications, for latency breakdowns. */
@@ -20,7 +21,8 @@ const now = () => performance.timeOrigin + performance.now();
 serve(
   {
     // `db`: a postgres:// URL (the replica scenarios; `dir` is then this replica's --data-dir), else a SQLite file in `dir`.
-    async start({ repo, dir, watch = false, log = 'info', adminPak, db, leaseTtlMs }) {
+    // `webhooks`: the daemon's outbound webhook options (allowHosts, concurrency…; the webhooks scenario).
+    async start({ repo, dir, watch = false, log = 'info', adminPak, db, leaseTtlMs, webhooks }) {
       mkdirSync(dir, { recursive: true });
       const t0 = performance.now();
       daemon = await startDaemon({
@@ -29,6 +31,7 @@ serve(
         db: db ?? join(dir, 'brokkr.db'),
         ...(db ? { dataDir: join(dir, 'clones') } : {}),
         ...(leaseTtlMs ? { leaseTtlMs } : {}),
+        ...(webhooks ? { webhooks } : {}),
         port: 0,
         watch,
         logger: daemonLogger(log),
@@ -71,6 +74,8 @@ serve(
       for (let j = 0; j < probes; j++) await make(`probe-${j}`, 'probe');
       return { agents: out };
     },
+    /** Outbound webhooks: deliveries sent by this daemon, and the queue by status. */
+    webhooks: async () => ({ delivered: daemon.webhooks.delivered, counts: await webhooksOf(daemon.store).countDeliveries() }),
     /** Trace entries recorded since the last call. */
     trace: () => ({ trace: trace.splice(0) }),
     /** Diagnostics: write a heap snapshot (a full GC first) and report memory after it. */

@@ -14,8 +14,9 @@ const DAEMON = new URL('./daemon-worker.mjs', import.meta.url).pathname;
  * Start the fleet. `groups` label groups split the stacks evenly (10,000 / 200 = 50 per agent);
  * `probes` extra stacks-and-agents share the label `probe` (the commit → agent scenario).
  * `db`: a postgres:// URL to run the daemon on (default: a SQLite file in the temp directory).
+ * `webhooks`: the daemon's outbound webhook options (DaemonOptions.webhooks).
  */
-export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000, probes = 0, worktree = false, watch = false, log = 'info', execArgv = [], cpu = null, script = DAEMON, db } = {}) {
+export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000, probes = 0, worktree = false, watch = false, log = 'info', execArgv = [], cpu = null, script = DAEMON, db, webhooks } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), 'brokkr-bench-fleet-'));
   const repo = join(tmp, 'repo');
   let daemon = null;
@@ -25,7 +26,7 @@ export async function startFleet({ stacks = 10_000, groups = 200, agents = 1_000
     const generateMs = performance.now() - g0;
     daemon = startWorker(script, { quiet: true, execArgv, cpu });
     const adminPak = `bench-admin-${randomBytes(16).toString('hex')}`;
-    const started = await daemon.call({ cmd: 'start', repo, dir: join(tmp, 'data'), watch, log, adminPak, db });
+    const started = await daemon.call({ cmd: 'start', repo, dir: join(tmp, 'data'), watch, log, adminPak, db, webhooks });
     const { agents: list } = await daemon.call({ cmd: 'agents', count: agents, groups, probes });
     return {
       tmp,

@@ -1,0 +1,171 @@
+// Scenario — outbound webhooks under load (issue 15 item 4): agents report 1,000 events a second
+// through the real daemon while probe agents wait in long polls for commits and a sampler reads
+// target states; run twice, without and with a subscription to every event (`*`) whose receiver
+// answers each POST after 200 ms. Compares target-state p99 and commit → agent latency between the
+// two runs, and measures the deliveries: how many were sent during the run, their lag (event
+// created → receiver has it), what is left queued, and the daemon's RSS.
+//
+//   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--concurrency 8]
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startWorker } from './lib/child.mjs';
+import { getState, startFleet } from './lib/fleet.mjs';
+import { deployment, git, stackDir } from './lib/gen-repo.mjs';
+import { request } from './lib/replicas.mjs';
+import { finish, isMain, machine, main, positive } from './lib/report.mjs';
+import { fmt, summarize } from './lib/stats.mjs';
+import { probe } from './commit-to-agent.mjs';
+
+const EVENTS = new URL('./lib/events-worker.mjs', import.meta.url).pathname;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A receiver that answers every POST after `delayMs`; records when each event arrived. */
+async function startReceiver(delayMs) {
+  const arrivals = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        arrivals.push({ at, type: body.event_type, createdAt: Date.parse(body.data?.created_at ?? body.timestamp) });
+      } catch {
+        /* counted as nothing */
+      }
+      setTimeout(() => res.end('ok'), delayMs);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/hook`, arrivals, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+}
+
+/** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
+async function once({ subscribe, seconds, rate, concurrency, commits }) {
+  const receiver = subscribe ? await startReceiver(200) : null;
+  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, webhooks: { allowHosts: ['127.0.0.1'], concurrency } });
+  const probes = [];
+  const events = startWorker(EVENTS);
+  try {
+    if (receiver) {
+      const r = await request(fleet.url, 'POST', '/api/v1/webhooks', { pak: fleet.adminPak, body: { name: 'everything', url: receiver.url, event_types: ['*'], secret: 'bench-secret' } });
+      if (r.status !== 201) throw new Error(`subscription: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    // Each agent reports events on the newest object of its target state.
+    const agents = [];
+    for (const a of fleet.agents) {
+      const s = await getState(fleet.url, a);
+      agents.push({ id: a.id, pak: a.pak, objectId: JSON.parse(s.body)[0].id });
+    }
+    for (const a of fleet.probes) probes.push(probe(fleet.url, a));
+    await sleep(500);
+    const before = await fleet.daemon.call({ cmd: 'memory' });
+    const load = events.call({ cmd: 'events', url: fleet.url, agents, rate, seconds });
+    // During the load: target-state reads (20 a second) and a commit every seconds/commits.
+    const stateMs = [];
+    const commitMs = [];
+    const memory = [];
+    const t0 = performance.now();
+    const sampler = (async () => {
+      let i = 0;
+      const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+      while (performance.now() - t0 < seconds * 1000) {
+        const a = fleet.agents[i++ % fleet.agents.length];
+        const s0 = performance.now();
+        const r = await getState(fleet.url, a, { httpAgent });
+        if (r.status === 200) stateMs.push(r.at - s0);
+        await sleep(50);
+      }
+      httpAgent.destroy();
+    })();
+    for (let c = 0; c < commits; c++) {
+      await sleep((seconds * 1000) / (commits + 1));
+      const i = c % 4;
+      const path = `${stackDir(i)}/deployment.yaml`;
+      writeFileSync(join(fleet.repo, path), deployment(`svc-${i}`, i, 500 + c));
+      git(fleet.repo, ['add', path]);
+      const answers = probes.map((p) => p.next(15_000));
+      git(fleet.repo, ['commit', '-q', '-m', `bump svc-${i}`]);
+      const c0 = performance.now();
+      for (const at of await Promise.all(answers)) if (at !== null) commitMs.push(at - c0);
+      memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
+    }
+    const generated = await load;
+    await sampler;
+    const endAt = Date.now();
+    const hooks = await fleet.daemon.call({ cmd: 'webhooks' });
+    memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
+    const arrivals = receiver ? receiver.arrivals.filter((a) => a.at <= endAt) : [];
+    return {
+      subscribe,
+      generated: { sent: generated.sent, errors: generated.errors, firstError: generated.firstError, seconds: generated.seconds, postMs: summarize(generated.latencies) },
+      state: summarize(stateMs),
+      commit: summarize(commitMs),
+      commitSamples: commitMs.length,
+      rss: { before: before.rssMiB, during: summarize(memory) },
+      deliveries: hooks,
+      lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
+      delivered: arrivals.length,
+    };
+  } finally {
+    for (const p of probes) await p.stop();
+    await events.stop();
+    await fleet.close();
+    await receiver?.close();
+  }
+}
+
+export async function run({ seconds = 20, rate = 1000, concurrency = 8, commits = 8 } = {}) {
+  const started = Date.now();
+  const host = machine();
+  console.log(`webhooks: ${rate} events/s for ${seconds} s, without then with a '*' subscription (receiver 200 ms, ${concurrency} in flight)`);
+  const without = await once({ subscribe: false, seconds, rate, concurrency, commits });
+  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms`);
+  const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits });
+  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; ${withSub.delivered} delivered`);
+  const c = withSub.deliveries.counts;
+  const created = Object.values(c).reduce((a, b) => a + b, 0);
+  const throughput = withSub.delivered / withSub.generated.seconds;
+  const rows = [
+    { metric: `target-state p99 during ${rate} events/s: without / with a \`*\` subscription`, value: `${fmt(without.state.p99)} / ${fmt(withSub.state.p99)} ms`, goal: 'unchanged within noise' },
+    { metric: 'commit → agent median (p99): without / with', value: `${fmt(without.commit.median)} (${fmt(without.commit.p99)}) / ${fmt(withSub.commit.median)} (${fmt(withSub.commit.p99)}) ms`, goal: 'unchanged within noise' },
+    { metric: `deliveries sent during the run (receiver 200 ms, ${concurrency} in flight)`, value: `${withSub.delivered} of ${created} (${fmt(throughput, 1)}/s)` },
+    { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(withSub.lag.median)} (${fmt(withSub.lag.p99)}) ms` },
+    { metric: 'daemon RSS during the run: without / with', value: `${fmt(without.rss.during.max, 0)} / ${fmt(withSub.rss.during.max, 0)} MiB` },
+  ];
+  const details = [
+    `A short run on a shared, loaded machine (${seconds} s of load per run, two runs). 1,000 stacks in 100 label groups, 200 agents reporting ` +
+      `DEPLOY events (every 10th a FAILURE) round-robin from another process at ${rate}/s; 4 probe agents long-poll for the ${commits} commits made during the load; ` +
+      'a sampler reads 20 target states a second (full answers). Run 2 adds one subscription to `*` whose receiver answers after 200 ms.',
+    '',
+    '| figure | without | with `*` subscription |',
+    '| --- | --- | --- |',
+    `| events posted (errors), POST /events median / p99 ms | ${without.generated.sent} (${without.generated.errors}), ${fmt(without.generated.postMs.median)} / ${fmt(without.generated.postMs.p99)} | ${withSub.generated.sent} (${withSub.generated.errors}), ${fmt(withSub.generated.postMs.median)} / ${fmt(withSub.generated.postMs.p99)} |`,
+    `| target-state (200) median / p99 ms | ${fmt(without.state.median)} / ${fmt(without.state.p99)} | ${fmt(withSub.state.median)} / ${fmt(withSub.state.p99)} |`,
+    `| commit → agent median / p99 ms (${without.commitSamples} / ${withSub.commitSamples} answers) | ${fmt(without.commit.median)} / ${fmt(without.commit.p99)} | ${fmt(withSub.commit.median)} / ${fmt(withSub.commit.p99)} |`,
+    `| daemon RSS before load, max during (MiB) | ${fmt(without.rss.before, 0)}, ${fmt(without.rss.during.max, 0)} | ${fmt(withSub.rss.before, 0)}, ${fmt(withSub.rss.during.max, 0)} |`,
+    `| deliveries at the end: ${Object.keys(c).join(' / ')} | – | ${Object.values(c).join(' / ')} |`,
+    `| delivery lag median / p90 / p99 / max ms | – | ${fmt(withSub.lag.median)} / ${fmt(withSub.lag.p90)} / ${fmt(withSub.lag.p99)} / ${fmt(withSub.lag.max)} |`,
+  ];
+  return {
+    scenario: 'webhooks',
+    title: '12. Outbound webhooks',
+    date: new Date().toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    machine: host,
+    rows,
+    summary: 'Loopback, real daemon (`startDaemon`, SQLite, watch on), a receiver in the bench process.',
+    details,
+    raw: { without, with: withSub },
+  };
+}
+
+if (isMain(import.meta.url)) {
+  await main(async () => {
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' } } });
+    finish(await run({ seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits') }));
+  });
+}
