@@ -171,6 +171,33 @@ describe('outbound webhooks', () => {
     expect(new Set(rx.to('/flaky').map((r) => r.headers['x-brokkr-delivery-id']))).toEqual(new Set([waiting.id]));
   });
 
+  it('a URL allowed when subscribed is checked again at send time: once the operator withdraws the allowance it is refused, by address and by name', async () => {
+    const rx = await receiver();
+    const repo = stackRepo();
+    const first = await daemon(repo, { webhooks: { allowHosts: ['127.0.0.1', 'localhost'] } });
+    const port = new URL(rx.url('/ok')).port;
+    const byAddress = await api(first.url, 'POST', '/webhooks', { name: 'by-address', url: rx.url('/ok'), event_types: ['*'] });
+    const byName = await api(first.url, 'POST', '/webhooks', { name: 'by-name', url: `http://localhost:${port}/ok`, event_types: ['*'] });
+    expect([byAddress.status, byName.status]).toEqual([201, 201]);
+    const db = (first.store as unknown as { db: { raw: { name: string } } }).db.raw.name;
+    await first.close();
+    const second = await daemon(repo, { db, webhooks: { allowHosts: [] } });
+    const agent = await agentWithObject(second.url);
+    await report(second.url, agent, 'SUCCESS');
+    for (const [sub, why] of [
+      [byAddress.body.id, /127\.0\.0\.1 is a loopback address/],
+      [byName.body.id, /localhost resolves to .*, a loopback address/],
+    ] as const) {
+      const row = await until(async () => {
+        const [d] = (await api(second.url, 'GET', `/webhooks/${sub}/deliveries`)).body;
+        return d?.status === 'dead' ? d : null;
+      }, 'the refused delivery');
+      expect(row.attempts).toBe(1);
+      expect(row.last_error).toMatch(why);
+    }
+    expect(rx.requests).toEqual([]);
+  });
+
   it('POST /webhooks/{id}/test sends a webhook.test now and says how the receiver answered', async () => {
     const rx = await receiver();
     const d = await daemon(stackRepo());
