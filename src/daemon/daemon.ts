@@ -107,7 +107,7 @@ export function daemonLogger(level = 'info'): Logger {
  */
 async function loadDashboard(store: Store, feed: ChangeFeed, logger: Logger): Promise<FastifyPluginAsync[]> {
   try {
-    const { dashboardPlugin } = await import('../http/dashboard/plugin.js');
+    const { dashboardPlugin } = await import('../http/dashboard-server/plugin.js');
     return [dashboardPlugin({ store, feed })];
   } catch (err) {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the dashboard could not be loaded; serving the API without it');

@@ -1,4 +1,4 @@
-/** The dashboard shell: login, hash routing between views, and live refresh of the current view. */
+/** The dashboard shell (the browser app; its server side is src/http/dashboard-server): login, hash routing between views, and live refresh of the current view. */
 import { api, ApiFailure, describe, onUnauthorized, session } from './api.js';
 import { h } from './dom.js';
 import { startLive, type LiveState } from './live.js';

@@ -1,7 +1,7 @@
 /** Agents: cluster, labels, annotations, heartbeat age (with a stale warning), status and delivery counts. */
 import { api, describe } from '../api.js';
 import { chips, duration, h, notice, replaceRegion } from '../dom.js';
-import type { AgentOverview, AgentsAnswer } from '../../http/dashboard/agent-overview.js';
+import type { AgentOverview, AgentsAnswer } from '../../http/dashboard-server/agent-overview.js';
 import type { ViewFactory } from './view.js';
 
 export const agentsView: ViewFactory = (root) => {

@@ -5,7 +5,7 @@
  */
 import { api, describe } from '../api.js';
 import { h, notice, replaceRegion } from '../dom.js';
-import type { CellState, MatrixCell, MatrixPage } from '../../http/dashboard/delivery-matrix.js';
+import type { CellState, MatrixCell, MatrixPage } from '../../http/dashboard-server/delivery-matrix.js';
 import { setQuery, type ViewFactory } from './view.js';
 
 const PAGE = 50;

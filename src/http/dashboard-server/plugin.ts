@@ -1,4 +1,4 @@
-/** The dashboard plugin: the single-page app at `/` and the admin-only JSON it needs beyond the public API. */
+/** The dashboard plugin (the server side; the browser app is src/dashboard): the single-page app at `/` and the admin-only JSON it needs beyond the public API. */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeFeed } from '../../change-feed.js';
 import type { Store } from '../../store/store.js';

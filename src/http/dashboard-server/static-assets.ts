@@ -10,7 +10,7 @@ export interface Asset {
   etag: string;
 }
 
-/** Both src/http/dashboard/*.ts (tests) and dist/http/dashboard/*.js sit three levels below the package root. */
+/** Both src/http/dashboard-server/*.ts (tests) and dist/http/dashboard-server/*.js sit three levels below the package root. */
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL('../../../dist/dashboard/', import.meta.url));
 
 const TYPES: Record<string, string> = {
