@@ -2,6 +2,7 @@
 // stdout and in docs/BENCHMARKS.md. `--only snapshot,polling` runs a subset. Needs `npm run build`.
 import { parseArgs } from 'node:util';
 import { run as snapshot } from './snapshot.mjs';
+import { run as snapshot100k } from './snapshot-100k.mjs';
 import { run as incremental } from './incremental.mjs';
 import { run as polling } from './polling.mjs';
 import { run as commitToAgent } from './commit-to-agent.mjs';
@@ -34,6 +35,8 @@ const SCENARIOS = {
   'many-repositories': manyRepositories,
   // Progressive delivery (issue 14): 1,000 agents on one stack in 3 waves.
   'rollout-waves': rolloutWaves,
+  // The first sync of 100,000 stacks and its peak RSS (issue 16; about 2–4 minutes).
+  'snapshot-100k': snapshot100k,
   // Outbound webhooks (issue 15): 1,000 events/s without and with a `*` subscription (about 2.5 minutes).
   webhooks,
 };
