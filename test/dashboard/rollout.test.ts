@@ -2,8 +2,8 @@
  * The rollout panel on a stack's page, in headless Chromium against a real daemon (temp git
  * repository, SQLite file, HTTP on a free port): waves, their agents and gate states, following
  * SUCCESS and FAILURE reports live; a halt and its reason; promote, pause and resume from the
- * buttons (checked through the API and the agents' target states); no buttons for a PAK that
- * `/auth/pak` calls read-only; one line for a stack without waves.
+ * buttons (checked through the API and the agents' target states); no buttons for a readonly
+ * operator PAK; one line for a stack without waves.
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -88,10 +88,10 @@ async function closePage(page: Page): Promise<void> {
 }
 
 /** A signed-in page on a stack's page, its rollout panel drawn. */
-async function stackPage(stackId: string, page?: Page): Promise<Page> {
+async function stackPage(stackId: string, page?: Page, pak = adminPak): Promise<Page> {
   page ??= await newPage();
   await page.goto(daemon.url);
-  await page.fill('#pak', adminPak);
+  await page.fill('#pak', pak);
   await page.click('button[type=submit]');
   await page.waitForSelector('h1:text("Overview")', WAIT);
   await page.evaluate((h) => (location.hash = h), `#/stacks/${stackId}`);
@@ -241,13 +241,9 @@ describe('the rollout panel in a browser', () => {
     await closePage(page);
   });
 
-  it('hides the buttons from a PAK that /auth/pak calls read-only', async () => {
-    // Stubbed: the readonly role (issue 15) is not in this tree yet; the answer is the one SPEC §11 gives it.
-    const page = await newPage();
-    await page.route('**/api/v1/auth/pak', (route) =>
-      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ admin: true, agent: null, generator: null, readonly: true }) }),
-    );
-    await stackPage(webId, page);
+  it('hides the buttons from a readonly operator PAK', async () => {
+    const { pak } = await call<{ pak: string }>('POST', '/paks', adminPak, { name: 'rollout-viewer', role: 'readonly' });
+    const page = await stackPage(webId, undefined, pak);
     await wave(page, 2).waitFor(WAIT);
     expect(await page.locator('[data-testid=rollout-headline]').count()).toBe(1);
     expect(await page.locator('[data-testid=rollout] button').count()).toBe(0);
