@@ -37,6 +37,8 @@ export async function startReceiver(): Promise<Receiver> {
       const record: Received = { path, headers: req.headers, body: Buffer.concat(chunks), answered: 0 };
       requests.push(record);
       const answer = (status: number, body = '', headers: Record<string, string> = {}) => {
+        // The sender gave up (timeout, shutdown): nobody hears this answer, so it does not count.
+        if (res.destroyed || res.socket?.destroyed) return;
         record.answered = status;
         res.writeHead(status, headers).end(body);
       };
