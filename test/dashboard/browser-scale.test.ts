@@ -16,6 +16,14 @@ let daemon: Daemon;
 let browser: Browser;
 let page: Page;
 
+/**
+ * The setup writes 1,001 stacks, 100 agents and 5,000 events one store call at a time, then starts
+ * Chromium: about 10 s on a busy 2-core machine, and past the 30 s default hook timeout when the
+ * suite's other files load it too (it timed out so running with test/dashboard + test/e2e and two busy loops).
+ * Nothing here is about speed, so the setup gets a bound of its own.
+ */
+const SETUP_TIMEOUT_MS = 120_000;
+
 beforeAll(async () => {
   requireBrowserPrerequisites();
   repo = await makeRepo();
@@ -32,7 +40,7 @@ beforeAll(async () => {
   await page.fill('#pak', daemon.adminPak!);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=repository]', WAIT);
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await browser?.close();
