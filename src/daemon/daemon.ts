@@ -25,6 +25,7 @@ import type { RateLimitOptions } from '../http/rate-limit.js';
 import { createServer, type ServerTimeouts } from '../http/server.js';
 import { DeliveryWorker, type WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
 import { UrlPolicy } from '../webhooks/url-policy.js';
+import { registerWebhookMetrics } from '../webhooks/webhook-metrics.js';
 
 export interface DaemonOptions {
   /** The one-repository shorthand: a local path or a URL. */
@@ -185,7 +186,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     const firstSync = set.start();
     const { allowHosts: _, ...webhookOptions } = options.webhooks ?? {};
-    const webhooks = new DeliveryWorker({ store: opened, holder: replicaId, policy, logger, ...webhookOptions });
+    const onAttempt = registerWebhookMetrics(server.brokkr.metrics.registry, opened);
+    const webhooks = new DeliveryWorker({ store: opened, holder: replicaId, policy, logger, onAttempt, ...webhookOptions });
     webhooks.start();
 
     let closing: Promise<void> | null = null;

@@ -32,11 +32,13 @@ export interface WebhookWorkerOptions {
   offlineAfterMs?: number;
   /** Finished deliveries older than this are deleted (ms, default 7 days). */
   retentionMs?: number;
+  /** Told the outcome of every attempt (metrics). */
+  onAttempt?: (outcome: DeliveryOutcome['status']) => void;
 }
 
 export class DeliveryWorker {
   readonly #hooks: WebhookStore;
-  readonly #o: Required<Omit<WebhookWorkerOptions, 'retry'>> & { retry: RetryOptions };
+  readonly #o: Required<Omit<WebhookWorkerOptions, 'retry' | 'onAttempt'>> & Pick<WebhookWorkerOptions, 'onAttempt'> & { retry: RetryOptions };
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   #timers: NodeJS.Timeout[] = [];
@@ -120,6 +122,7 @@ export class DeliveryWorker {
         // The claim runs out and the delivery is due again: at worst it is sent twice, never lost.
         this.#o.logger.warn({ delivery: d.id, err: (err as Error).message }, 'webhook delivery outcome could not be recorded');
       }
+      this.#o.onAttempt?.(outcome.status);
       if (outcome.status === 'success') this.delivered++;
       else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
         { delivery: d.id, subscription: d.subscription_id, event: d.event_type, attempt: d.attempts, status: outcome.status, error: outcome.error },

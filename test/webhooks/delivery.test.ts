@@ -43,6 +43,9 @@ describe('outbound webhooks', () => {
       return r.body[0]?.status === 'success' ? r.body : null;
     }, 'the delivery recorded as success');
     expect(log[0]).toMatchObject({ id: got.headers['x-brokkr-delivery-id'], event_id: eventId, attempts: 1, last_status_code: 200, response_excerpt: 'thanks', last_error: null });
+    const metrics = await (await fetch(`${d.url}/metrics`)).text();
+    expect(metrics).toMatch(/^brokkr_webhook_deliveries\{status="success"\} 1$/m);
+    expect(metrics).toMatch(/^brokkr_webhook_attempts_total\{outcome="success"\} 1$/m);
   });
 
   it('bad subscriptions are refused with the reason: unknown event type, scheme, internal address not allowed', async () => {
