@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { AGENT_STATUSES } from '../../store/records.js';
 import { checkAnnotation, checkLabel, checkName } from '../../manifest/rules.js';
 import type { ServerContext } from '../context.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { generatePak, hashPak } from '../pak.js';
 import { agentSchema, idParams, nameText, shortText } from '../schemas.js';
-import { ADMIN, noContent, responses } from './route-kit.js';
+import { ADMIN, agentOr404, noContent, responses } from './route-kit.js';
 import { auditContext } from '../audit-context.js';
 
 const createBody = {
@@ -123,7 +123,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       if (bodyId !== undefined && bodyId.toLowerCase() !== id.toLowerCase()) throw badRequest(`body.id ${bodyId} does not match the agent in the path (${id})`);
       const body = { name, cluster_name, status };
       checkAgentFields(body);
-      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      await agentOr404(store, id);
       const agent = await store.updateAgent(id, body, auditContext(request));
       return agent;
     },
@@ -142,7 +142,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      await agentOr404(store, id);
       await store.softDeleteAgent(id, auditContext(request));
       return reply.code(204).send();
     },
@@ -161,7 +161,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      await agentOr404(store, id);
       const pak = generatePak();
       const agent = await store.setAgentPakHash(id, hashPak(pak), auditContext(request));
       return { agent, pak };

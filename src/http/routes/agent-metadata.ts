@@ -8,7 +8,7 @@ import type { ServerContext } from '../context.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { annotationWire, labelWire } from '../metadata-wire.js';
 import { agentAnnotationSchema, agentLabelSchema, arrayOf, idParams, shortText, targetSchema } from '../schemas.js';
-import { ADMIN, ADMIN_OR_SELF, bodyAgentId, checkBodyAgentId, noContent, responses } from './route-kit.js';
+import { ADMIN, ADMIN_OR_SELF, agentOr404, bodyAgentId, checkBodyAgentId, noContent, responses } from './route-kit.js';
 import { auditContext } from '../audit-context.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -19,9 +19,6 @@ const paramsWith = (name: string, schema: unknown) => ({
 });
 
 export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerContext): void {
-  const agentOr404 = async (id: string) => {
-    if (!(await store.getAgent(id))) throw notFound(`no agent ${id}`);
-  };
   const read = (summary: string, item: unknown) => ({
     schema: { summary, tags: ['agent metadata'], params: idParams, response: responses({ 200: arrayOf(item) }, [400, 403, 404]) },
     config: { access: ADMIN_OR_SELF },
@@ -38,7 +35,7 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
 
   // --- labels ---
   app.get('/agents/:id/labels', read('The agent’s labels', agentLabelSchema), async (request) => {
-    await agentOr404(idOf(request));
+    await agentOr404(store, idOf(request));
     return (await store.listLabels('agent', idOf(request))).map((l) => labelWire('agent', l));
   });
   app.post(
@@ -50,21 +47,21 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       checkBodyAgentId(agent_id, id);
       const problem = checkLabel(label);
       if (problem) throw badRequest(`body.label: ${problem}`);
-      await agentOr404(id);
+      await agentOr404(store, id);
       const created = await store.addLabel('agent', id, label, auditContext(request));
       return reply.code(201).send(labelWire('agent', created));
     },
   );
   app.delete('/agents/:id/labels/:label', remove('Remove a label', paramsWith('label', shortText)), async (request, reply) => {
     const { id, label } = request.params as { id: string; label: string };
-    await agentOr404(id);
+    await agentOr404(store, id);
     if (!(await store.removeLabel('agent', id, label, auditContext(request)))) throw notFound(`agent ${id} has no label ${JSON.stringify(label)}`);
     return reply.code(204).send();
   });
 
   // --- annotations ---
   app.get('/agents/:id/annotations', read('The agent’s annotations', agentAnnotationSchema), async (request) => {
-    await agentOr404(idOf(request));
+    await agentOr404(store, idOf(request));
     return (await store.listAnnotations('agent', idOf(request))).map((a) => annotationWire('agent', a));
   });
   app.post(
@@ -80,21 +77,21 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       checkBodyAgentId(agent_id, id);
       const problem = checkAnnotation(key, value);
       if (problem) throw badRequest(`body: ${problem}`);
-      await agentOr404(id);
+      await agentOr404(store, id);
       const saved = await store.setAnnotation('agent', id, key, value, auditContext(request));
       return reply.code(201).send(annotationWire('agent', saved));
     },
   );
   app.delete('/agents/:id/annotations/:key', remove('Remove an annotation', paramsWith('key', shortText)), async (request, reply) => {
     const { id, key } = request.params as { id: string; key: string };
-    await agentOr404(id);
+    await agentOr404(store, id);
     if (!(await store.removeAnnotation('agent', id, key, auditContext(request)))) throw notFound(`agent ${id} has no annotation ${JSON.stringify(key)}`);
     return reply.code(204).send();
   });
 
   // --- targets ---
   app.get('/agents/:id/targets', read('The agent’s explicit targets', targetSchema), async (request) => {
-    await agentOr404(idOf(request));
+    await agentOr404(store, idOf(request));
     return store.listTargets(idOf(request));
   });
   app.post(
@@ -105,7 +102,7 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
       const body = request.body as { stack_id: string; agent_id?: string };
       checkBodyAgentId(body.agent_id, id);
       const stackId = body.stack_id.toLowerCase();
-      await agentOr404(id);
+      await agentOr404(store, id);
       const stack = await store.getStack(stackId);
       if (!stack) throw notFound(`no stack ${stackId}`);
       if (stack.deleted_at) throw conflict(`stack ${stack.name} was deleted at ${stack.deleted_at}; it cannot be targeted`);
@@ -115,7 +112,7 @@ export function agentMetadataRoutes(app: FastifyInstance, { store }: ServerConte
   );
   app.delete('/agents/:id/targets/:stack_id', remove('Stop targeting a stack', paramsWith('stack_id', uuid)), async (request, reply) => {
     const { id, stack_id } = request.params as { id: string; stack_id: string };
-    await agentOr404(id);
+    await agentOr404(store, id);
     if (!(await store.removeTarget(id, stack_id.toLowerCase(), auditContext(request)))) throw notFound(`agent ${id} does not target stack ${stack_id}`);
     return reply.code(204).send();
   });

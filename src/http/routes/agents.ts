@@ -9,7 +9,7 @@ const agentStackSchema = {
   ...stackSchema,
   properties: { ...stackSchema.properties, depends_on: { type: 'array', items: { type: 'string' }, description: 'stack.yaml dependsOn: names of the stacks applied first, per agent' } },
 };
-import { ADMIN_OR_SELF, SELF_ONLY, noContent, responses } from './route-kit.js';
+import { ADMIN_OR_SELF, SELF_ONLY, agentOr404, noContent, responses } from './route-kit.js';
 
 const findQuery = {
   type: 'object',
@@ -17,13 +17,6 @@ const findQuery = {
 } as const;
 
 export function agentRoutes(app: FastifyInstance, { store }: ServerContext): void {
-  /** Throws 404 unless the (non-deleted) agent exists. */
-  const agentOr404 = async (id: string) => {
-    const agent = await store.getAgent(id);
-    if (!agent) throw notFound(`no agent ${id}`);
-    return agent;
-  };
-
   const list = {
     schema: {
       summary: 'List agents, optionally filtered by name and/or cluster (an agent sees only itself)',
@@ -69,7 +62,7 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
       schema: { summary: 'One agent', tags: ['agents'], params: idParams, response: responses({ 200: agentSchema }, [400, 403, 404]) },
       config: { access: ADMIN_OR_SELF },
     },
-    async (request) => agentOr404((request.params as { id: string }).id),
+    async (request) => agentOr404(store, (request.params as { id: string }).id),
   );
 
   app.post(
@@ -114,7 +107,7 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      await agentOr404(id);
+      await agentOr404(store, id);
       const stacks = await store.listAgentStacks(id);
       // dependsOn (SPEC §10) for the reference agent's apply order: one read per repository.
       const dependsOn = new Map<string, string[]>();

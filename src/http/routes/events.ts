@@ -4,7 +4,7 @@ import { EVENT_STATUSES, EVENT_TYPES } from '../../store/records.js';
 import type { ServerContext } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
 import { arrayOf, digits, eventSchema, idParams } from '../schemas.js';
-import { ADMIN, ADMIN_OR_SELF, bodyAgentId, checkBodyAgentId, responses } from './route-kit.js';
+import { ADMIN, ADMIN_OR_SELF, agentOr404, bodyAgentId, checkBodyAgentId, responses } from './route-kit.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 /** Longest event message kept (a failing `kubectl apply` can be chatty; the body limit caps the rest). */
@@ -55,7 +55,7 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
         agent_id?: string;
       };
       checkBodyAgentId(body.agent_id, id);
-      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      if (request.principal?.role !== 'agent') await agentOr404(store, id);
       const objectId = body.deployment_object_id.toLowerCase();
       const object = await store.getObject(objectId);
       if (!object) throw notFound(`no deployment object ${objectId}`);
@@ -87,7 +87,7 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      if (request.principal?.role !== 'agent') await agentOr404(store, id);
       return store.listEvents({ agentId: id, limit: parseLimit((request.query as { limit?: string }).limit) });
     },
   );
@@ -151,7 +151,7 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
       },
       async (request) => {
         const agentId = (request.params as Record<string, string>)[param]!.toLowerCase();
-        if (!(await store.getAgent(agentId))) throw notFound(`no agent ${agentId}`);
+        await agentOr404(store, agentId);
         return [];
       },
     );

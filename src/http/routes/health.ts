@@ -6,7 +6,7 @@ import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { countStatuses, latestPerAgent, worstStatus } from '../health-summary.js';
 import { deploymentHealthSchema, idParams } from '../schemas.js';
-import { ADMIN, ADMIN_OR_SELF, responses } from './route-kit.js';
+import { ADMIN, ADMIN_OR_SELF, agentOr404, responses } from './route-kit.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
 const status = { type: 'string', enum: [...HEALTH_STATUSES] } as const;
@@ -106,7 +106,7 @@ export function healthRoutes(app: FastifyInstance, { store }: ServerContext): vo
     async (request, reply) => {
       const id = (request.params as { id: string }).id.toLowerCase();
       const body = request.body as { deployment_objects: { id: string; status: HealthStatus; summary?: unknown; checked_at?: string }[] };
-      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      if (request.principal?.role !== 'agent') await agentOr404(store, id);
       // The last report of an object in one request wins, as if sent one after the other.
       const reports = new Map<string, HealthReport>();
       for (const r of body.deployment_objects) {

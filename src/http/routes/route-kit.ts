@@ -1,6 +1,7 @@
 /** Small shared pieces of route declarations: who may call, which error statuses a route documents. */
+import type { Agent, Store } from '../../store/store.js';
 import type { Access } from '../auth.js';
-import { ApiError, errorSchema } from '../errors.js';
+import { ApiError, errorSchema, notFound } from '../errors.js';
 
 export const ADMIN: Access = { roles: ['admin'] };
 export const ADMIN_OR_SELF: Access = { roles: ['admin', 'agent'], self: 'id' };
@@ -9,6 +10,13 @@ export const ADMIN_OR_GENERATOR: Access = { roles: ['admin', 'generator'] };
 export const ANY_PAK: Access = { roles: ['admin', 'readonly', 'agent', 'generator'] };
 /** Operators only (admin and readonly): the readonly role reads what an admin reads. */
 export const OPERATOR: Access = { roles: ['admin', 'readonly'] };
+
+/** The (non-deleted) agent, or a 404 `no agent <id>`. */
+export async function agentOr404(store: Pick<Store, 'getAgent'>, id: string): Promise<Agent> {
+  const agent = await store.getAgent(id);
+  if (!agent) throw notFound(`no agent ${id}`);
+  return agent;
+}
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input (the message names the field)',

@@ -9,11 +9,11 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { ApiError, notFound } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { extractPak } from '../auth.js';
 import { arrayOf, deploymentObjectSchema, idParams, waitParam } from '../schemas.js';
 import { ifNoneMatchHit, parseIfNoneMatch, type TargetMode, type TargetState } from '../target-states.js';
-import { ADMIN_OR_SELF, responses } from './route-kit.js';
+import { ADMIN_OR_SELF, agentOr404, responses } from './route-kit.js';
 
 const query = {
   type: 'object',
@@ -67,7 +67,7 @@ export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): voi
       const mode = q.mode ?? 'incremental';
       const waitMs = Number(q.wait ?? '0') * 1000;
       // An agent principal is its own proof of existence (deleted agents cannot authenticate).
-      if (request.principal?.role !== 'agent' && !(await store.getAgent(id))) throw notFound(`no agent ${id}`);
+      if (request.principal?.role !== 'agent') await agentOr404(store, id);
 
       const condition = parseIfNoneMatch(request.headers['if-none-match']);
       const deadline = Date.now() + waitMs;
