@@ -177,8 +177,10 @@ describe('the rollout panel in a browser', () => {
     expect(await wave(page, 2).locator('[data-column=released]').textContent()).toBe(`object ${v1}`);
 
     await report(prod, 'SUCCESS');
-    await expect.poll(() => headline(page), WAIT).toBe(`Complete: every wave runs object ${v1}.`);
-    expect(await gateOf(page, 2, 'prod-1')).toBe('passed');
+    // Wait on what the report changes: the headline says Complete as soon as every wave is released
+    // (since wave 2's release above), so waiting on it raced with the refresh after this report.
+    await expect.poll(() => gateOf(page, 2, 'prod-1'), WAIT).toBe('passed');
+    expect(await headline(page)).toBe(`Complete: every wave runs object ${v1}.`);
     expect(await page.locator('[data-testid=rollout] [data-phase]').getAttribute('data-phase')).toBe('complete');
     // An admin PAK gets the buttons; nothing to promote or resume on a finished rollout.
     expect(await page.locator('button[data-action=promote]').getAttribute('aria-disabled')).toBe('true');
