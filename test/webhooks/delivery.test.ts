@@ -201,6 +201,20 @@ describe('outbound webhooks', () => {
     expect(rx.requests).toEqual([]);
   });
 
+  it('a commit that breaks a stack is reported as stack.invalid with its file, line and message', async () => {
+    const rx = await receiver();
+    const repo = stackRepo();
+    const d = await daemon(repo);
+    await api(d.url, 'POST', '/webhooks', { name: 'ci', url: rx.url('/ok'), event_types: ['stack.invalid', 'sync.failed'] });
+    repo.writeAll({ 'web/stack.yaml': 'lables: [prod]\n' });
+    const sha = repo.commit('typo');
+    const got = await until(() => rx.to('/ok')[0], 'stack.invalid');
+    expect(got.headers['x-brokkr-event']).toBe('stack.invalid');
+    const data = JSON.parse(got.body.toString()).data;
+    expect(data).toMatchObject({ stack_path: 'web', commit_sha: sha, file: 'web/stack.yaml', line: 1 });
+    expect(data.message).toMatch(/lables.*did you mean.*labels/);
+  });
+
   it('POST /webhooks/{id}/test sends a webhook.test now and says how the receiver answered', async () => {
     const rx = await receiver();
     const d = await daemon(stackRepo());
