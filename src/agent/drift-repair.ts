@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
-import { sha256, type LocalState } from './local-state.js';
+import type { LocalState } from './local-state.js';
+import { sha256Hex } from '../sha256-hex.js';
 import type { AgentLogger } from './logger.js';
 
 export interface DriftResult {
@@ -31,11 +32,11 @@ export async function repairDrift(outDir: string, local: LocalState, logger: Age
       }
       current = null;
     }
-    if (current !== null && sha256(current) === entry.checksum) continue;
+    if (current !== null && sha256Hex(current) === entry.checksum) continue;
 
     const how = current === null ? 'deleted' : 'edited';
     const content = await local.lastContent(stackId);
-    if (content === null || sha256(content) !== entry.checksum) {
+    if (content === null || sha256Hex(content) !== entry.checksum) {
       logger.warn(`${entry.file} was ${how} by hand and its last applied content is not kept; fetching it again`);
       await local.forget(stackId);
       result.refetch.push(stackId);

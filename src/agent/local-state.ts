@@ -1,10 +1,5 @@
 /** The agent's applied state in memory, persisted on every change (see state-file.ts for the format). */
-import { createHash } from 'node:crypto';
 import { StateStore, type AgentState, type AppliedStack } from './state-file.js';
-
-export function sha256(content: string): string {
-  return createHash('sha256').update(content, 'utf8').digest('hex');
-}
 
 export class LocalState {
   private constructor(

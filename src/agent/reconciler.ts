@@ -9,7 +9,8 @@
 import type { DeploymentObject } from '../store/records.js';
 import { AgentApiError, type ApiClient, type EventReport } from './api-client.js';
 import type { Applier, Outcome } from './applier.js';
-import { sha256, type LocalState } from './local-state.js';
+import type { LocalState } from './local-state.js';
+import { sha256Hex } from '../sha256-hex.js';
 import type { AgentLogger } from './logger.js';
 import type { RetrySchedule } from './retry-schedule.js';
 import { dependencyOrder } from './dependency-order.js';
@@ -80,7 +81,7 @@ export class Reconciler {
       this.deps.retries.failed(obj.id, 'unknown stack');
       return 'deferred';
     }
-    const checksum = sha256(obj.yaml_content);
+    const checksum = sha256Hex(obj.yaml_content);
     if (obj.yaml_checksum && obj.yaml_checksum !== checksum) {
       logger.warn(`${name}: content checksum ${checksum.slice(0, 12)} differs from yaml_checksum ${obj.yaml_checksum.slice(0, 12)} sent by the daemon`);
     }

@@ -1,5 +1,5 @@
 /** Stack name → file name inside OUT: readable for the common case, and never a path out of OUT. */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256-hex.js';
 import { unusableStackName } from '../manifest/rules.js';
 
 export type SafeNameResult = { ok: true; file: string } | { ok: false; code: 'UNSAFE_STACK_NAME'; message: string };
@@ -29,7 +29,7 @@ export function safeFileName(stackName: string): SafeNameResult {
   let file = `${encoded}.yaml`;
   if (Buffer.byteLength(file) > MAX_FILE_BYTES) {
     // Keep a readable prefix and make it unique again with a hash of the full name.
-    const hash = createHash('sha256').update(stackName).digest('hex').slice(0, 16);
+    const hash = sha256Hex(stackName).slice(0, 16);
     file = `${truncateBytes(encoded, MAX_FILE_BYTES - 22)}~${hash}.yaml`;
   }
   return { ok: true, file };

@@ -1,5 +1,5 @@
 /** `--repo` to GitSource: a local repository is read in place; a URL is cloned into the data dir and fetched. */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256-hex.js';
 import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
@@ -38,7 +38,7 @@ export async function openGitSource(options: OpenGitSourceOptions): Promise<GitS
 
 /** Directory of the clone for a URL: credentials are not part of the identity (a rotated token keeps the clone). */
 export function cloneDirFor(dataDir: string, url: string): string {
-  const hash = createHash('sha256').update(stripCredentials(url)).digest('hex').slice(0, 24);
+  const hash = sha256Hex(stripCredentials(url)).slice(0, 24);
   return join(dataDir, 'repos', hash);
 }
 

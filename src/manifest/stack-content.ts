@@ -1,5 +1,5 @@
 /** A stack's content (SPEC §2): its resource files' documents as one deterministic YAML stream, and its checksum. */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256-hex.js';
 import { problem, type ManifestProblem } from './manifest-problem.js';
 import { describeType } from './rules.js';
 import { decodeText } from './text-file.js';
@@ -18,11 +18,6 @@ export interface ContentFile {
 export interface StackContent {
   content: string;
   checksum: string;
-}
-
-/** Lowercase hex SHA-256 of a stack's content (UTF-8). */
-export function contentChecksum(content: string): string {
-  return createHash('sha256').update(content, 'utf8').digest('hex');
 }
 
 /** The message for content (or one file) over the limit, worded once for sync, lint and blob reads. */
@@ -85,7 +80,7 @@ export function buildStackContent(
   const content = parts.join('');
   const size = Buffer.byteLength(content, 'utf8');
   if (size > maxBytes) return { problems: [problem(null, null, tooLargeMessage(size, maxBytes))] };
-  return { content, checksum: contentChecksum(content) };
+  return { content, checksum: sha256Hex(content) };
 }
 
 /**

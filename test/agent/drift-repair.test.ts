@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../helpers/git-repo.js';
-import { LocalState, sha256 } from '../../src/agent/local-state.js';
+import { LocalState } from '../../src/agent/local-state.js';
+import { sha256Hex } from '../../src/sha256-hex.js';
 import { createMemoryLogger } from '../../src/agent/logger.js';
 import { repairDrift } from '../../src/agent/drift-repair.js';
 import { CONTENT_DIR } from '../../src/agent/state-file.js';
@@ -19,7 +20,7 @@ async function setup() {
   const { local } = await LocalState.open(d.path);
   await local.recordApplied(
     STACK,
-    { name: 'web', file: 'web.yaml', object_id: 'o1', sequence_id: 3, checksum: sha256(CONTENT), applied_at: new Date().toISOString() },
+    { name: 'web', file: 'web.yaml', object_id: 'o1', sequence_id: 3, checksum: sha256Hex(CONTENT), applied_at: new Date().toISOString() },
     CONTENT,
   );
   writeFileSync(join(d.path, 'web.yaml'), CONTENT);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../helpers/git-repo.js';
 import { Reconciler } from '../../src/agent/reconciler.js';
-import { LocalState, sha256 } from '../../src/agent/local-state.js';
+import { LocalState } from '../../src/agent/local-state.js';
+import { sha256Hex } from '../../src/sha256-hex.js';
 import { RetrySchedule } from '../../src/agent/retry-schedule.js';
 import { StackNames } from '../../src/agent/stack-names.js';
 import { createMemoryLogger } from '../../src/agent/logger.js';
@@ -24,7 +25,7 @@ function object(stack: string, seq: number, content: string, marker = false): De
     sequence_id: seq,
     stack_id: stack,
     yaml_content: content,
-    yaml_checksum: marker ? 'd41d8cd98f00b204e9800998ecf8427e' : sha256(content),
+    yaml_checksum: marker ? 'd41d8cd98f00b204e9800998ecf8427e' : sha256Hex(content),
     submitted_at: '',
     is_deletion_marker: marker,
     generator_id: 'g',

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../helpers/git-repo.js';
 import { CONTENT_DIR, STATE_FILE, StateStore, emptyState, parseState } from '../../src/agent/state-file.js';
-import { LocalState, sha256 } from '../../src/agent/local-state.js';
+import { LocalState } from '../../src/agent/local-state.js';
+import { sha256Hex } from '../../src/sha256-hex.js';
 import { writeFileAtomic } from '../../src/agent/atomic-file.js';
 
 const dirs: { cleanup(): void }[] = [];
@@ -20,7 +21,7 @@ const entry = (over: Partial<Record<string, unknown>> = {}) => ({
   file: 'teams__payments.yaml',
   object_id: 'b1c2a4e7-3b0d-4c55-9a0e-1d2e3f405162',
   sequence_id: 7,
-  checksum: sha256('kind: A\n'),
+  checksum: sha256Hex('kind: A\n'),
   applied_at: '2026-01-01T00:00:00.000Z',
   ...over,
 });
