@@ -1,4 +1,5 @@
 /** Plain-text output for the admin CLI: aligned tables, key/value blocks, ages and short ids. */
+import { fileLine } from '../manifest/manifest-problem.js';
 
 /** `1 stack`, `2 stacks`: a count and its noun, with an English plural -s. */
 export function plural(n: number, word: string): string {
@@ -74,8 +75,12 @@ export function emit(json: boolean | undefined, value: unknown, human: () => str
   process.stdout.write(json ? `${JSON.stringify(value ?? null, null, 2)}\n` : human());
 }
 
+/** Where a sync error is: `file:line`, or the stack directory (`.` for the root) when no file is known. */
+export function syncErrorPlace(e: { file: string | null; line: number | null; stack_path: string }): string {
+  return e.file ? fileLine(e.file, e.line) : e.stack_path || '.';
+}
+
 /** A recorded sync error as `file:line: message` (the stack directory when no file is known). */
 export function formatSyncError(e: { file: string | null; line: number | null; stack_path: string; message: string }): string {
-  const where = e.file ? (e.line != null ? `${e.file}:${e.line}` : e.file) : e.stack_path || '.';
-  return `${where}: ${oneLine(e.message)}`;
+  return `${syncErrorPlace(e)}: ${oneLine(e.message)}`;
 }

@@ -12,9 +12,13 @@ export function problem(file: string | null, line: number | null, message: strin
   return { file, line, message };
 }
 
+/** `file:line`, the place editors and CI logs jump to (just `file` when the line is unknown). */
+export function fileLine(file: string, line: number | null | undefined): string {
+  return line == null ? file : `${file}:${line}`;
+}
+
 /** `file:line: message` — the format editors jump to (line omitted when unknown). */
 export function formatProblem(p: ManifestProblem, displayPath: (file: string) => string = (f) => f): string {
   if (p.file === null) return p.message;
-  const where = p.line === null ? displayPath(p.file) : `${displayPath(p.file)}:${p.line}`;
-  return `${where}: ${p.message}`;
+  return `${fileLine(displayPath(p.file), p.line)}: ${p.message}`;
 }

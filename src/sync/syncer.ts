@@ -7,7 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { isRemoteUrl, openGitSource, redactUrl, watchRefs, type RefWatcher } from '../git/index.js';
 import type { GitSource } from '../git/git-source.js';
-import { DEFAULT_MAX_CONTENT_BYTES, normalizeRoot } from '../manifest/index.js';
+import { DEFAULT_MAX_CONTENT_BYTES, fileLine, normalizeRoot } from '../manifest/index.js';
 import type { Store } from '../store/store.js';
 import type { SyncState } from '../store/records.js';
 import { classifyFailure, failureFromError } from './failure-class.js';
@@ -278,7 +278,7 @@ export function createSyncer(opts: SyncerOptions): Syncer {
       `synced ${commit.commit.sha.slice(0, 7)} ${commit.commit.subject}`,
     );
     for (const e of commit.errors) {
-      const where = e.file === null ? '' : e.line === null ? `${e.file}: ` : `${e.file}:${e.line}: `;
+      const where = e.file === null ? '' : `${fileLine(e.file, e.line)}: `;
       logger.warn({ stack: e.stack_name ?? e.stack_path, commit: e.commit_sha.slice(0, 7) }, `${where}${e.message}`);
     }
   }

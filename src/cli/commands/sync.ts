@@ -7,14 +7,13 @@ import type { CommitReport, StackError, SyncProgress, SyncReport } from '../../s
 import { createSyncer } from '../../sync/syncer.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
-import { plural } from '../format-table.js';
+import { plural, syncErrorPlace } from '../format-table.js';
 
 const short = (sha: string | null) => (sha ? sha.slice(0, 7) : '(none)');
 
 /** `file:line: message (stack X at commit abc1234)` — the line editors and CI logs jump to. */
 export function formatStackError(e: StackError): string {
-  const where = e.file === null ? (e.stack_path === '' ? '.' : e.stack_path) : e.line === null ? e.file : `${e.file}:${e.line}`;
-  return `${where}: ${e.message} (stack ${e.stack_name ?? e.stack_path} at commit ${short(e.commit_sha)})`;
+  return `${syncErrorPlace(e)}: ${e.message} (stack ${e.stack_name ?? e.stack_path} at commit ${short(e.commit_sha)})`;
 }
 
 /** The lines describing one applied commit, one per stack it changed. */
