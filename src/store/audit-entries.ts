@@ -57,6 +57,13 @@ export const auditEntries = {
       push_hook_signed: r.webhook_secret !== null,
     },
   }),
+  /** `repos sync` / POST /generators/{id}/sync: what the pass did, never the repository's credentials. */
+  repositorySyncRequested: (generatorId: string, name: string | null, commit: string | null): AuditEntry => ({
+    action: 'repository.sync_requested',
+    resource_type: 'repository',
+    resource_id: generatorId,
+    details: { name, commit },
+  }),
   repositoryRemoved: (generatorId: string, name: string | null, prune: boolean): AuditEntry => ({
     action: 'repository.removed',
     resource_type: 'repository',

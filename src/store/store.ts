@@ -26,7 +26,7 @@ import type {
   Uuid,
 } from './records.js';
 import type { RolloutAction, RolloutConfig, RolloutStatus } from './rollout-records.js';
-import type { AuditContext, AuditPage, AuditQuery } from './audit.js';
+import type { AuditContext, AuditEntry, AuditPage, AuditQuery } from './audit.js';
 import type { Operator, OperatorRole } from './operators.js';
 
 /** Who owns a label/annotation: labels and annotations of stacks and agents share one shape. */
@@ -472,6 +472,8 @@ export interface Store {
   // --- audit log (SPEC §11; written by the admin writes themselves, see audit.ts) ----------------
   /** Audit rows matching the query, newest first, with the total and the next page's cursor. */
   listAuditLogs(query?: AuditQuery): Promise<AuditPage>;
+  /** One audit row for an admin action that changes nothing else in the database (a sync requested now). */
+  recordAudit(audit: AuditContext, entry: AuditEntry): Promise<void>;
 
   // --- operations ----------------------------------------------------------------------------
   countAgentsByStatus(): Promise<Record<string, number>>;

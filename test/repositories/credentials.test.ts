@@ -99,6 +99,12 @@ describe('a repository behind basic auth', () => {
     }
     for (const g of (await d.call('GET', '/api/v1/generators')).body as any[]) answers.push((await d.call('GET', `/api/v1/generators/${g.id}`)).text);
     const reports = (await d.call('POST', `/api/v1/generators/${(await d.generator('secure-too')).id}/sync`)).text;
+    // The sync asked for is an admin write: audited under the operator, naming the repository only.
+    const audited = (await d.call('GET', '/api/v1/audit-logs?action=repository.sync_requested')).body.logs as any[];
+    expect(audited).toEqual([
+      expect.objectContaining({ actor_type: 'admin', actor_name: 'admin', resource_id: (await d.generator('secure-too')).id, details: expect.objectContaining({ name: 'secure-too' }) }),
+    ]);
+    answers.push(JSON.stringify(audited));
 
     const cloneConfigs = readdirSync(join(dir, 'data', 'repos'))
       .filter((name) => !name.includes('.tmp-'))

@@ -44,6 +44,16 @@ describe.each(ENGINES)('audit log (%s)', (engine) => {
     expect((await store.listAuditLogs({ limit: 2, offset: 2 })).logs.map((l) => l.resource_id)).toEqual(['a2', 'a1']);
     expect((await store.listAuditLogs({ since: new Date(Date.now() + 60_000).toISOString() })).total).toBe(0);
   });
+
+  it('recordAudit writes one row for an action that changes nothing else (a sync asked for)', async () => {
+    const { store } = await openEngineStore(engine);
+    await store.recordAudit(
+      { actorType: 'admin', actor: 'carol', actorId: null, ip: '127.0.0.1', userAgent: 'curl/8' },
+      { action: 'repository.sync_requested', resource_type: 'repository', resource_id: 'g1', details: { name: 'infra', commit: 'abc' } },
+    );
+    const [row] = (await store.listAuditLogs({ action: 'repository.sync_requested' })).logs;
+    expect(row).toMatchObject({ actor_type: 'admin', actor_name: 'carol', ip_address: '127.0.0.1', resource_id: 'g1', details: { name: 'infra', commit: 'abc' } });
+  });
 });
 
 describe('audit log in the sqlite3 shell (Debian 12: SQLite 3.40)', () => {

@@ -12,6 +12,7 @@ import { arrayOf, boolParam, generatorSchema, idParams, nullableStr } from '../s
 import { ADMIN, isTrue, noContent, responses } from './route-kit.js';
 import { conditionOf, conditionSchemaProperties } from '../../sync/failure-class.js';
 import { auditContext } from '../audit-context.js';
+import { auditEntries } from '../../store/audit-entries.js';
 
 const tags = ['repositories'];
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -202,6 +203,8 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
     async (request) => {
       const id = (request.params as { id: string }).id.toLowerCase();
       const [report] = await control().syncNow(id);
+      const name = (await store.listGenerators()).find((g) => g.id === id)?.name ?? null;
+      await store.recordAudit(auditContext(request), auditEntries.repositorySyncRequested(id, name, report?.cursor ?? null));
       return report;
     },
   );

@@ -431,6 +431,9 @@ export class PostgresStore implements Store {
   async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
     return audit_.listAuditLogs(this.db, query);
   }
+  async recordAudit(audit: AuditContext, entry: AuditEntry): Promise<void> {
+    await this.#write(this.#audited(audit, async () => undefined, () => entry), () => null);
+  }
 
   // --- operations
   async countAgentsByStatus(): Promise<Record<string, number>> {

@@ -382,6 +382,9 @@ export class SqliteStore implements Store {
   async listAuditLogs(query?: AuditQuery): Promise<AuditPage> {
     return audit_.listAuditLogs(this.db, query);
   }
+  async recordAudit(audit: AuditContext, entry: AuditEntry): Promise<void> {
+    this.#audited(audit, () => undefined, () => entry);
+  }
 
   // --- operations
   async countAgentsByStatus(): Promise<Record<string, number>> {
