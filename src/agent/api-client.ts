@@ -1,6 +1,7 @@
 /** The agent's view of the daemon's HTTP API (SPEC §5, agent-facing routes only). */
 import type { DeploymentObject, Stack } from '../store/records.js';
 import { gaveUpNote, retryOn429, type RetryOutcome } from './retry-after.js';
+import { normalizeApiBaseUrl } from '../api-base-url.js';
 
 /** How a request failed, which decides what the agent does next. */
 export type ApiFailureKind =
@@ -64,16 +65,14 @@ export interface ApiClientOptions {
 
 /** Normalize a base URL: no trailing slash, no /api/v1 suffix; refuse anything but http(s). */
 export function normalizeBaseUrl(input: string): string {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new AgentApiError('client', null, 'BAD_URL', `--url ${JSON.stringify(input)} is not a URL (expected e.g. http://127.0.0.1:3000)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AgentApiError('client', null, 'BAD_URL', `--url must be http:// or https://, got ${url.protocol}`);
-  }
-  return url.toString().replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  const parsed = normalizeApiBaseUrl(input);
+  if (parsed.ok) return parsed.url;
+  throw new AgentApiError(
+    'client',
+    null,
+    'BAD_URL',
+    parsed.problem === 'not-a-url' ? `--url ${JSON.stringify(input)} is not a URL (expected e.g. http://127.0.0.1:3000)` : `--url must be http:// or https://, got ${parsed.protocol}`,
+  );
 }
 
 export class ApiClient {

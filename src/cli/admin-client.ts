@@ -6,6 +6,7 @@ import type * as Answers from '../http/status-answers.js';
 import type { SyncReport } from '../sync/sync-report.js';
 import { CliError } from './errors.js';
 import { gaveUpNote, retryOn429, type RetryOutcome } from '../agent/retry-after.js';
+import { normalizeApiBaseUrl } from '../api-base-url.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 const API_PREFIX = '/api/v1';
@@ -87,16 +88,9 @@ export class AdminClient {
     private readonly pak: string,
     private readonly timeoutMs = 30_000,
   ) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new CliError(`--url ${url} is not a URL (expected e.g. ${DEFAULT_URL})`, 2);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new CliError(`--url ${url} must start with http:// or https://`, 2);
-    }
-    this.baseUrl = parsed.href.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+    const parsed = normalizeApiBaseUrl(url);
+    if (!parsed.ok) throw new CliError(parsed.problem === 'not-a-url' ? `--url ${url} is not a URL (expected e.g. ${DEFAULT_URL})` : `--url ${url} must start with http:// or https://`, 2);
+    this.baseUrl = parsed.url;
   }
 
   /** One API call; every failure becomes a CliError whose message is one line. */
