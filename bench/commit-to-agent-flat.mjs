@@ -131,7 +131,7 @@ export async function run({ sizes = [50, 5_000, 10_000], commits = 30, profile =
   ];
   return {
     scenario: 'commit-to-agent-flat',
-    title: '12. Commit → agent by repository size',
+    title: '13. Commit → agent by repository size',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
     machine: host,

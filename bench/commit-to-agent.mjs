@@ -162,7 +162,7 @@ export async function run({ commits = 60, probes = 8, others = 1000, profile = n
   const details = [
     `${probes} probe agents share the label of the ${probes} stacks the commits change (each commit changes one of them, so every probe gets a new ` +
       `answer per commit); ${others} other agents hold parked long polls from another process (the ${Math.round((others / 200) * probes)} of them whose ` +
-      'label group contains a changed stack get answers too). The ref watcher (chokidar) triggers the sync.',
+      'label group contains a changed stack get answers too). The ref watcher triggers the sync.',
     '',
     `| figure | value |`,
     '| --- | --- |',

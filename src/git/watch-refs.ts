@@ -41,7 +41,7 @@ function gitPath(repoPath: string, flag: '--git-dir' | '--git-common-dir'): stri
  * name. (chokidar, used before, re-read and lstat-ed the whole `.git` directory after every event
  * in it, and `git add` / `git commit` write the index in thousands of chunks in a large
  * repository: ~40 ms of the daemon's CPU per commit at 10,000 stacks, growing with the
- * repository — bench F13.)
+ * repository — bench F14.)
  */
 export function watchRefs(repoPath: string, branch: string, onChange: () => void, options: WatchRefsOptions = {}): RefWatcher {
   const gitDir = gitPath(repoPath, '--git-dir');

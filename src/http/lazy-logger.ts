@@ -3,7 +3,7 @@
  *
  * fastify gives every request a pino child logger bound to its request id; making one serializes
  * the bindings and runs them through the logger's redaction paths (~2 µs, a few percent of a 304
- * poll, whose success is not even logged at the shipped level — bench F12). Here the child is
+ * poll, whose success is not even logged at the shipped level — bench F13). Here the child is
  * made on the first call at an enabled level, from the same logger with the same bindings, so
  * every line written is exactly what the eager child would have written.
  */

@@ -11,7 +11,7 @@ export function generatePak(): string {
 
 /**
  * Hashes of PAKs seen recently. Every authenticated request hashes its PAK to look it up, and a
- * SHA-256 per request was ~5 % of the CPU of a 304 poll (bench F12); a fleet polls with the
+ * SHA-256 per request was ~5 % of the CPU of a 304 poll (bench F13); a fleet polls with the
  * same few thousand PAKs, so they are remembered (insertion order; the oldest is dropped when full).
  */
 const recentHashes = new Map<string, string>();

@@ -18,7 +18,7 @@ const DEFAULTS: Record<string, string> = {
  * carries them — error answers (401, 429, 404, 500) included — and a route that sets its own
  * content-security-policy or cache-control replaces the default. A synchronous onRequest hook
  * instead of an async onSend one: the headers no longer cost a promise and a hook pass per
- * answer (bench F12).
+ * answer (bench F13).
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onRequest', (_request, reply, done) => {

@@ -159,7 +159,7 @@ export class TargetStates {
       if (now - hit.at < this.#maxAgeMs) return hit.state;
       // Past its age, the tag is still current if no other process has written the database since
       // it was read: every write of this process moved an epoch. (A re-read here was ~10 % of the
-      // CPU of a 304 with 1,000 agents polling: one query per agent every 5 s — bench F12.)
+      // CPU of a 304 with 1,000 agents polling: one query per agent every 5 s — bench F13.)
       if (this.#external !== null && this.#external() === hit.external) {
         hit.at = now;
         return hit.state;
