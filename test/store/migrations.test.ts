@@ -85,7 +85,7 @@ describe('migrations', () => {
 });
 
 describe('opening the store', () => {
-  it('creates the parent directory and sets WAL, foreign keys, busy timeout and synchronous NORMAL', async () => {
+  it('creates the parent directory and sets WAL, foreign keys, busy timeout, synchronous NORMAL and a 2 MiB page cache', async () => {
     const path = join(dirname(tempDbPath()), 'nested', 'deeper', 'brokkr.db');
     const store = await openStore(path);
     try {
@@ -95,6 +95,8 @@ describe('opening the store', () => {
       expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
       expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
       expect(db.pragma('synchronous', { simple: true })).toBe(1);
+      // SQLite's own default, not better-sqlite3's 16 MB (issue 16: the daemon's RSS).
+      expect(db.pragma('cache_size', { simple: true })).toBe(-2000);
     } finally {
       await store.close();
     }

@@ -19,6 +19,10 @@ export interface ConnectionOptions {
  *   sync re-creates anything lost because the cursor is committed together with the objects.
  * - foreign_keys ON: better-sqlite3 defaults to it, but say it rather than rely on a build flag.
  * - busy_timeout: wait for a concurrent writer (a second process, `db migrate`) instead of failing.
+ * - cache_size 2 MiB (SQLite's own default): better-sqlite3 builds SQLite with a 16 MB page cache,
+ *   which a first sync fills and the daemon then keeps resident for good (~14 MiB of its RSS; issue
+ *   16, BENCHMARKS F5). Pages beyond it come from the operating system's file cache; polls answered
+ *   from memory (304s) never read the database.
  */
 export function openConnection(path: string, opts: ConnectionOptions = {}): Db {
   let db: Db | undefined;
@@ -29,6 +33,7 @@ export function openConnection(path: string, opts: ConnectionOptions = {}): Db {
     if (!opts.readonly) db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    db.pragma('cache_size = -2000');
     return db;
   } catch (err) {
     db?.close();
