@@ -1,6 +1,7 @@
 /** GitSource over the real `git` binary: -z plumbing for listings, long-lived cat-file children for objects. */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { CatFileProcess } from './cat-file-process.js';
 import { GitError, summarizeStderr } from './git-error.js';
 import type { GitCommit, GitSource, TreeChange, TreeEntry } from './git-source.js';
@@ -11,7 +12,7 @@ import { runGit, runGitRaw } from './run-git.js';
 const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 /** How far a first-parent walk through cat-file goes before asking git (a long backlog is rare and one spawn then is nothing). */
 const WALK_LIMIT = 64;
-/** Parsed commits kept (immutable objects; a pass reads the same few more than once). */
+/** Parsed commits kept, least recently used dropped (immutable objects; a pass reads the same few more than once). */
 const COMMIT_CACHE = 256;
 
 export interface CliGitSourceOptions {
@@ -30,7 +31,7 @@ export class CliGitSource implements GitSource {
   private readonly blobs: CatFileProcess;
   private readonly infos: CatFileProcess;
   private emptyTree: string | null = null;
-  private readonly commits = new Map<string, GitCommit>();
+  private readonly commits = new LRUCache<string, GitCommit>({ max: COMMIT_CACHE });
   /** Device and inodes of the repository directory and its .git when the readers last looked. */
   private identity: string | null = null;
   /** Tree objects by id through the long-lived reader; null when it does not have them. */
@@ -82,7 +83,6 @@ export class CliGitSource implements GitSource {
     const { header, body } = await this.blobs.request(sha);
     const parsed = header && header.type === 'commit' && body ? parseCommitObject(sha, body) : null;
     if (parsed) {
-      if (this.commits.size >= COMMIT_CACHE) this.commits.delete(this.commits.keys().next().value as string);
       this.commits.set(sha, parsed);
       return parsed;
     }

@@ -3,6 +3,7 @@
  * that a poll does not touch the database, plus the per-route role and "that agent" checks.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import type { Principal, Store } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { hashesEqual, hashPak } from './pak.js';
@@ -42,11 +43,6 @@ export function extractPak(header: string | undefined): string | null {
 /** How often an operator's last_used_at is written at most. */
 const USE_RECORD_INTERVAL_MS = 60_000;
 
-interface CacheEntry {
-  principal: Principal;
-  expires: number;
-}
-
 export interface AuthenticatorOptions {
   /** How long a resolved PAK is trusted without asking the store (bounds staleness from other writers). */
   ttlMs?: number;
@@ -56,9 +52,8 @@ export interface AuthenticatorOptions {
 /** Resolves PAKs to principals; invalidate on rotation or deletion so an old PAK stops at once. */
 export class Authenticator {
   readonly #store: Store;
-  readonly #ttlMs: number;
-  readonly #maxEntries: number;
-  readonly #cache = new Map<string, CacheEntry>();
+  /** Resolved PAKs by hash; least recently used dropped when full, each trusted for ttlMs from its lookup. */
+  readonly #cache: LRUCache<string, Principal>;
   /**
    * Bumped by every invalidation. A lookup that started before an invalidation must not put its
    * (possibly stale) answer into the cache afterwards: it compares the generation it began with.
@@ -76,18 +71,16 @@ export class Authenticator {
 
   constructor(store: Store, { ttlMs = 60_000, maxEntries = 20_000 }: AuthenticatorOptions = {}) {
     this.#store = store;
-    this.#ttlMs = ttlMs;
-    this.#maxEntries = maxEntries;
+    this.#cache = new LRUCache({ max: maxEntries, ttl: ttlMs });
   }
 
-  async authenticate(pak: string, now = Date.now()): Promise<Principal | null> {
+  async authenticate(pak: string): Promise<Principal | null> {
     const hash = hashPak(pak);
     const hit = this.#cache.get(hash);
-    if (hit && hit.expires > now) return hit.principal;
-    if (hit) this.#cache.delete(hash);
+    if (hit) return hit;
     const shared = this.#inFlight.get(hash);
     if (shared) return shared;
-    const lookup = this.#lookup(hash, now);
+    const lookup = this.#lookup(hash);
     this.#inFlight.set(hash, lookup);
     const forget = () => {
       if (this.#inFlight.get(hash) === lookup) this.#inFlight.delete(hash);
@@ -96,17 +89,14 @@ export class Authenticator {
     return lookup;
   }
 
-  async #lookup(hash: string, now: number): Promise<Principal | null> {
+  async #lookup(hash: string): Promise<Principal | null> {
     const generation = this.#generation;
     const principal = await this.#store.findPrincipal(hash);
     if (!principal) return null;
     // The store found the row by hash; compare once more in constant time so a store that
     // matched loosely (case, prefix) can never let a different key in.
     if (principal.role === 'agent' && !hashesEqual(principal.agent.pak_hash, hash)) return null;
-    if (generation === this.#generation) {
-      if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
-      this.#cache.set(hash, { principal, expires: now + this.#ttlMs });
-    }
+    if (generation === this.#generation) this.#cache.set(hash, principal);
     return principal;
   }
 
@@ -126,9 +116,9 @@ export class Authenticator {
   invalidateAgent(agentId: string): void {
     this.#generation += 1;
     this.#inFlight.clear();
-    for (const [hash, entry] of this.#cache) {
-      if (entry.principal.role === 'agent' && entry.principal.agent.id === agentId) this.#cache.delete(hash);
-    }
+    const stale: string[] = [];
+    for (const [hash, p] of this.#cache.entries()) if (p.role === 'agent' && p.agent.id === agentId) stale.push(hash);
+    for (const hash of stale) this.#cache.delete(hash);
   }
 
   /** Forget everything (admin PAK replaced). */
