@@ -4,6 +4,7 @@
  * The same objects validate requests, serialize responses (fast-json-stringify drops anything
  * not listed, e.g. `pak_hash`) and become the OpenAPI document, so they cannot drift apart.
  */
+import { Type } from '@sinclair/typebox';
 import { conditionSchemaProperties } from '../sync/failure-class.js';
 
 const str = { type: 'string' } as const;
@@ -151,8 +152,11 @@ export const syncErrorSchema = {
 
 export const arrayOf = (items: unknown) => ({ type: 'array', items }) as const;
 
+/** A uuid in a path, query or body: TypeBox, so route handlers get it typed (the same JSON Schema as `uuid`). */
+export const uuidText = Type.String({ format: 'uuid' });
+
 /** `{id}` path parameter. */
-export const idParams = { type: 'object', required: ['id'], properties: { id: uuid } } as const;
+export const idParams = Type.Object({ id: uuidText });
 
 /**
  * Query-string integers are declared as digit strings: request coercion is off (so a JSON body's
@@ -172,9 +176,9 @@ export const waitParam = {
 export const boolParam = { type: 'string', enum: ['true', 'false', '1', '0'] } as const;
 
 /** A label or annotation key/value: 1..64 characters (the manifest rules check the details). */
-export const shortText = { type: 'string', minLength: 1, maxLength: 64 } as const;
+export const shortText = Type.String({ minLength: 1, maxLength: 64 });
 /** Names of agents and clusters (VARCHAR(255) in the data model). */
-export const nameText = { type: 'string', minLength: 1, maxLength: 255 } as const;
+export const nameText = Type.String({ minLength: 1, maxLength: 255 });
 
 /** brokkr's DeploymentHealth: one agent's latest health report on one object. */
 export const deploymentHealthSchema = record({

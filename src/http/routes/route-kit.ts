@@ -1,4 +1,5 @@
 /** Small shared pieces of route declarations: who may call, which error statuses a route documents. */
+import { Type } from '@sinclair/typebox';
 import type { Agent, Store } from '../../store/store.js';
 import type { Access } from '../auth.js';
 import { ApiError, errorSchema, notFound } from '../errors.js';
@@ -47,7 +48,7 @@ export const isTrue = (value: string | undefined) => value === 'true' || value =
  * brokkr v1 clients repeat the path's agent in the body (`{agent_id, label}`, `{agent_id, stack_id}`...).
  * It is optional here; when sent it must name the same agent, as brokkr itself requires.
  */
-export const bodyAgentId = { type: 'string', format: 'uuid', description: 'Optional (brokkr v1 clients send it); must equal the agent in the path' } as const;
+export const bodyAgentId = Type.String({ format: 'uuid', description: 'Optional (brokkr v1 clients send it); must equal the agent in the path' });
 
 /** 400 `agent_id_mismatch` when a body `agent_id` names another agent than the path. */
 export function checkBodyAgentId(bodyAgentId: string | undefined, pathId: string): void {
