@@ -1,8 +1,15 @@
 /**
  * Two `serve` replicas on one PostgreSQL database and one repository (SPEC §8): exactly one syncs,
- * and whatever is synced by or written through one replica is seen on the other within 1 s —
- * long polls wake, caches (target state, auth) are invalidated, a rotated PAK or a deleted agent
- * stops working. Latencies are measured in this process and printed.
+ * and whatever is synced by or written through one replica is seen on the other — long polls wake,
+ * caches (target state, auth) are invalidated, a rotated PAK or a deleted agent stops working.
+ *
+ * No clock is asserted (the 1 s of SPEC §8 is measured in bench/: scenarios 7 and 10). Each check
+ * is one that only the cross-replica notification (LISTEN/NOTIFY) can satisfy: on PostgreSQL a
+ * replica trusts a cached target state and a cached PAK for 60 s (src/daemon/daemon.ts,
+ * src/http/auth.ts), longer than any wait here (CHANGE_WAIT_S, AUTH_WAIT_MS), and a parked long
+ * poll that is not woken answers 304 (or the old version) at its own deadline. So a 200 with the new
+ * content, a newer feed version or a 401 within those waits is the notification's doing, however
+ * slow the machine. Latencies are still measured in this process and printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRepoSync, type TestRepo } from '../helpers/git-repo.js';
@@ -21,8 +28,19 @@ import {
 } from './support/replicas.js';
 import { until } from '../e2e/cli-process.js';
 
-/** SPEC §8: a change made on or synced by any replica is visible on every replica within 1 s. */
-const VISIBLE_WITHIN_MS = 1_000;
+/**
+ * How long a parked long poll waits. Its own deadline answers 304 (the cached tag, trusted for 60 s
+ * on PostgreSQL, still matches), so a 200 with new content before it is a wake by the notification.
+ */
+const CHANGE_WAIT_S = 30;
+/**
+ * How long B gets to refuse a revoked PAK: well below the 60 s it trusts a cached PAK, so only the
+ * 'auth' notification (or, after a lost LISTEN connection, the reconnect's blanket invalidation) can
+ * explain the refusal.
+ */
+const AUTH_WAIT_MS = 20_000;
+/** A test: a wait that ends at its deadline, plus the rest (below the 60 s cache trust). */
+const TEST_MS = 50_000;
 /** Long enough that a parked request has surely reached its wait (there is no signal for it). */
 const PARK_MS = 250;
 
@@ -81,12 +99,12 @@ describe('two replicas, one repository', () => {
     expect(names(onB)).toEqual(names(onA));
   });
 
-  it('a commit synced by the holder wakes a long poll parked on the other replica within 1 s', async () => {
+  it('a commit synced by the holder wakes a long poll parked on the other replica', async () => {
     const agent = await createAgent(holder, 'poll-other', ['web']);
     const first = await targetState(other, agent);
     expect(first.status).toBe(200);
     expect(contentOf(first, 1)).toBe(true);
-    const parked = targetState(other, agent, { etag: first.headers.get('etag')!, wait: 30 });
+    const parked = targetState(other, agent, { etag: first.headers.get('etag')!, wait: CHANGE_WAIT_S });
     await sleep(PARK_MS);
 
     repo.writeAll(stack('web', ['web'], 2));
@@ -102,20 +120,20 @@ describe('two replicas, one repository', () => {
     const [answer, visibleAt] = await Promise.all([parked, watching]);
     expect(answer.status).toBe(200);
     expect(contentOf(answer, 2)).toBe(true);
-    const latency = answer.at - visibleAt;
+    // 200 with the new content, not 304 at the deadline: the holder's NOTIFY woke it (the other
+    // replica does not sync, and trusts its cached tag longer than the wait).
     measured.push(
-      `commit synced by ${holder.name} -> long poll on ${other.name} woke: ${latency.toFixed(0)} ms after the cursor was visible ` +
+      `commit synced by ${holder.name} -> long poll on ${other.name} woke: ${(answer.at - visibleAt).toFixed(0)} ms after the cursor was visible ` +
         `(git commit -> agent: ${(answer.at - committedAt).toFixed(0)} ms)`,
     );
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
-  });
+  }, TEST_MS);
 
   it('an agent label added through A changes the target state an agent parked on B sees', async () => {
     const agent = await createAgent(a, 'label-b', ['web']);
     const before = await targetState(b, agent);
     expect(before.status).toBe(200);
     expect((before.body as unknown[]).length).toBe(1);
-    const parked = targetState(b, agent, { etag: before.headers.get('etag')!, wait: 30 });
+    const parked = targetState(b, agent, { etag: before.headers.get('etag')!, wait: CHANGE_WAIT_S });
     await sleep(PARK_MS);
     const added = await a.call('POST', `/api/v1/agents/${agent.id}/labels`, { body: { label: 'api' } });
     expect(added.status).toBe(201);
@@ -123,17 +141,15 @@ describe('two replicas, one repository', () => {
     expect(answer.status).toBe(200);
     expect((answer.body as unknown[]).length).toBe(2); // web and now api
     expect(answer.headers.get('etag')).not.toBe(before.headers.get('etag'));
-    const latency = answer.at - added.at;
-    measured.push(`label added on A -> long poll on B woke: ${latency.toFixed(0)} ms`);
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
-  });
+    measured.push(`label added on A -> long poll on B woke: ${(answer.at - added.at).toFixed(0)} ms`);
+  }, TEST_MS);
 
   it('an event posted on A is visible on B, and B drops the object from the incremental target state', async () => {
     const agent = await createAgent(b, 'events-a', ['web']);
     const before = await targetState(b, agent);
     const [object] = before.body as { id: string }[];
     expect(object).toBeDefined();
-    const parked = targetState(b, agent, { etag: before.headers.get('etag')!, wait: 30 });
+    const parked = targetState(b, agent, { etag: before.headers.get('etag')!, wait: CHANGE_WAIT_S });
     await sleep(PARK_MS);
     const posted = await a.call('POST', `/api/v1/agents/${agent.id}/events`, {
       pak: agent.pak,
@@ -146,18 +162,17 @@ describe('two replicas, one repository', () => {
     const events = await b.call('GET', `/api/v1/agents/${agent.id}/events`, { pak: agent.pak });
     expect(events.status).toBe(200);
     expect((events.body as { id: string; message: string }[]).map((e) => e.id)).toContain(posted.body.id);
-    const latency = answer.at - posted.at;
-    measured.push(`event posted on A -> incremental long poll on B woke: ${latency.toFixed(0)} ms`);
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
-  });
+    measured.push(`event posted on A -> incremental long poll on B woke: ${(answer.at - posted.at).toFixed(0)} ms`);
+  }, TEST_MS);
 
-  it('a PAK rotated through A is refused by B within 1 s, though B had it cached; the new one works on B', async () => {
+  it('a PAK rotated through A is refused by B though B had it cached, and the poll parked on B is cut off; the new one works on B', async () => {
     const agent = await createAgent(a, 'rotate-a', ['web']);
     // B authenticates (and caches) the PAK, and a long poll of it is parked on B.
     const seen = await targetState(b, agent);
     expect(seen.status).toBe(200);
     expect((await b.call('GET', `/api/v1/agents/${agent.id}`, { pak: agent.pak })).status).toBe(200);
-    const parked = targetState(b, agent, { etag: seen.headers.get('etag')!, wait: 30 });
+    const parkedAt = performance.now();
+    const parked = targetState(b, agent, { etag: seen.headers.get('etag')!, wait: CHANGE_WAIT_S });
     await sleep(PARK_MS);
 
     const rotated = await a.call('POST', `/api/v1/agents/${agent.id}/rotate-pak`);
@@ -168,20 +183,20 @@ describe('two replicas, one repository', () => {
         return r.status === 401 ? r : null;
       },
       'B to refuse the rotated PAK',
-      5_000,
+      AUTH_WAIT_MS,
     );
-    const latency = refused.at - rotated.at;
-    measured.push(`PAK rotated on A -> refused by B: ${latency.toFixed(0)} ms`);
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
+    measured.push(`PAK rotated on A -> refused by B: ${(refused.at - rotated.at).toFixed(0)} ms`);
     const woke = await parked;
     expect(woke.status).toBe(401);
+    // Woken, not timed out: answered before its own deadline (at the deadline it would re-check
+    // the PAK too, so the 401 alone does not tell a wake from a timeout; the deadline does).
+    expect(woke.at - parkedAt).toBeLessThan(CHANGE_WAIT_S * 1000);
     measured.push(`PAK rotated on A -> long poll on B answered 401: ${(woke.at - rotated.at).toFixed(0)} ms`);
-    expect(woke.at - rotated.at).toBeLessThan(VISIBLE_WITHIN_MS);
     const fresh = await b.call('GET', `/api/v1/agents/${agent.id}`, { pak: rotated.body.pak as string });
     expect(fresh.status).toBe(200);
-  });
+  }, TEST_MS);
 
-  it('an agent deleted through A is refused by B within 1 s', async () => {
+  it('an agent deleted through A is refused by B, though B had its PAK cached', async () => {
     const agent = await createAgent(b, 'delete-a', ['web']);
     expect((await b.call('GET', `/api/v1/agents/${agent.id}`, { pak: agent.pak })).status).toBe(200);
     expect((await targetState(b, agent)).status).toBe(200);
@@ -193,13 +208,11 @@ describe('two replicas, one repository', () => {
         return r.status === 401 ? r : null;
       },
       'B to refuse the deleted agent',
-      5_000,
+      AUTH_WAIT_MS,
     );
-    const latency = refused.at - deleted.at;
-    measured.push(`agent deleted on A -> refused by B: ${latency.toFixed(0)} ms`);
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
+    measured.push(`agent deleted on A -> refused by B: ${(refused.at - deleted.at).toFixed(0)} ms`);
     expect((await b.call('GET', `/api/v1/agents/${agent.id}`)).status).toBe(404);
-  });
+  }, TEST_MS);
 
   it('an operator PAK revoked through A is refused by B at once, though B had it cached', async () => {
     const created = await a.call('POST', '/api/v1/paks', { body: { name: 'viewer-b', role: 'readonly' } });
@@ -214,29 +227,28 @@ describe('two replicas, one repository', () => {
         return r.status === 401 ? r : null;
       },
       'B to refuse the revoked operator PAK',
-      5_000,
+      AUTH_WAIT_MS,
     );
     measured.push(`operator PAK revoked on A -> refused by B: ${(refused.at - revoked.at).toFixed(0)} ms`);
     // The revocation is in the audit log, read on B.
     const audit = await b.call('GET', '/api/v1/audit-logs?action=pak.revoked');
     expect((audit.body as { logs: { details: { name: string } }[] }).logs.map((l) => l.details.name)).toEqual(['viewer-b']);
-  });
+  }, TEST_MS);
 
   it('the dashboard change feed on B wakes after a change on A; a heartbeat on A shows on B', async () => {
     const agent = await createAgent(a, 'feed-a');
     const start = await b.call('GET', '/api/v1/changes');
     expect(start.status).toBe(200);
     const version = start.body.version as number;
-    const parked = b.call('GET', `/api/v1/changes?since=${version}&wait=20`);
+    const parked = b.call('GET', `/api/v1/changes?since=${version}&wait=${CHANGE_WAIT_S}`);
     await sleep(PARK_MS);
     const annotated = await a.call('POST', `/api/v1/agents/${agent.id}/annotations`, { body: { key: 'region', value: 'eu-west-1' } });
     expect(annotated.status).toBe(201);
     const answer = await parked;
     expect(answer.status).toBe(200);
+    // At its deadline the feed answers the version it was given: a newer one means A's NOTIFY woke it.
     expect(answer.body.version).toBeGreaterThan(version);
-    const latency = answer.at - annotated.at;
-    measured.push(`annotation set on A -> change feed on B woke: ${latency.toFixed(0)} ms`);
-    expect(latency).toBeLessThan(VISIBLE_WITHIN_MS);
+    measured.push(`annotation set on A -> change feed on B woke: ${(answer.at - annotated.at).toFixed(0)} ms`);
 
     // A heartbeat is read from the database by every replica (it wakes no feed: agents send them all the time).
     const beat = await a.call('POST', `/api/v1/agents/${agent.id}/heartbeat`, { pak: agent.pak });
@@ -247,9 +259,9 @@ describe('two replicas, one repository', () => {
         return r.body.last_heartbeat ? r : null;
       },
       'B to show the heartbeat',
-      5_000,
+      AUTH_WAIT_MS,
     );
-    expect(seen.at - beat.at).toBeLessThan(VISIBLE_WITHIN_MS);
+    measured.push(`heartbeat on A -> shown by B: ${(seen.at - beat.at).toFixed(0)} ms`);
     expect(seen.body.status).toBe('ACTIVE');
-  });
+  }, TEST_MS);
 });
