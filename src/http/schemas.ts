@@ -35,14 +35,15 @@ export const agentSchema = record(
 );
 
 /** brokkr v1's optional heartbeat report: both fields optional, and the whole body may be left out. */
-export const heartbeatReportSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    k8s_reachable: { type: ['boolean', 'null'], description: 'Whether the agent can reach its own Kubernetes API' },
-    k8s_api_latency_ms: { type: ['integer', 'null'], minimum: 0, maximum: 2147483647, description: 'Latency of the probe (ms)' },
+export const heartbeatReportSchema = Type.Object(
+  {
+    k8s_reachable: Type.Optional(Type.Unsafe<boolean | null>({ type: ['boolean', 'null'], description: 'Whether the agent can reach its own Kubernetes API' })),
+    k8s_api_latency_ms: Type.Optional(
+      Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 0, maximum: 2147483647, description: 'Latency of the probe (ms)' }),
+    ),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 export const deploymentObjectSchema = record({
   id: uuid,

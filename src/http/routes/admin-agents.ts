@@ -1,52 +1,53 @@
 /** Admin agent management: create (with labels and annotations), update, soft-delete, rotate the PAK. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AGENT_STATUSES } from '../../store/records.js';
 import { checkAnnotation, checkLabel, checkName } from '../../manifest/rules.js';
 import type { ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
 import { generatePak, hashPak } from '../pak.js';
-import { agentSchema, idParams, nameText, shortText } from '../schemas.js';
+import { agentSchema, idParams, nameText, shortText, uuidText } from '../schemas.js';
 import { ADMIN, agentOr404, noContent, responses } from './route-kit.js';
 import { auditContext } from '../audit-context.js';
 
-const createBody = {
-  type: 'object',
-  required: ['name', 'cluster_name'],
-  additionalProperties: false,
-  properties: {
+const createBody = Type.Object(
+  {
     name: nameText,
     cluster_name: nameText,
-    labels: { type: 'array', items: shortText, maxItems: 256 },
-    annotations: { type: 'object', additionalProperties: shortText, maxProperties: 256 },
-    generator_ids: {
-      type: 'array',
-      items: { type: 'string', format: 'uuid' },
-      maxItems: 256,
-      description: 'brokkr v1: generators to register the agent with; here every agent sees every repository, so they need only exist',
-    },
+    labels: Type.Optional(Type.Array(shortText, { maxItems: 256 })),
+    annotations: Type.Optional(Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: shortText, maxProperties: 256 })),
+    generator_ids: Type.Optional(
+      Type.Array(uuidText, {
+        maxItems: 256,
+        description: 'brokkr v1: generators to register the agent with; here every agent sees every repository, so they need only exist',
+      }),
+    ),
   },
-} as const;
+  { additionalProperties: false },
+);
 
+/** Fields read back and ignored: their JSON Schema only (the handler never reads them). */
+const ignored = (schema: object) => Type.Optional(Type.Unsafe<unknown>(schema));
 const nullableText = { type: ['string', 'null'] } as const;
-const updateBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    name: nameText,
-    cluster_name: nameText,
-    status: { type: 'string', enum: [...AGENT_STATUSES] },
+const updateBody = Type.Object(
+  {
+    name: Type.Optional(nameText),
+    cluster_name: Type.Optional(nameText),
+    status: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: [...AGENT_STATUSES] })),
     // A brokkr client may send back the whole agent record it read (GET, change, PUT): its
     // read-only fields are accepted and ignored, except an `id` naming another agent.
-    id: { type: 'string', format: 'uuid', description: 'Ignored; must equal the agent in the path' },
-    created_at: { type: 'string' },
-    updated_at: { type: 'string' },
-    deleted_at: nullableText,
-    last_heartbeat: nullableText,
-    k8s_reachable: { type: ['boolean', 'null'] },
-    k8s_api_latency_ms: { type: ['integer', 'null'] },
-    k8s_reported_at: nullableText,
+    id: Type.Optional(Type.String({ format: 'uuid', description: 'Ignored; must equal the agent in the path' })),
+    created_at: ignored({ type: 'string' }),
+    updated_at: ignored({ type: 'string' }),
+    deleted_at: ignored(nullableText),
+    last_heartbeat: ignored(nullableText),
+    k8s_reachable: ignored({ type: ['boolean', 'null'] }),
+    k8s_api_latency_ms: ignored({ type: ['integer', 'null'] }),
+    k8s_reported_at: ignored(nullableText),
   },
-} as const;
+  { additionalProperties: false },
+);
 
 const withPak = (pakField: string) => ({
   type: 'object',
@@ -69,7 +70,8 @@ export function checkAgentFields(body: { name?: unknown; cluster_name?: unknown;
   if (dup !== undefined) throw badRequest(`body.labels: label ${JSON.stringify(dup)} is listed twice`);
 }
 
-export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function adminAgentRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/agents',
     {
@@ -82,13 +84,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const body = request.body as {
-        name: string;
-        cluster_name: string;
-        labels?: string[];
-        annotations?: Record<string, string>;
-        generator_ids?: string[];
-      };
+      const { body } = request;
       checkAgentFields(body);
       if (body.generator_ids?.length) {
         const known = new Set((await store.listGenerators()).map((g) => g.id));
@@ -118,8 +114,8 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       config: { access: ADMIN },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const { name, cluster_name, status, id: bodyId } = (request.body ?? {}) as { name?: string; cluster_name?: string; status?: string; id?: string };
+      const { id } = request.params;
+      const { name, cluster_name, status, id: bodyId } = request.body ?? {};
       if (bodyId !== undefined && bodyId.toLowerCase() !== id.toLowerCase()) throw badRequest(`body.id ${bodyId} does not match the agent in the path (${id})`);
       const body = { name, cluster_name, status };
       checkAgentFields(body);
@@ -141,7 +137,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await agentOr404(store, id);
       await store.softDeleteAgent(id, auditContext(request));
       return reply.code(204).send();
@@ -160,7 +156,7 @@ export function adminAgentRoutes(app: FastifyInstance, { store }: ServerContext)
       config: { access: ADMIN },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await agentOr404(store, id);
       const pak = generatePak();
       const agent = await store.setAgentPakHash(id, hashPak(pak), auditContext(request));

@@ -1,5 +1,7 @@
 /** Agent-facing agent routes: find an agent, read one, its associated stacks, and heartbeats. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { agentSchema, arrayOf, heartbeatReportSchema, idParams, nameText, stackSchema } from '../schemas.js';
@@ -11,12 +13,10 @@ const agentStackSchema = {
 };
 import { ADMIN_OR_SELF, SELF_ONLY, agentOr404, noContent, responses } from './route-kit.js';
 
-const findQuery = {
-  type: 'object',
-  properties: { name: nameText, cluster_name: nameText },
-} as const;
+const findQuery = Type.Object({ name: Type.Optional(nameText), cluster_name: Type.Optional(nameText) });
 
-export function agentRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function agentRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   const list = {
     schema: {
       summary: 'List agents, optionally filtered by name and/or cluster (an agent sees only itself)',
@@ -26,8 +26,8 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
     },
     config: { access: { roles: ['admin', 'agent'] as const } },
   };
-  app.get('/agents', list, async (request: FastifyRequest) => {
-    const { name, cluster_name } = request.query as { name?: string; cluster_name?: string };
+  app.get('/agents', list, async (request) => {
+    const { name, cluster_name } = request.query;
     const agents = await store.listAgents({ name, cluster_name });
     const p = request.principal;
     return p?.role === 'agent' ? agents.filter((a) => a.id === p.agent.id) : agents;
@@ -41,13 +41,13 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
       schema: {
         summary: 'Find the agent with this name in this cluster (brokkr v1 search)',
         tags: ['agents'],
-        querystring: { ...findQuery, required: ['name', 'cluster_name'] },
+        querystring: Type.Object({ name: nameText, cluster_name: nameText }),
         response: responses({ 200: agentSchema }, [400, 403, 404]),
       },
       config: { access: { roles: ['admin', 'agent'] as const } },
     },
-    async (request: FastifyRequest) => {
-      const { name, cluster_name } = request.query as { name: string; cluster_name: string };
+    async (request) => {
+      const { name, cluster_name } = request.query;
       const [agent] = await store.listAgents({ name, cluster_name });
       if (!agent) throw notFound(`no agent named ${JSON.stringify(name)} in cluster ${JSON.stringify(cluster_name)}`);
       const p = request.principal;
@@ -62,7 +62,7 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
       schema: { summary: 'One agent', tags: ['agents'], params: idParams, response: responses({ 200: agentSchema }, [400, 403, 404]) },
       config: { access: ADMIN_OR_SELF },
     },
-    async (request) => agentOr404(store, (request.params as { id: string }).id),
+    async (request) => agentOr404(store, request.params.id),
   );
 
   app.post(
@@ -77,17 +77,17 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
       },
       config: { access: SELF_ONLY },
       // A bodiless heartbeat (brokkr's legacy one, and ours) is an empty report.
-      preValidation: async (request: FastifyRequest) => {
+      preValidation: async (request) => {
         request.body ??= {};
       },
     },
     async (request, reply) => {
-      const report = request.body as { k8s_reachable?: boolean | null; k8s_api_latency_ms?: number | null } | undefined;
+      const report = request.body;
       // As brokkr does: only a report that says whether the API is reachable replaces the kept
       // values; no body, `{}` or `k8s_reachable: null` leaves them as they were.
       const reachable = typeof report?.k8s_reachable === 'boolean';
       await store.recordHeartbeat(
-        (request.params as { id: string }).id,
+        request.params.id,
         reachable ? { k8s_reachable: report!.k8s_reachable, k8s_api_latency_ms: report!.k8s_api_latency_ms ?? null } : undefined,
       );
       return reply.code(204).send();
@@ -106,7 +106,7 @@ export function agentRoutes(app: FastifyInstance, { store }: ServerContext): voi
       config: { access: ADMIN_OR_SELF },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await agentOr404(store, id);
       const stacks = await store.listAgentStacks(id);
       // dependsOn (SPEC §10) for the reference agent's apply order: one read per repository.
