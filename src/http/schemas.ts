@@ -164,7 +164,7 @@ export const idParams = Type.Object({ id: uuidText });
  * `"name": 123` is refused instead of silently becoming "123"), and query values are strings.
  */
 export function digits(description: string, maxDigits = 9) {
-  return { type: 'string', pattern: `^[0-9]{1,${maxDigits}}$`, description } as const;
+  return Type.String({ pattern: `^[0-9]{1,${maxDigits}}$`, description });
 }
 
 /** 0..60 as a string (long-poll seconds). */
@@ -174,7 +174,7 @@ export const waitParam = {
   description: 'whole seconds from 0 to 60 (long poll)',
 } as const;
 
-export const boolParam = { type: 'string', enum: ['true', 'false', '1', '0'] } as const;
+export const boolParam = Type.Unsafe<'true' | 'false' | '1' | '0'>({ type: 'string', enum: ['true', 'false', '1', '0'] });
 
 /** A label or annotation key/value: 1..64 characters (the manifest rules check the details). */
 export const shortText = Type.String({ minLength: 1, maxLength: 64 });

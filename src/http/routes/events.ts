@@ -1,29 +1,29 @@
 /** Agent events: an agent reports what it did with an object (DEPLOY/DELETE, SUCCESS/FAILURE); admins list them. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { EVENT_STATUSES, EVENT_TYPES } from '../../store/records.js';
 import type { ServerContext } from '../context.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
-import { arrayOf, digits, eventSchema, idParams } from '../schemas.js';
+import { arrayOf, digits, eventSchema, idParams, uuidText } from '../schemas.js';
 import { ADMIN, ADMIN_OR_SELF, agentOr404, bodyAgentId, checkBodyAgentId, responses } from './route-kit.js';
 
-const uuid = { type: 'string', format: 'uuid' } as const;
 /** Longest event message kept (a failing `kubectl apply` can be chatty; the body limit caps the rest). */
 const MAX_MESSAGE = 64 * 1024;
 
-const eventBody = {
-  type: 'object',
-  required: ['deployment_object_id', 'event_type', 'status'],
-  additionalProperties: false,
-  properties: {
-    deployment_object_id: uuid,
-    event_type: { type: 'string', enum: [...EVENT_TYPES], description: 'DEPLOY or DELETE (uppercase)' },
-    status: { type: 'string', enum: [...EVENT_STATUSES], description: 'SUCCESS or FAILURE (uppercase)' },
-    message: { type: ['string', 'null'], maxLength: MAX_MESSAGE },
-    agent_id: bodyAgentId,
+const eventBody = Type.Object(
+  {
+    deployment_object_id: uuidText,
+    event_type: Type.Unsafe<string>({ type: 'string', enum: [...EVENT_TYPES], description: 'DEPLOY or DELETE (uppercase)' }),
+    status: Type.Unsafe<string>({ type: 'string', enum: [...EVENT_STATUSES], description: 'SUCCESS or FAILURE (uppercase)' }),
+    message: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: MAX_MESSAGE })),
+    agent_id: Type.Optional(bodyAgentId),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-const limitQuery = { type: 'object', properties: { limit: digits('a whole number of events from 1', 6) } } as const;
+const limit = digits('a whole number of events from 1', 6);
+const limitQuery = Type.Object({ limit: Type.Optional(limit) });
 
 function parseLimit(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -32,7 +32,8 @@ function parseLimit(raw: string | undefined): number | undefined {
   return n;
 }
 
-export function eventRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function eventRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/agents/:id/events',
     {
@@ -46,14 +47,8 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
       config: { access: ADMIN_OR_SELF },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as {
-        deployment_object_id: string;
-        event_type: string;
-        status: string;
-        message?: string | null;
-        agent_id?: string;
-      };
+      const { id } = request.params;
+      const { body } = request;
       checkBodyAgentId(body.agent_id, id);
       if (request.principal?.role !== 'agent') await agentOr404(store, id);
       const objectId = body.deployment_object_id.toLowerCase();
@@ -86,9 +81,9 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
       config: { access: ADMIN_OR_SELF },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       if (request.principal?.role !== 'agent') await agentOr404(store, id);
-      return store.listEvents({ agentId: id, limit: parseLimit((request.query as { limit?: string }).limit) });
+      return store.listEvents({ agentId: id, limit: parseLimit(request.query.limit) });
     },
   );
 
@@ -98,16 +93,13 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
       schema: {
         summary,
         tags: ['events'],
-        querystring: {
-          type: 'object',
-          properties: { agent_id: uuid, deployment_object_id: uuid, limit: limitQuery.properties.limit },
-        },
+        querystring: Type.Object({ agent_id: Type.Optional(uuidText), deployment_object_id: Type.Optional(uuidText), limit: Type.Optional(limit) }),
         response: responses({ 200: arrayOf(eventSchema) }, [400, 403]),
       },
       config: { access: ADMIN },
     },
     async (request) => {
-      const q = request.query as { agent_id?: string; deployment_object_id?: string; limit?: string };
+      const q = request.query;
       return store.listEvents({
         agentId: q.agent_id?.toLowerCase(),
         deploymentObjectId: q.deployment_object_id?.toLowerCase(),
@@ -125,7 +117,7 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
       config: { access: ADMIN },
     },
     async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
+      const id = request.params.id.toLowerCase();
       const event = await store.getEvent(id);
       if (!event) throw notFound(`no event ${id}`);
       return event;
@@ -144,13 +136,13 @@ export function eventRoutes(app: FastifyInstance, { store }: ServerContext): voi
         schema: {
           summary: `brokkr v1: ${what} pending for the agent (always none here)`,
           tags: ['agents'],
-          params: { type: 'object', required: [param], properties: { [param]: uuid } },
+          params: Type.Object({ [param]: uuidText }),
           response: responses({ 200: { type: 'array', maxItems: 0, items: {} } }, [400, 403, 404]),
         },
         config: { access },
       },
       async (request) => {
-        const agentId = (request.params as Record<string, string>)[param]!.toLowerCase();
+        const agentId = request.params[param]!.toLowerCase();
         await agentOr404(store, agentId);
         return [];
       },
