@@ -5,7 +5,10 @@
 // two runs, and measures the deliveries: how many were sent during the run, their lag (event
 // created → receiver has it), what is left queued, and the daemon's RSS.
 //
-//   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--concurrency 8]
+//   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--concurrency N (default: the daemon's, 512)]
+//
+// Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ import { probe } from './commit-to-agent.mjs';
 
 const EVENTS = new URL('./lib/events-worker.mjs', import.meta.url).pathname;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
 /** A receiver that answers every POST after `delayMs`; records when each event arrived. */
 async function startReceiver(delayMs) {
@@ -46,7 +50,7 @@ async function startReceiver(delayMs) {
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
 async function once({ subscribe, seconds, rate, concurrency, commits }) {
   const receiver = subscribe ? await startReceiver(200) : null;
-  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, webhooks: { allowHosts: ['127.0.0.1'], concurrency } });
+  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
   const probes = [];
   const events = startWorker(EVENTS);
   try {
@@ -63,6 +67,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
     for (const a of fleet.probes) probes.push(probe(fleet.url, a));
     await sleep(500);
     const before = await fleet.daemon.call({ cmd: 'memory' });
+    const loadBefore = uptime();
     const load = events.call({ cmd: 'events', url: fleet.url, agents, rate, seconds });
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
@@ -101,6 +106,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
     const arrivals = receiver ? receiver.arrivals.filter((a) => a.at <= endAt) : [];
     return {
       subscribe,
+      uptime: { before: loadBefore, after: uptime() },
       generated: { sent: generated.sent, errors: generated.errors, firstError: generated.firstError, seconds: generated.seconds, postMs: summarize(generated.latencies) },
       state: summarize(stateMs),
       commit: summarize(commitMs),
@@ -118,21 +124,22 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency = 8, commits = 8 } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8 } = {}) {
   const started = Date.now();
   const host = machine();
-  console.log(`webhooks: ${rate} events/s for ${seconds} s, without then with a '*' subscription (receiver 200 ms, ${concurrency} in flight)`);
+  const slots = concurrency ?? 'default';
+  console.log(`webhooks: ${rate} events/s for ${seconds} s, without then with a '*' subscription (receiver 200 ms, ${slots} in flight)`);
   const without = await once({ subscribe: false, seconds, rate, concurrency, commits });
-  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms`);
+  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms\n    ${without.uptime.before}\n    ${without.uptime.after}`);
   const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits });
-  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; ${withSub.delivered} delivered`);
+  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
   const c = withSub.deliveries.counts;
   const created = Object.values(c).reduce((a, b) => a + b, 0);
   const throughput = withSub.delivered / withSub.generated.seconds;
   const rows = [
     { metric: `target-state p99 during ${rate} events/s: without / with a \`*\` subscription`, value: `${fmt(without.state.p99)} / ${fmt(withSub.state.p99)} ms`, goal: 'unchanged within noise' },
     { metric: 'commit → agent median (p99): without / with', value: `${fmt(without.commit.median)} (${fmt(without.commit.p99)}) / ${fmt(withSub.commit.median)} (${fmt(withSub.commit.p99)}) ms`, goal: 'unchanged within noise' },
-    { metric: `deliveries sent during the run (receiver 200 ms, ${concurrency} in flight)`, value: `${withSub.delivered} of ${created} (${fmt(throughput, 1)}/s)` },
+    { metric: `deliveries sent during the run (receiver 200 ms, ${slots} in flight)`, value: `${withSub.delivered} of ${created} (${fmt(throughput, 1)}/s)` },
     { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(withSub.lag.median)} (${fmt(withSub.lag.p99)}) ms` },
     { metric: 'daemon RSS during the run: without / with', value: `${fmt(without.rss.during.max, 0)} / ${fmt(withSub.rss.during.max, 0)} MiB` },
   ];
@@ -148,6 +155,7 @@ export async function run({ seconds = 20, rate = 1000, concurrency = 8, commits 
     `| commit → agent median / p99 ms (${without.commitSamples} / ${withSub.commitSamples} answers) | ${fmt(without.commit.median)} / ${fmt(without.commit.p99)} | ${fmt(withSub.commit.median)} / ${fmt(withSub.commit.p99)} |`,
     `| daemon RSS before load, max during (MiB) | ${fmt(without.rss.before, 0)}, ${fmt(without.rss.during.max, 0)} | ${fmt(withSub.rss.before, 0)}, ${fmt(withSub.rss.during.max, 0)} |`,
     `| deliveries at the end: ${Object.keys(c).join(' / ')} | – | ${Object.values(c).join(' / ')} |`,
+    `| \`uptime\` before / after the load | ${without.uptime.before} / ${without.uptime.after} | ${withSub.uptime.before} / ${withSub.uptime.after} |`,
     `| delivery lag median / p90 / p99 / max ms | – | ${fmt(withSub.lag.median)} / ${fmt(withSub.lag.p90)} / ${fmt(withSub.lag.p99)} / ${fmt(withSub.lag.max)} |`,
   ];
   return {

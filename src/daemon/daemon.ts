@@ -63,7 +63,7 @@ export interface DaemonOptions {
   /** Watch refs and poll (default true). */
   watch?: boolean;
   /** Outbound webhooks (SPEC §11): hosts allowed besides public addresses, offline-after, concurrency, back-off. */
-  webhooks?: { allowHosts?: string[] } & Partial<Pick<WebhookWorkerOptions, 'offlineAfterMs' | 'concurrency' | 'pollMs' | 'retry'>>;
+  webhooks?: { allowHosts?: string[] } & Partial<Pick<WebhookWorkerOptions, 'offlineAfterMs' | 'concurrency' | 'perSubscription' | 'pollMs' | 'retry'>>;
 }
 
 export interface Daemon {

@@ -107,6 +107,21 @@ export interface DeliveryQuery {
   offset?: number;
 }
 
+/**
+ * Per-subscription cap of a claim: a subscription already holding `perSubscription` deliveries in
+ * flight (`busy`, by subscription id) gets no more, and one claim gives none more than what it has
+ * left — so a slow or hanging receiver cannot take every slot of a replica.
+ */
+export interface ClaimFairness {
+  perSubscription: number;
+  busy: ReadonlyMap<Uuid, number>;
+}
+
+export interface FinishedDelivery {
+  id: Uuid;
+  outcome: DeliveryOutcome;
+}
+
 /** An agent whose presence changed, as the offline watcher reports it. */
 export interface PresenceChange {
   agent_id: Uuid;
@@ -133,9 +148,11 @@ export interface WebhookStore {
    * PostgreSQL): pending and failed ones whose next_retry_at has come, and acquired ones whose
    * claim ran out. Each claim counts an attempt. Oldest due first.
    */
-  claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]>;
   /** Record an attempt's outcome; false (nothing written) when holder no longer holds the claim. */
   finishDelivery(id: Uuid, holder: string, outcome: DeliveryOutcome): Promise<boolean>;
+  /** finishDelivery for many, in one transaction (one statement on PostgreSQL); how many were still held. */
+  finishDeliveries(holder: string, finished: readonly FinishedDelivery[]): Promise<number>;
   /**
    * agent.offline for live agents whose last heartbeat is older than offlineAfterMs and that were
    * not reported offline yet; agent.online for those reported offline that heartbeat again. One

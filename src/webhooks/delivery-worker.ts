@@ -2,6 +2,12 @@
  * The daemon's webhook loop: claims due deliveries, sends them with bounded concurrency, records
  * each outcome; notices agents going offline and coming back; prunes old finished deliveries.
  *
+ * Throughput is slots ÷ receiver time (a 200 ms receiver and 512 slots: ~2,500/s), so slots are
+ * many and cheap: deliveries are I/O, connections are kept alive per receiver host, claims take
+ * up to CLAIM_BATCH rows in one statement and yield to the event loop between batches, outcomes
+ * are written in batches (one transaction per FINISH_BATCH or per FINISH_DELAY_MS). A subscription
+ * holds at most `perSubscription` slots, so a hanging receiver cannot stall the others.
+ *
  * Nothing else waits for it: deliveries are rows the database's triggers wrote with each change,
  * so syncing, agents and the API only ever write a row. It is woken by the store's change
  * notifications (debounced) and polls every `pollMs` for retries and for deliveries written
@@ -10,10 +16,10 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
-import type { ClaimedDelivery, DeliveryOutcome, WebhookStore } from '../store/webhook-store.js';
+import type { ClaimedDelivery, DeliveryOutcome, FinishedDelivery, WebhookStore } from '../store/webhook-store.js';
 import { webhooksOf } from '../store/webhooks-of.js';
 import { nextRetryAt, type RetryOptions } from './retry-policy.js';
-import { sendAttempt, type AttemptResult } from './send-delivery.js';
+import { deliveryAgents, sendAttempt, type AttemptResult, type DeliveryAgents } from './send-delivery.js';
 import type { UrlPolicy } from './url-policy.js';
 
 export interface WebhookWorkerOptions {
@@ -23,8 +29,10 @@ export interface WebhookWorkerOptions {
   holder: string;
   policy: UrlPolicy;
   logger: Logger;
-  /** Deliveries in flight at once (default 8). */
+  /** Deliveries in flight at once (default 512). */
   concurrency?: number;
+  /** Deliveries in flight at once to one subscription (default half of `concurrency`, at least 1). */
+  perSubscription?: number;
   /** Poll for due deliveries this often (ms, default 1000). */
   pollMs?: number;
   retry?: RetryOptions;
@@ -36,11 +44,24 @@ export interface WebhookWorkerOptions {
   onAttempt?: (outcome: DeliveryOutcome['status']) => void;
 }
 
+export const DEFAULT_WEBHOOK_CONCURRENCY = 512;
+/** Most rows one claim statement takes (then the worker yields to the event loop before the next). */
+const CLAIM_BATCH = 64;
+/** Outcomes are written when this many are waiting, or this long after the first. */
+const FINISH_BATCH = 128;
+const FINISH_DELAY_MS = 25;
+
 export class DeliveryWorker {
   readonly #hooks: WebhookStore;
   readonly #o: Required<Omit<WebhookWorkerOptions, 'retry' | 'onAttempt'>> & Pick<WebhookWorkerOptions, 'onAttempt'> & { retry: RetryOptions };
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
+  /** In flight per subscription id. */
+  readonly #busy = new Map<string, number>();
+  readonly #agents: DeliveryAgents = deliveryAgents();
+  #finished: (FinishedDelivery & { d: ClaimedDelivery })[] = [];
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushing: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | null = null;
   #pumping = false;
@@ -51,7 +72,16 @@ export class DeliveryWorker {
   delivered = 0;
 
   constructor(options: WebhookWorkerOptions) {
-    this.#o = { concurrency: 8, pollMs: 1000, retry: {}, offlineAfterMs: 120_000, retentionMs: 7 * 86_400_000, ...options };
+    const concurrency = options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
+    this.#o = {
+      pollMs: 1000,
+      retry: {},
+      offlineAfterMs: 120_000,
+      retentionMs: 7 * 86_400_000,
+      ...options,
+      concurrency,
+      perSubscription: Math.min(concurrency, options.perSubscription ?? Math.max(1, Math.ceil(concurrency / 2))),
+    };
     this.#hooks = webhooksOf(options.store);
   }
 
@@ -74,6 +104,8 @@ export class DeliveryWorker {
     if (this.#wake) clearTimeout(this.#wake);
     this.#abort.abort();
     await Promise.allSettled([...this.#inFlight]);
+    await this.#flush();
+    this.#agents.destroy();
   }
 
   /** Pump within 20 ms: many changes in a burst make one claim. */
@@ -92,14 +124,21 @@ export class DeliveryWorker {
     }
     this.#pumping = true;
     try {
+      const { perSubscription } = this.#o;
+      const atCap = () => [...this.#busy.values()].filter((n) => n >= perSubscription).length;
       do {
         this.#again = false;
-        const free = this.#o.concurrency - this.#inFlight.size;
-        if (this.#stopped || free <= 0) break;
+        const want = Math.min(CLAIM_BATCH, this.#o.concurrency - this.#inFlight.size);
+        if (this.#stopped || want <= 0) break;
+        const fullBefore = atCap();
         // The claim outlives the longest send (timeout ≤ 300 s) so no other replica takes it mid-send.
-        const claimed = await this.#hooks.claimDeliveries(this.#o.holder, free, 330_000);
+        const claimed = await this.#hooks.claimDeliveries(this.#o.holder, want, 330_000, { perSubscription, busy: this.#busy });
         for (const d of claimed) this.#run(d);
-        if (claimed.length === free) this.#again = true;
+        // A full batch, or one cut short by a subscription reaching its cap (it is skipped next time): claim again.
+        if (claimed.length === want || atCap() > fullBefore) {
+          this.#again = true;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       } while (this.#again);
     } catch (err) {
       this.#o.logger.warn({ err: (err as Error).message }, 'webhook deliveries could not be claimed; retrying on the next poll');
@@ -109,31 +148,52 @@ export class DeliveryWorker {
   }
 
   #run(d: ClaimedDelivery): void {
+    this.#busy.set(d.subscription_id, (this.#busy.get(d.subscription_id) ?? 0) + 1);
     const job = (async () => {
       const result = await sendAttempt(
         { delivery_id: d.id, event_type: d.event_type, event_id: d.event_id, payload: d.payload, url: d.url, secret: d.secret, format: d.format, timeout_seconds: d.timeout_seconds, attempt: d.attempts },
         this.#o.policy,
         this.#abort.signal,
+        this.#agents,
       );
-      const outcome = this.#outcome(d, result);
-      try {
-        await this.#hooks.finishDelivery(d.id, this.#o.holder, outcome);
-      } catch (err) {
-        // The claim runs out and the delivery is due again: at worst it is sent twice, never lost.
-        this.#o.logger.warn({ delivery: d.id, err: (err as Error).message }, 'webhook delivery outcome could not be recorded');
-      }
-      this.#o.onAttempt?.(outcome.status);
-      if (outcome.status === 'success') this.delivered++;
-      else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
-        { delivery: d.id, subscription: d.subscription_id, event: d.event_type, attempt: d.attempts, status: outcome.status, error: outcome.error },
-        outcome.status === 'dead' ? 'webhook delivery gave up' : 'webhook delivery failed; will retry',
-      );
+      this.#finished.push({ id: d.id, outcome: this.#outcome(d, result), d });
+      if (this.#finished.length >= FINISH_BATCH) void this.#flush();
+      else this.#flushTimer ??= setTimeout(() => void this.#flush(), FINISH_DELAY_MS);
     })();
     this.#inFlight.add(job);
     void job.finally(() => {
       this.#inFlight.delete(job);
+      const n = (this.#busy.get(d.subscription_id) ?? 1) - 1;
+      if (n > 0) this.#busy.set(d.subscription_id, n);
+      else this.#busy.delete(d.subscription_id);
       this.#soon();
     });
+  }
+
+  /** Write the waiting outcomes in one transaction (the rows stay claimed by this replica until then). */
+  #flush(): Promise<void> {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const batch = this.#finished;
+    this.#finished = [];
+    if (batch.length === 0) return this.#flushing;
+    this.#flushing = this.#flushing.then(async () => {
+      try {
+        await this.#hooks.finishDeliveries(this.#o.holder, batch);
+      } catch (err) {
+        // The claims run out and the deliveries are due again: at worst sent twice, never lost.
+        this.#o.logger.warn({ deliveries: batch.length, err: (err as Error).message }, 'webhook delivery outcomes could not be recorded');
+      }
+      for (const { d, outcome } of batch) {
+        this.#o.onAttempt?.(outcome.status);
+        if (outcome.status === 'success') this.delivered++;
+        else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
+          { delivery: d.id, subscription: d.subscription_id, event: d.event_type, attempt: d.attempts, status: outcome.status, error: outcome.error },
+          outcome.status === 'dead' ? 'webhook delivery gave up' : 'webhook delivery failed; will retry',
+        );
+      }
+    });
+    return this.#flushing;
   }
 
   #outcome(d: ClaimedDelivery, r: AttemptResult): DeliveryOutcome {

@@ -37,7 +37,26 @@ export function bodyOf(a: Pick<Attempt, 'format' | 'payload'>): string {
   return a.format === 'slack' ? slackBody(a.payload) : a.payload;
 }
 
-export function sendAttempt(a: Attempt, policy: UrlPolicy, signal?: AbortSignal): Promise<AttemptResult> {
+/**
+ * Keep-alive connection pools for the delivery worker: a receiver gets its connections reused
+ * (one TCP/TLS handshake per connection, not per delivery; pools are per host and port). The URL
+ * policy still checks every NEW connection's addresses (the `lookup` below); an idle connection is
+ * closed after 4 s, before a Node receiver's default 5 s keep-alive closes it under us.
+ */
+export interface DeliveryAgents {
+  http: http.Agent;
+  https: https.Agent;
+  destroy(): void;
+}
+
+export function deliveryAgents(): DeliveryAgents {
+  const options = { keepAlive: true, timeout: 4_000, scheduling: 'lifo' as const, maxFreeSockets: 64 };
+  const pools = { http: new http.Agent(options), https: new https.Agent(options) };
+  return { ...pools, destroy: () => (pools.http.destroy(), pools.https.destroy()) };
+}
+
+/** Without `agents`, a fresh connection for this one attempt (the test message). */
+export function sendAttempt(a: Attempt, policy: UrlPolicy, signal?: AbortSignal, agents?: DeliveryAgents): Promise<AttemptResult> {
   let url: URL;
   try {
     url = parseWebhookUrl(a.url);
@@ -75,7 +94,7 @@ export function sendAttempt(a: Attempt, policy: UrlPolicy, signal?: AbortSignal)
       method: 'POST',
       headers,
       lookup: policy.lookupFor(hostOf(url)),
-      agent: false,
+      agent: agents ? (url.protocol === 'https:' ? agents.https : agents.http) : false,
     });
     const timer = setTimeout(() => {
       fail(`no answer within ${a.timeout_seconds} s (the subscription's timeout_seconds)`);

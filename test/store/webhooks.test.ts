@@ -138,6 +138,38 @@ describe.each(ENGINES)('webhooks store (%s)', (engine) => {
     expect(await hooks.countDeliveries()).toMatchObject({ failed: 1, dead: 2, acquired: 1, success: 0, pending: 0 });
   });
 
+  it('one claim takes a batch, oldest first, and gives no subscription more than its cap less what it has in flight; finishing a batch marks only the rows still held', async () => {
+    const { store } = await openEngineStore(engine);
+    const hooks = webhooksOf(store);
+    const slow = await hooks.createSubscription(sub({ name: 'slow', url: 'https://slow.example.com/h' }));
+    const fast = await hooks.createSubscription(sub({ name: 'fast', url: 'https://fast.example.com/h', secret: null }));
+    const w = await world(store);
+    for (let i = 0; i < 5; i++) await store.createEvent({ agent_id: w.agent.id, deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `${i}` });
+    // slow has 1 in flight, cap 3: this claim may give it 2 more; fast gets what the limit leaves.
+    const first = await hooks.claimDeliveries('a', 6, 60_000, { perSubscription: 3, busy: new Map([[slow.id, 1]]) });
+    const of = (list: typeof first, id: string) => list.filter((d) => d.subscription_id === id);
+    expect(first).toHaveLength(5);
+    expect(of(first, slow.id)).toHaveLength(2);
+    expect(of(first, fast.id)).toHaveLength(3);
+    expect(of(first, fast.id).every((d) => d.url === 'https://fast.example.com/h' && d.secret === null && d.format === 'json' && d.timeout_seconds === 10)).toBe(true);
+    expect(of(first, slow.id).every((d) => d.url === 'https://slow.example.com/h' && d.secret === 's3cret')).toBe(true);
+    expect(first.map((d) => d.created_at)).toEqual([...first.map((d) => d.created_at)].sort());
+    // A subscription at its cap gets nothing; the others still do.
+    const capped = await hooks.claimDeliveries('a', 10, 60_000, { perSubscription: 3, busy: new Map([[slow.id, 3], [fast.id, 3]]) });
+    expect(capped).toEqual([]);
+    const rest = await hooks.claimDeliveries('a', 10, 60_000, { perSubscription: 3, busy: new Map([[slow.id, 3]]) });
+    expect(rest.map((d) => d.subscription_id)).toEqual([fast.id, fast.id]);
+    // Without a cap the remaining three of slow go in one claim.
+    expect(await hooks.claimDeliveries('a', 10, 60_000)).toHaveLength(3);
+    const ok = { status: 'success', status_code: 200, response_excerpt: 'fine' } as const;
+    const done = [...first, ...rest].map((d) => ({ id: d.id, outcome: ok }));
+    expect(await hooks.finishDeliveries('b', done)).toBe(0);
+    expect(await hooks.finishDeliveries('a', [...done, { id: first[0]!.id, outcome: ok }])).toBe(7);
+    expect(await hooks.finishDeliveries('a', [])).toBe(0);
+    expect(await hooks.getDelivery(first[0]!.id)).toMatchObject({ status: 'success', last_status_code: 200, response_excerpt: 'fine', acquired_by: null });
+    expect(await hooks.countDeliveries()).toMatchObject({ success: 7, acquired: 3, pending: 0 });
+  });
+
   it('an agent without heartbeats for offline-after is reported offline once (two replicas watching), and online when it comes back', async () => {
     const { store, target, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);

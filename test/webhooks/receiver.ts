@@ -18,6 +18,8 @@ export interface Receiver {
   to(path: string): Received[];
   /** `/flaky` answers 500 until this is true. */
   flakyOk: boolean;
+  /** TCP connections accepted so far (a sender keeping connections alive opens few). */
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const requests: Received[] = [];
   const hanging = new Set<http.ServerResponse>();
-  const state = { flakyOk: false };
+  const state = { flakyOk: false, connections: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -63,6 +65,7 @@ export async function startReceiver(): Promise<Receiver> {
       }
     });
   });
+  server.on('connection', () => state.connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -74,6 +77,9 @@ export async function startReceiver(): Promise<Receiver> {
     },
     set flakyOk(v: boolean) {
       state.flakyOk = v;
+    },
+    get connections() {
+      return state.connections;
     },
     close: async () => {
       for (const res of hanging) res.destroy();

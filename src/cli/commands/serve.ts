@@ -57,7 +57,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
           describe:
             'Outbound webhooks may also go to these hosts, comma-separated: names, *.suffix, IP addresses, CIDR ranges, or * (default: public addresses only; loopback, private and link-local ones are refused)',
         },
-        'webhook-concurrency': { type: 'number', default: 8, describe: 'Outbound webhook deliveries in flight at once, per replica (a receiver answering in T seconds gets at most N/T a second)' },
+        'webhook-concurrency': { type: 'number', default: 512, describe: 'Outbound webhook deliveries in flight at once, per replica, half of them at most to one subscription (a receiver answering in T seconds gets at most N/2/T a second)' },
         'offline-after': { type: 'number', default: 120, describe: 'Seconds without a heartbeat after which an agent is offline (webhook event agent.offline)' },
         'log-level': { type: 'string', default: 'info', describe: `Log level (${LOG_LEVELS.join(', ')})` },
       })

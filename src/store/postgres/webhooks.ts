@@ -3,9 +3,11 @@ import type { AuditContext } from '../audit.js';
 import { ConflictError } from '../store.js';
 import type {
   ClaimedDelivery,
+  ClaimFairness,
   DeliveryOutcome,
   DeliveryQuery,
   DeliveryStatus,
+  FinishedDelivery,
   NewWebhookSubscription,
   PresenceChange,
   WebhookDelivery,
@@ -13,7 +15,7 @@ import type {
   WebhookStore,
   WebhookSubscription,
 } from '../webhook-store.js';
-import { countsByStatus, deliveryPage, flattenOutcome, presenceData, subscriptionAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
+import { countsByStatus, deliveryPage, fairnessParams, flattenOutcome, presenceData, subscriptionAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
 import { recordAudit } from './audit.js';
 import { uuidParam, type PgDb } from './pg-db.js';
 
@@ -87,20 +89,25 @@ export class PostgresWebhooks implements WebhookStore {
   /**
    * FOR UPDATE SKIP LOCKED: replicas claiming at the same moment each lock different rows, none
    * waits for another, and no row is claimed twice; times are the database's (no clock skew).
+   * One statement claims the whole batch.
    */
-  async claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
+    const { cap, busy } = fairnessParams(fairness);
     return this.db.rows<ClaimedDelivery>(
-      // One index range per status, each in order (no sort of a backlog); SKIP LOCKED rows are simply not candidates.
-      `WITH candidates AS (
-         (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= clock_timestamp() ORDER BY next_retry_at LIMIT $3)
-         UNION ALL
-         (SELECT id, next_retry_at FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= clock_timestamp() ORDER BY next_retry_at LIMIT $3)
-         UNION ALL
-         (SELECT id, acquired_until FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= clock_timestamp() ORDER BY acquired_until LIMIT $3)),
-       due AS (
-         SELECT d.id FROM webhook_deliveries d JOIN candidates c ON c.id = d.id
-         WHERE (d.status IN ('pending', 'failed') AND d.next_retry_at <= clock_timestamp()) OR (d.status = 'acquired' AND d.acquired_until <= clock_timestamp())
-         ORDER BY c.due LIMIT $3 FOR UPDATE OF d SKIP LOCKED),
+      // One index range per status, each in order (no sort of a backlog), rows locked as they are read: a row another
+      // replica is claiming is skipped during the scan, not after it (its claim then still fills up).
+      // Subscriptions at their cap are skipped; the ranking keeps any one below it within this claim.
+      `WITH busy AS (SELECT key::uuid AS sid, value::int AS n FROM jsonb_each_text($4::jsonb)),
+       pending AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= clock_timestamp()
+            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+       failed AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= clock_timestamp()
+            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+       expired AS (SELECT id, subscription_id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= clock_timestamp()
+            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY acquired_until LIMIT $3 FOR UPDATE SKIP LOCKED),
+       ranked AS (
+         SELECT c.id, c.due, row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.due) + coalesce(b.n, 0) AS k
+         FROM (SELECT * FROM pending UNION ALL SELECT * FROM failed UNION ALL SELECT * FROM expired) c LEFT JOIN busy b ON b.sid = c.subscription_id),
+       due AS (SELECT id FROM ranked WHERE k <= $5 ORDER BY due LIMIT $3),
        claimed AS (
          UPDATE webhook_deliveries d SET status = 'acquired', acquired_by = $1,
            acquired_until = clock_timestamp() + $2 * interval '1 millisecond', attempts = d.attempts + 1, last_attempt_at = clock_timestamp()
@@ -110,19 +117,29 @@ export class PostgresWebhooks implements WebhookStore {
               s.url, s.secret, s.format, s.timeout_seconds
        FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id
        ORDER BY c.created_at`,
-      [holder, leaseMs, limit],
+      [holder, leaseMs, limit, busy, cap],
     );
   }
 
   async finishDelivery(id: string, holder: string, outcome: DeliveryOutcome): Promise<boolean> {
-    const o = flattenOutcome(outcome);
-    const changed = await this.db.run(
-      `UPDATE webhook_deliveries SET status = $1::text, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce($2::timestamptz, next_retry_at),
-         last_error = $3, last_status_code = $4, response_excerpt = $5, completed_at = CASE WHEN $1::text = 'failed' THEN NULL ELSE now() END
-       WHERE id = $6 AND status = 'acquired' AND acquired_by = $7`,
-      [o.status, o.next_retry_at, o.error, o.status_code, o.response_excerpt, uuidParam(id), holder],
+    return (await this.finishDeliveries(holder, [{ id, outcome }])) > 0;
+  }
+
+  /** One UPDATE for the batch. */
+  async finishDeliveries(holder: string, finished: readonly FinishedDelivery[]): Promise<number> {
+    if (finished.length === 0) return 0;
+    const rows = finished.map(({ id, outcome }) => {
+      const o = flattenOutcome(outcome);
+      return { id: uuidParam(id), status: o.status, next_retry_at: o.next_retry_at, error: o.error, status_code: o.status_code, excerpt: o.response_excerpt };
+    }).filter((r) => r.id !== null);
+    return this.db.run(
+      `UPDATE webhook_deliveries d SET status = f.status, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(f.next_retry_at, d.next_retry_at),
+         last_error = f.error, last_status_code = f.status_code, response_excerpt = f.excerpt,
+         completed_at = CASE WHEN f.status = 'failed' THEN NULL ELSE now() END
+       FROM jsonb_to_recordset($2::jsonb) AS f (id uuid, status text, next_retry_at timestamptz, error text, status_code integer, excerpt text)
+       WHERE d.id = f.id AND d.status = 'acquired' AND d.acquired_by = $1`,
+      [holder, JSON.stringify(rows)],
     );
-    return changed > 0;
   }
 
   async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {

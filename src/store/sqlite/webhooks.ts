@@ -5,9 +5,11 @@ import { ConflictError } from '../store.js';
 import {
   DELIVERY_STATUSES,
   type ClaimedDelivery,
+  type ClaimFairness,
   type DeliveryOutcome,
   type DeliveryQuery,
   type DeliveryStatus,
+  type FinishedDelivery,
   type NewWebhookSubscription,
   type PresenceChange,
   type WebhookDelivery,
@@ -106,50 +108,77 @@ export class SqliteWebhooks implements WebhookStore {
     return this.db.stmt<WebhookDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?`).get(id) ?? null;
   }
 
-  /** One process owns a SQLite file, and better-sqlite3 runs this to completion: no other claim can interleave. */
-  async claimDeliveries(holder: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  /**
+   * One process owns a SQLite file, and better-sqlite3 runs this to completion: no other claim can
+   * interleave. One UPDATE … RETURNING claims the whole batch; one read gets their subscriptions.
+   */
+  async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { db } = this;
     const now = nowIso();
     const until = new Date(Date.now() + leaseMs).toISOString();
+    const { cap, busy } = fairnessParams(fairness);
     return db.tx(() => {
-      const ids = db
-        .stmt<{ id: string }>(
+      const claimed = db
+        .stmt<Omit<ClaimedDelivery, 'url' | 'secret' | 'format' | 'timeout_seconds'>>(
           // One index range per status (status, next_retry_at / acquired_until), each already in order: no sort of a backlog.
-          `SELECT id FROM (
-             SELECT * FROM (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= @now ORDER BY next_retry_at LIMIT @limit)
+          // Subscriptions at their cap are skipped; the ranking keeps any one below it within this claim.
+          `WITH busy (sid, n) AS (SELECT key, value FROM json_each(@busy)),
+           full AS (SELECT sid FROM busy WHERE n >= @cap),
+           candidates AS (
+             SELECT * FROM (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries
+               WHERE status = 'pending' AND next_retry_at <= @now AND subscription_id NOT IN full ORDER BY next_retry_at LIMIT @limit)
              UNION ALL
-             SELECT * FROM (SELECT id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= @now ORDER BY next_retry_at LIMIT @limit)
+             SELECT * FROM (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries
+               WHERE status = 'failed' AND next_retry_at <= @now AND subscription_id NOT IN full ORDER BY next_retry_at LIMIT @limit)
              UNION ALL
-             SELECT * FROM (SELECT id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= @now ORDER BY acquired_until LIMIT @limit))
-           ORDER BY due LIMIT @limit`,
+             SELECT * FROM (SELECT id, subscription_id, acquired_until AS due FROM webhook_deliveries
+               WHERE status = 'acquired' AND acquired_until <= @now AND subscription_id NOT IN full ORDER BY acquired_until LIMIT @limit)),
+           ranked AS (
+             SELECT c.id, c.due, row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.due) + coalesce(b.n, 0) AS k
+             FROM candidates c LEFT JOIN busy b ON b.sid = c.subscription_id)
+           UPDATE webhook_deliveries SET status = 'acquired', acquired_by = @holder, acquired_until = @until, attempts = attempts + 1, last_attempt_at = @now
+           WHERE id IN (SELECT id FROM ranked WHERE k <= @cap ORDER BY due LIMIT @limit)
+           RETURNING id, subscription_id, event_type, event_id, payload, attempts, created_at`,
         )
-        .all({ now, limit })
-        .map((r) => r.id);
-      const claim = db.stmt(
-        `UPDATE webhook_deliveries SET status = 'acquired', acquired_by = ?, acquired_until = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?`,
+        .all({ now, until, holder, limit, cap, busy });
+      if (claimed.length === 0) return [];
+      const subs = new Map(
+        db
+          .stmt<{ id: string; url: string; secret: string | null; format: WebhookFormat; timeout_seconds: number }>(
+            'SELECT id, url, secret, format, timeout_seconds FROM webhook_subscriptions WHERE id IN (SELECT value FROM json_each(?))',
+          )
+          .all(JSON.stringify([...new Set(claimed.map((d) => d.subscription_id))]))
+          .map((r) => [r.id, r]),
       );
-      const read = db.stmt<ClaimedDelivery>(
-        `SELECT d.id, d.subscription_id, d.event_type, d.event_id, d.payload, d.attempts, d.created_at, s.url, s.secret, s.format, s.timeout_seconds
-         FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ?`,
-      );
-      return ids.map((id) => {
-        claim.run(holder, until, now, id);
-        return read.get(id)!;
-      });
+      return claimed
+        .map((d) => {
+          const { url, secret, format, timeout_seconds } = subs.get(d.subscription_id)!;
+          return { ...d, url, secret, format, timeout_seconds };
+        })
+        .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
     });
   }
 
   async finishDelivery(id: string, holder: string, outcome: DeliveryOutcome): Promise<boolean> {
-    const o = flattenOutcome(outcome);
-    const done = o.status === 'failed' ? null : nowIso();
-    const { changes } = this.db
-      .stmt(
-        `UPDATE webhook_deliveries SET status = ?, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(?, next_retry_at),
-           last_error = ?, last_status_code = ?, response_excerpt = ?, completed_at = ?
-         WHERE id = ? AND status = 'acquired' AND acquired_by = ?`,
-      )
-      .run(o.status, o.next_retry_at, o.error, o.status_code, o.response_excerpt, done, id, holder);
-    return changes > 0;
+    return (await this.finishDeliveries(holder, [{ id, outcome }])) > 0;
+  }
+
+  async finishDeliveries(holder: string, finished: readonly FinishedDelivery[]): Promise<number> {
+    const { db } = this;
+    const mark = db.stmt(
+      `UPDATE webhook_deliveries SET status = ?, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(?, next_retry_at),
+         last_error = ?, last_status_code = ?, response_excerpt = ?, completed_at = ?
+       WHERE id = ? AND status = 'acquired' AND acquired_by = ?`,
+    );
+    return db.tx(() => {
+      const done = nowIso();
+      let held = 0;
+      for (const { id, outcome } of finished) {
+        const o = flattenOutcome(outcome);
+        held += mark.run(o.status, o.next_retry_at, o.error, o.status_code, o.response_excerpt, o.status === 'failed' ? null : done, id, holder).changes;
+      }
+      return held;
+    });
   }
 
   async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {
@@ -234,4 +263,10 @@ export function flattenOutcome(o: DeliveryOutcome): {
     response_excerpt: o.response_excerpt,
     next_retry_at: o.status === 'failed' ? o.next_retry_at : null,
   };
+}
+
+/** A claim's cap and busy counts as query parameters (no fairness: no cap). */
+export function fairnessParams(f: ClaimFairness | undefined): { cap: number; busy: string } {
+  if (!f) return { cap: 1_000_000_000, busy: '{}' };
+  return { cap: Math.max(1, Math.trunc(f.perSubscription)), busy: JSON.stringify(Object.fromEntries([...f.busy].filter(([, n]) => n > 0))) };
 }
