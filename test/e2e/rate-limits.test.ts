@@ -11,6 +11,8 @@ import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js
 import { freePort, killAll, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
 
 const ADMIN_PAK = 'e2e-rate-limit-admin-pak-0123456789abcdef';
+/** Requests per second of a readonly operator: one per 25 s (see beforeAll). */
+const READONLY_RATE = 0.04;
 
 let repo: TestRepo;
 let work: { path: string; cleanup(): void };
@@ -49,10 +51,12 @@ beforeAll(async () => {
     'queue/cm.yaml': 'kind: ConfigMap\n',
   });
   repo.commit('three stacks');
-  // The README's mapping form. An agent: 1 request a second, 3 at once. The admin: one every 5 s,
-  // so that a CLI process started right after the bucket ran dry still finds it empty.
+  // The README's mapping form. An agent: 1 request a second, 3 at once. The admin: one every 5 s.
+  // A readonly operator: one request every 25 s, no burst — a CLI process started after its bucket
+  // ran dry finds it still empty unless it took 25 s to start, and the Retry-After it is given
+  // (≤ 25 s) is within what the CLI waits (60 s), so the outcome does not hang on the machine's speed.
   const config = join(work.path, 'serve.yaml');
-  writeFileSync(config, 'rate-limit:\n  agent: 1/3\n  admin: 0.2/3\n');
+  writeFileSync(config, `rate-limit:\n  agent: 1/3\n  admin: 0.2/3\n  readonly: ${READONLY_RATE}/1\n`);
   const port = await freePort();
   daemon = startCli(['serve', '--config', config, '--repo', repo.path, '--branch', 'main', '--db', join(work.path, 'brokkr.db'), '--port', String(port)], {
     env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
@@ -80,13 +84,23 @@ describe('rate limits per role, with real processes', () => {
   });
 
   it('the admin CLI, finding its budget spent, waits Retry-After and succeeds', async () => {
-    const limited = await spend('/api/v1/agents', ADMIN_PAK);
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(2);
-    const r = await runCli(['agents', 'list', '--json'], { env: admin() });
+    // A readonly operator of its own: its bucket is nobody else's, and refills slowly (one per 25 s).
+    const created = await fetch(`${url}/api/v1/paks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_PAK}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cli-viewer', role: 'readonly' }),
+    });
+    expect(created.status).toBe(201);
+    const viewerPak = ((await created.json()) as { pak: string }).pak;
+    const limited = await spend('/api/v1/agents', viewerPak);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(2);
+    expect(retryAfter).toBeLessThanOrEqual(60); // within what the CLI waits
+    const r = await runCli(['agents', 'list', '--json'], { env: { BROKKR_URL: url, BROKKR_PAK: viewerPak } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/rate limited by the daemon \(429\); retrying in \d+ s/);
     expect((JSON.parse(r.stdout) as { name: string }[]).map((a) => a.name)).toContain('greedy');
-  }, 60_000);
+  }, 90_000);
 
   it('the reference agent, over its budget while applying, waits each Retry-After and applies every stack', async () => {
     const { id, pak } = await createAgent('edge');
