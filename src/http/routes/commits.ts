@@ -1,4 +1,6 @@
 /** `GET /commits/{sha}`: where a commit is in the fleet — what CI waits for (`brokkr-sync wait`). */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
@@ -64,22 +66,23 @@ const commitResponse = {
   },
 } as const;
 
-export function commitRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function commitRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/commits/:sha',
     {
       schema: {
         summary: 'Per stack a commit changed and per associated agent: released, applied, failed (with the message), health; and the overall state',
         tags: ['commits'],
-        params: { type: 'object', required: ['sha'], properties: { sha: { type: 'string', pattern: '^[0-9a-fA-F]{7,40}$', description: 'a full commit sha or a unique prefix of at least 7 hex digits' } } },
-        querystring: { type: 'object', properties: { healthy: { ...boolParam, description: 'also require every applied object to be reported healthy' } } },
+        params: Type.Object({ sha: Type.String({ pattern: '^[0-9a-fA-F]{7,40}$', description: 'a full commit sha or a unique prefix of at least 7 hex digits' }) }),
+        querystring: Type.Object({ healthy: Type.Optional({ ...boolParam, description: 'also require every applied object to be reported healthy' }) }),
         response: responses({ 200: commitResponse }, [400, 403, 404]),
       },
       config: { access: ADMIN },
     },
     async (request) => {
-      const prefix = (request.params as { sha: string }).sha.toLowerCase();
-      const healthy = isTrue((request.query as { healthy?: string }).healthy);
+      const prefix = request.params.sha.toLowerCase();
+      const healthy = isTrue(request.query.healthy);
       const objects = await store.findCommitObjects(prefix);
       const shas = [...new Set(objects.map((o) => o.commit_sha))];
       if (shas.length > 1) throw badRequest(`${prefix} is ambiguous: it starts ${shas.slice(0, 5).join(', ')}${shas.length > 5 ? ', …' : ''}; give more of the sha`);

@@ -1,11 +1,13 @@
 /** `GET /deployment-objects/{id}`: one object, for admins, generators and agents associated with its stack. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { idParams, objectWithCommitSchema } from '../schemas.js';
 import { ANY_PAK, responses } from './route-kit.js';
 
-export function deploymentObjectRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function deploymentObjectRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/deployment-objects/:id',
     {
@@ -18,7 +20,7 @@ export function deploymentObjectRoutes(app: FastifyInstance, { store }: ServerCo
       config: { access: ANY_PAK },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const object = await store.getObject(id);
       if (!object) throw notFound(`no deployment object ${id}`);
       const p = request.principal;

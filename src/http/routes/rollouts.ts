@@ -1,4 +1,6 @@
 /** Progressive delivery for admins (SPEC §10): a stack's rollout, promote / pause / resume, and rollback. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { badRequest } from '../errors.js';
@@ -67,14 +69,15 @@ export const rolloutSchema = {
   },
 } as const;
 
-export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function rolloutRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/stacks/:id/rollout',
     {
       schema: { summary: 'The stack’s rollout: waves, agents per wave, released object per wave, gate state, halt reason', tags, params: idParams, response: responses({ 200: rolloutSchema }, [400, 403, 404]) },
       config: { access: ADMIN_OR_GENERATOR },
     },
-    async (request) => store.getRollout((request.params as { id: string }).id),
+    async (request) => store.getRollout(request.params.id),
   );
 
   for (const action of ROLLOUT_ACTIONS) {
@@ -89,7 +92,7 @@ export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): v
         schema: { summary: what[action], tags, params: idParams, response: responses({ 200: rolloutSchema }, [400, 403, 404]) },
         config: { access: ADMIN },
       },
-      async (request) => store.rolloutAction((request.params as { id: string }).id, action, auditContext(request)),
+      async (request) => store.rolloutAction(request.params.id, action, auditContext(request)),
     );
   }
 
@@ -100,7 +103,7 @@ export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): v
         summary: 'A new object with the content of object `to_sequence`, released to every wave at once; the stack is paused',
         tags,
         params: idParams,
-        body: { type: 'object', required: ['to_sequence'], additionalProperties: false, properties: { to_sequence: { type: 'integer', minimum: 1 } } },
+        body: Type.Object({ to_sequence: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
         response: responses(
           { 201: { type: 'object', properties: { object: objectRef, rollout: rolloutSchema } } },
           [400, 403, 404, 409],
@@ -109,10 +112,10 @@ export function rolloutRoutes(app: FastifyInstance, { store }: ServerContext): v
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const { to_sequence } = request.body as { to_sequence: number };
+      const { to_sequence } = request.body;
       if (!Number.isSafeInteger(to_sequence)) throw badRequest('body.to_sequence must be a whole number');
       const audit = auditContext(request);
-      const result = await store.rollback((request.params as { id: string }).id, to_sequence, audit.actor ?? 'admin', audit);
+      const result = await store.rollback(request.params.id, to_sequence, audit.actor ?? 'admin', audit);
       reply.code(201);
       return { object: { ...result.object, is_deletion_marker: false }, rollout: result.rollout };
     },
