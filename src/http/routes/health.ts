@@ -1,11 +1,13 @@
 /** Deployment health (brokkr v1, SPEC §10): agents report per object; admins read per object and per stack. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HEALTH_STATUSES, type DeploymentHealth, type HealthStatus } from '../../store/records.js';
 import type { HealthReport } from '../../store/store.js';
 import type { ServerContext } from '../context.js';
 import { forbidden, notFound } from '../errors.js';
 import { countStatuses, latestPerAgent, worstStatus } from '../health-summary.js';
-import { deploymentHealthSchema, idParams } from '../schemas.js';
+import { deploymentHealthSchema, idParams, uuidText } from '../schemas.js';
 import { ADMIN, ADMIN_OR_SELF, agentOr404, responses } from './route-kit.js';
 
 const uuid = { type: 'string', format: 'uuid' } as const;
@@ -16,31 +18,21 @@ const MAX_SUMMARY = 4096;
 /** Objects per report: an agent reports every stack it runs in one request. */
 const MAX_OBJECTS = 10_000;
 
-const healthBody = {
-  type: 'object',
-  required: ['deployment_objects'],
-  additionalProperties: false,
-  properties: {
-    deployment_objects: {
-      type: 'array',
-      maxItems: MAX_OBJECTS,
-      items: {
-        type: 'object',
-        required: ['id', 'status'],
-        additionalProperties: false,
-        properties: {
-          id: uuid,
-          status: { ...status, description: 'healthy, degraded, failing or unknown (lower case)' },
-          summary: {
-            anyOf: [{ type: 'string', maxLength: MAX_SUMMARY }, { type: 'object' }, { type: 'null' }],
-            description: 'Text, or brokkr’s HealthSummary object (stored JSON-encoded, as brokkr does)',
-          },
-          checked_at: { type: 'string', format: 'date-time', description: 'When the agent checked (default: now)' },
-        },
-      },
-    },
+const reportedObject = Type.Object(
+  {
+    id: uuidText,
+    status: Type.Unsafe<HealthStatus>({ ...status, description: 'healthy, degraded, failing or unknown (lower case)' }),
+    summary: Type.Optional(
+      Type.Unsafe<unknown>({
+        anyOf: [{ type: 'string', maxLength: MAX_SUMMARY }, { type: 'object' }, { type: 'null' }],
+        description: 'Text, or brokkr’s HealthSummary object (stored JSON-encoded, as brokkr does)',
+      }),
+    ),
+    checked_at: Type.Optional(Type.String({ format: 'date-time', description: 'When the agent checked (default: now)' })),
   },
-} as const;
+  { additionalProperties: false },
+);
+const healthBody = Type.Object({ deployment_objects: Type.Array(reportedObject, { maxItems: MAX_OBJECTS }) }, { additionalProperties: false });
 
 const countsSchema = { type: 'object', required: [...HEALTH_STATUSES], properties: Object.fromEntries(HEALTH_STATUSES.map((s) => [s, count])) };
 
@@ -90,7 +82,8 @@ function summaryText(summary: unknown): string | null {
   return typeof summary === 'string' ? summary : JSON.stringify(summary);
 }
 
-export function healthRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function healthRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.patch(
     '/agents/:id/health-status',
     {
@@ -104,8 +97,8 @@ export function healthRoutes(app: FastifyInstance, { store }: ServerContext): vo
       config: { access: ADMIN_OR_SELF },
     },
     async (request, reply) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
-      const body = request.body as { deployment_objects: { id: string; status: HealthStatus; summary?: unknown; checked_at?: string }[] };
+      const id = request.params.id.toLowerCase();
+      const { body } = request;
       if (request.principal?.role !== 'agent') await agentOr404(store, id);
       // The last report of an object in one request wins, as if sent one after the other.
       const reports = new Map<string, HealthReport>();
@@ -146,7 +139,7 @@ export function healthRoutes(app: FastifyInstance, { store }: ServerContext): vo
       config: { access: ADMIN },
     },
     async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
+      const id = request.params.id.toLowerCase();
       if ((await store.getObjects([id])).length === 0) throw notFound(`no deployment object ${id}`);
       const records = await store.listHealth({ deploymentObjectId: id });
       return { deployment_object_id: id, health_records: records, overall_status: worstStatus(records.map((r) => r.status)), counts: countStatuses(records) };
@@ -165,7 +158,7 @@ export function healthRoutes(app: FastifyInstance, { store }: ServerContext): vo
       config: { access: ADMIN },
     },
     async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
+      const id = request.params.id.toLowerCase();
       if (!(await store.getStack(id))) throw notFound(`no stack ${id}`);
       const records = await store.listHealth({ stackId: id });
       const current = latestPerAgent(records);
