@@ -168,11 +168,10 @@ export function digits(description: string, maxDigits = 9) {
 }
 
 /** 0..60 as a string (long-poll seconds). */
-export const waitParam = {
-  type: 'string',
+export const waitParam = Type.String({
   pattern: '^(?:[0-9]|[1-5][0-9]|60)$',
   description: 'whole seconds from 0 to 60 (long poll)',
-} as const;
+});
 
 export const boolParam = Type.Unsafe<'true' | 'false' | '1' | '0'>({ type: 'string', enum: ['true', 'false', '1', '0'] });
 

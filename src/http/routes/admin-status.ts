@@ -1,4 +1,6 @@
 /** Admin overviews: generators, sync status and errors, the fleet status, and the change counter the dashboard long-polls. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SyncError } from '../../store/records.js';
 import type { Store } from '../../store/store.js';
@@ -43,7 +45,8 @@ const statusAgentSchema = {
   },
 } as const;
 
-export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function adminStatusRoutes(parent: FastifyInstance, ctx: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   const { store, feed } = ctx;
 
   app.get(
@@ -129,13 +132,13 @@ export function adminStatusRoutes(app: FastifyInstance, ctx: ServerContext): voi
       schema: {
         summary: 'Long poll for any change: answers {version} once version > since, or when wait runs out',
         tags,
-        querystring: { type: 'object', properties: { since: digits('a version number previously returned', 15), wait: waitParam } },
+        querystring: Type.Object({ since: Type.Optional(digits('a version number previously returned', 15)), wait: Type.Optional(waitParam) }),
         response: responses({ 200: { type: 'object', properties: { version: { type: 'integer' } } } }, [400, 403]),
       },
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const q = request.query as { since?: string; wait?: string };
+      const q = request.query;
       // A `since` ahead of the counter comes from before a restart: answer at once so the client resyncs.
       if (q.since !== undefined && Number(q.since) <= feed.version && !ctx.closing) {
         const controller = new AbortController();

@@ -3,6 +3,8 @@
  * and sync status, add a repository at run time, remove one (optionally pruning its stacks), and
  * sync one now. A generator's record is brokkr's; the repository's fields ride along.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { RepositorySpecError, parseRepositorySpec } from '../../daemon/repository-spec.js';
 import type { Generator } from '../../store/records.js';
@@ -76,7 +78,8 @@ const addBody = {
   },
 };
 
-export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function repositoryRoutes(parent: FastifyInstance, ctx: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   const { store } = ctx;
 
   /** Every live generator with its repository, sync state and stack counts (four reads in all, whatever their number). */
@@ -131,7 +134,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
       config: { access: ADMIN },
     },
     async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
+      const id = request.params.id.toLowerCase();
       const found = (await details()).find((g) => g.id === id);
       if (!found) throw notFound(`no generator ${id}`);
       return found;
@@ -176,14 +179,14 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
         summary: 'Stop syncing a repository; its stacks stay unless prune=true (then every agent receives their deletion markers)',
         tags,
         params: idParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { prune: boolParam } },
+        querystring: Type.Object({ prune: Type.Optional(boolParam) }, { additionalProperties: false }),
         response: responses({ 204: noContent }, [400, 403, 404, 409]),
       },
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
-      const prune = isTrue((request.query as { prune?: string }).prune);
+      const id = request.params.id.toLowerCase();
+      const prune = isTrue(request.query.prune);
       await control().remove(id, prune, auditContext(request));
       return reply.code(204).send();
     },
@@ -201,7 +204,7 @@ export function repositoryRoutes(app: FastifyInstance, ctx: ServerContext): void
       config: { access: ADMIN },
     },
     async (request) => {
-      const id = (request.params as { id: string }).id.toLowerCase();
+      const id = request.params.id.toLowerCase();
       const [report] = await control().syncNow(id);
       const name = (await store.listGenerators()).find((g) => g.id === id)?.name ?? null;
       await store.recordAudit(auditContext(request), auditEntries.repositorySyncRequested(id, name, report?.cursor ?? null));
