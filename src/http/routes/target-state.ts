@@ -7,6 +7,8 @@
  * own (cached) tag, because most wake-ups concern other agents. At the deadline it answers 304
  * (or the empty list), re-checking the database once more first.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -15,17 +17,16 @@ import { arrayOf, deploymentObjectSchema, idParams, waitParam } from '../schemas
 import { ifNoneMatchHit, parseIfNoneMatch, type TargetMode, type TargetState } from '../target-states.js';
 import { ADMIN_OR_SELF, agentOr404, responses } from './route-kit.js';
 
-const query = {
-  type: 'object',
-  properties: {
-    mode: {
+const query = Type.Object({
+  mode: Type.Optional(
+    Type.Unsafe<TargetMode>({
       type: 'string',
       enum: ['incremental', 'full'],
       description: 'incremental (default) leaves out objects the agent reported SUCCESS for',
-    },
-    wait: waitParam,
-  },
-} as const;
+    }),
+  ),
+  wait: Type.Optional(waitParam),
+});
 
 /**
  * An AbortSignal that fires when the client goes away, so a parked poll stops waiting at once.
@@ -41,7 +42,8 @@ function closedSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function targetStateRoutes(parent: FastifyInstance, ctx: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   const { store, feed, targets } = ctx;
 
   app.get(
@@ -62,8 +64,8 @@ export function targetStateRoutes(app: FastifyInstance, ctx: ServerContext): voi
       config: { access: ADMIN_OR_SELF },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const q = request.query as { mode?: TargetMode; wait?: string };
+      const { id } = request.params;
+      const q = request.query;
       const mode = q.mode ?? 'incremental';
       const waitMs = Number(q.wait ?? '0') * 1000;
       // An agent principal is its own proof of existence (deleted agents cannot authenticate).
