@@ -13,9 +13,6 @@ export const GIT_ERROR_CODES = [
 ] as const;
 export type GitErrorCode = (typeof GIT_ERROR_CODES)[number];
 
-/** Codes worth retrying later (the remote may come back); the others need an operator. */
-export const TRANSIENT_GIT_ERRORS: ReadonlySet<GitErrorCode> = new Set(['REMOTE_UNREACHABLE']);
-
 export class GitError extends Error {
   constructor(
     readonly code: GitErrorCode,

@@ -167,11 +167,3 @@ function parseBudget(text: string, where: string): Budget | null {
   if (burst < 1) throw new RateLimitSyntaxError(`${where}: the burst must be at least 1`);
   return { perSecond, burst };
 }
-
-/** One line per role for logs and docs: `agent 50/s (burst 100), admin off, ...`. */
-export function describeBudgets(budgets: Readonly<Budgets>): string {
-  return LIMITED_ROLES.map((role) => {
-    const b = budgets[role];
-    return b ? `${role} ${b.perSecond}/s (burst ${b.burst})` : `${role} unlimited`;
-  }).join(', ');
-}

@@ -17,13 +17,6 @@
 import type { Uuid } from '../store/records.js';
 import type { Store } from '../store/store.js';
 
-export interface ReleaseQuestion {
-  stackId: Uuid;
-  objectId: Uuid;
-  sequenceId: number;
-  agentId: Uuid;
-}
-
 /** One stack's release state, read once for all its agents. */
 export interface StackRelease {
   /** Whether the object with this sequence (or a later one) is released to the agent's wave. */
@@ -83,9 +76,4 @@ async function passedOn(store: Store, agentId: Uuid, stackId: Uuid, objectId: Uu
   if (!events.some((e) => e.status === 'SUCCESS')) return false;
   if ((await store.getRollout(stackId)).gate !== 'healthy') return true;
   return (await store.listHealth({ agentId, deploymentObjectId: objectId })).some((h) => h.status === 'healthy');
-}
-
-export async function isReleased(store: Store, q: ReleaseQuestion): Promise<boolean> {
-  const release = await stackRelease(store, q.stackId);
-  return release.released(q.agentId, q.sequenceId) && (await release.dependencies(q.agentId, q.sequenceId)).delivered;
 }

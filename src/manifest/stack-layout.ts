@@ -29,11 +29,6 @@ export function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** Is `path` the directory `dir` or below it ('' contains everything)? */
-export function isWithin(path: string, dir: string): boolean {
-  return dir === '' || path === dir || path.startsWith(`${dir}/`);
-}
-
 /** Does the path name a resource file (`*.yaml` / `*.yml`, other than a manifest)? */
 export function isResourceName(path: string): boolean {
   const base = basenameOf(path);

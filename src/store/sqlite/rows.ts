@@ -1,5 +1,5 @@
 /** Column lists and row mappers: SQLite rows (booleans as 0/1) to the wire records of records.ts. */
-import type { Agent, AgentEvent, CommitInfo, DeploymentObject, Generator, Stack } from '../records.js';
+import type { Agent, CommitInfo, DeploymentObject, Generator } from '../records.js';
 
 // Column lists in the order of the record types, so JSON output reads like the data model.
 export const STACK_COLUMNS = 'id, created_at, updated_at, deleted_at, name, description, generator_id';
@@ -30,16 +30,8 @@ export function toGenerator(row: GeneratorRow): Generator {
   return { ...row, is_active: row.is_active === 1 };
 }
 
-export function toStack(row: Stack): Stack {
-  return { ...row };
-}
-
 export function toAgent(row: AgentRow): Agent {
   return { ...row, k8s_reachable: row.k8s_reachable === null ? null : row.k8s_reachable === 1 };
-}
-
-export function toEvent(row: AgentEvent): AgentEvent {
-  return { ...row };
 }
 
 /** Provenance columns joined as c_sha, c_author_name... → CommitInfo (null when the object has none). */
