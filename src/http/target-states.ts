@@ -21,6 +21,7 @@
  * is re-read only if another connection wrote the file since (`PRAGMA data_version`).
  */
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { ChangeFeed, ChangeScope } from '../change-feed.js';
 import type { Store, TargetStateEntry } from '../store/store.js';
 import { externalWriteCounter } from '../store/external-writes.js';
@@ -63,8 +64,8 @@ export class TargetStates {
   readonly #store: Store;
   readonly #feed: ChangeFeed;
   readonly #maxAgeMs: number;
-  readonly #maxEntries: number;
-  readonly #cache = new Map<string, CacheEntry>();
+  /** Computed states by `agent:mode`, least recently used dropped past maxEntries. */
+  readonly #cache: LRUCache<string, CacheEntry>;
   readonly #agentEpochs = new Map<string, number>();
   /** How many feed notifications were agent-scoped; feed.version minus this is the global epoch. */
   #scoped = 0;
@@ -76,12 +77,11 @@ export class TargetStates {
    * Serialized 200 bodies by `global epoch:ETag`. Objects are immutable, so within one global
    * epoch an ETag determines the bytes; agents of one label group share identical states, so
    * after a commit one serialization (and one getObjects) serves them all — concurrent requests
-   * share the promise. Only the current epoch can ever hit, so older entries are dropped.
+   * share the promise (lru-cache's fetch). Only the current epoch can ever hit, so older entries
+   * are dropped. Bounded by their total length; a failed serialization is not kept.
    */
-  readonly #bodies = new Map<string, { body: Promise<string>; chars: number }>();
+  readonly #bodies: LRUCache<string, string, () => Promise<string>>;
   #bodiesEpoch = -1;
-  #bodyChars = 0;
-  readonly #maxBodyChars: number;
   /** Other processes' writes so far (SQLite), or null: then a tag past maxAgeMs is always re-read. */
   readonly #external: (() => number) | null;
 
@@ -89,8 +89,15 @@ export class TargetStates {
     this.#store = store;
     this.#feed = feed;
     this.#maxAgeMs = maxAgeMs;
-    this.#maxEntries = maxEntries;
-    this.#maxBodyChars = maxBodyChars;
+    this.#cache = new LRUCache({ max: maxEntries });
+    this.#bodies = new LRUCache({
+      maxSize: maxBodyChars,
+      sizeCalculation: (text) => Math.max(1, text.length),
+      // A new epoch clears the cache, and a full cache evicts, while serializations are in flight:
+      // their requests still get the body (lru-cache would otherwise reject them as aborted).
+      ignoreFetchAbort: true,
+      fetchMethod: (_etag, _stale, { context: produce }) => produce(),
+    });
     this.#external = externalWriteCounter(store);
     feed.onNotify((scope) => this.#onNotify(scope));
   }
@@ -113,34 +120,14 @@ export class TargetStates {
   }
 
   /** The serialized answer for a state: from the cache, or produced once and cached. */
-  body(state: TargetState, produce: () => Promise<string>): Promise<string> {
+  async body(state: TargetState, produce: () => Promise<string>): Promise<string> {
     if (state.global !== this.#bodiesEpoch) {
       if (state.global < this.#bodiesEpoch) return produce(); // a late request of an older epoch
       this.#bodies.clear();
-      this.#bodyChars = 0;
       this.#bodiesEpoch = state.global;
     }
-    const key = state.etag;
-    const hit = this.#bodies.get(key);
-    if (hit) return hit.body;
-    const entry = { body: produce(), chars: 0 };
-    this.#bodies.set(key, entry);
-    entry.body.then(
-      (text) => {
-        if (this.#bodies.get(key) !== entry) return;
-        entry.chars = text.length;
-        this.#bodyChars += text.length;
-        for (const [k, e] of this.#bodies) {
-          if (this.#bodyChars <= this.#maxBodyChars) break;
-          this.#bodies.delete(k);
-          this.#bodyChars -= e.chars;
-        }
-      },
-      () => {
-        if (this.#bodies.get(key) === entry) this.#bodies.delete(key);
-      },
-    );
-    return entry.body;
+    // fetch() is undefined only when its method gives undefined, which produce() never does.
+    return (await this.#bodies.fetch(state.etag, { context: produce })) ?? produce();
   }
 
   #globalEpoch(): number {
@@ -184,8 +171,6 @@ export class TargetStates {
       },
     );
     const entry: CacheEntry = { global, agent, at: now, external, state };
-    if (hit) this.#cache.delete(key);
-    else if (this.#cache.size >= this.#maxEntries) this.#cache.delete(this.#cache.keys().next().value as string);
     this.#cache.set(key, entry);
     state.catch(() => {
       if (this.#cache.get(key) === entry) this.#cache.delete(key);
