@@ -151,10 +151,21 @@ describe('PostgreSQL restarted while agents poll', () => {
       15_000,
     );
     recoveredAt = back.at;
-    // `replica` trusts this PAK again (the reconnect's blanket invalidation may have dropped it from
-    // its cache; now it is cached anew, for 60 s): the refusal below, within the waits' 30 s, can
-    // only come from the invalidation the restored LISTEN connection brings (the rotation's NOTIFY,
-    // or the reconnect's blanket 'auth' change when the NOTIFY was sent before it was back).
+    // Both replicas' LISTEN connections are back (each has run its LISTEN, after which it drops
+    // every cached PAK once: the reconnect's blanket invalidation is over before the PAK is cached
+    // again below).
+    await until(
+      async () =>
+        (
+          await observer.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'brokkr-sync-listen' AND state = 'idle' AND query LIKE 'LISTEN%'`,
+          )
+        )[0]!.n >= 2,
+      'both replicas to LISTEN again',
+      15_000,
+    );
+    // `replica` trusts this PAK again (cached anew, for 60 s): the refusal below, within the waits'
+    // 30 s, can only come from the rotation's NOTIFY reaching it over the restored connection.
     await until(
       async () => (await call(replica.url, 'GET', `/api/v1/agents/${rotating.id}`, { pak: rotating.pak }).catch(() => null))?.status === 200,
       'the replica to accept the PAK to be rotated after the restart',
