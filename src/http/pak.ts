@@ -1,5 +1,7 @@
 /** PAKs (pre-shared authentication keys): generated from 256 random bits, stored only as SHA-256 hashes. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { sha256Hex } from '../sha256-hex.js';
 
 /** Every PAK this product issues starts with this, so a leaked one is easy to recognise in a scan. */
 export const PAK_PREFIX = 'brk_';
@@ -12,17 +14,15 @@ export function generatePak(): string {
 /**
  * Hashes of PAKs seen recently. Every authenticated request hashes its PAK to look it up, and a
  * SHA-256 per request was ~5 % of the CPU of a 304 poll (bench F13); a fleet polls with the
- * same few thousand PAKs, so they are remembered (insertion order; the oldest is dropped when full).
+ * same few thousand PAKs, so they are remembered (the least recently used is dropped when full).
  */
-const recentHashes = new Map<string, string>();
-const RECENT_HASHES_MAX = 20_000;
+const recentHashes = new LRUCache<string, string>({ max: 20_000 });
 
 /** The stored form of a PAK: lowercase hex SHA-256 of its UTF-8 bytes. */
 export function hashPak(pak: string): string {
   let hash = recentHashes.get(pak);
   if (hash !== undefined) return hash;
-  hash = createHash('sha256').update(pak, 'utf8').digest('hex');
-  if (recentHashes.size >= RECENT_HASHES_MAX) recentHashes.delete(recentHashes.keys().next().value as string);
+  hash = sha256Hex(pak);
   recentHashes.set(pak, hash);
   return hash;
 }
