@@ -14,6 +14,7 @@
  * through another replica; when every slot is busy a wake-up costs nothing (no query).
  * With several replicas each runs one; a claim (lease) gives each delivery to one of them.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import type { ClaimedDelivery, DeliveryOutcome, FinishedDelivery, WebhookStore } from '../store/webhook-store.js';
@@ -83,6 +84,8 @@ export class DeliveryWorker {
       perSubscription: Math.min(concurrency, options.perSubscription ?? Math.max(1, Math.ceil(concurrency / 2))),
     };
     this.#hooks = webhooksOf(options.store);
+    // Every send in flight listens for the shutdown: up to `concurrency` listeners, not a leak.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   start(): void {
