@@ -1,4 +1,6 @@
 /** Operators (SPEC §11): named admin and readonly PAKs — create (the PAK shown once), list (never the PAK), revoke. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { OPERATOR_ROLES, type OperatorRole } from '../../store/operators.js';
 import { auditContext } from '../audit-context.js';
@@ -25,7 +27,8 @@ const operatorSchema = {
   },
 } as const;
 
-export function operatorRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function operatorRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/paks',
     { schema: { summary: 'Operators: name, role, created, last used (never a PAK)', tags, response: responses({ 200: arrayOf(operatorSchema) }, [403]) }, config: { access: ADMIN } },
@@ -38,12 +41,13 @@ export function operatorRoutes(app: FastifyInstance, { store }: ServerContext): 
       schema: {
         summary: 'Create a named operator PAK; the answer carries the PAK, shown this once',
         tags,
-        body: {
-          type: 'object',
-          required: ['name'],
-          additionalProperties: false,
-          properties: { name: { type: 'string', maxLength: 64 }, role: { type: 'string', enum: [...OPERATOR_ROLES], default: 'admin' } },
-        },
+        body: Type.Object(
+          {
+            name: Type.String({ maxLength: 64 }),
+            role: Type.Optional(Type.Unsafe<OperatorRole>({ type: 'string', enum: [...OPERATOR_ROLES], default: 'admin' })),
+          },
+          { additionalProperties: false },
+        ),
         response: responses(
           { 201: { type: 'object', required: ['operator', 'pak'], properties: { operator: operatorSchema, pak: { type: 'string', description: 'Shown once; only its hash is stored' } } } },
           [400, 403, 409, 413, 415],
@@ -52,7 +56,8 @@ export function operatorRoutes(app: FastifyInstance, { store }: ServerContext): 
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const { name, role } = request.body as { name: string; role: OperatorRole };
+      // ajv fills in the schema's default role; the `= 'admin'` is for the type only.
+      const { name, role = 'admin' } = request.body;
       if (!OPERATOR_NAME.test(name)) {
         throw badRequest(`body.name: ${JSON.stringify(name)} is not an operator name (1..64 letters, digits, '.', '_', '@', '-'; starting with a letter or digit)`);
       }
@@ -68,13 +73,13 @@ export function operatorRoutes(app: FastifyInstance, { store }: ServerContext): 
       schema: {
         summary: 'Revoke an operator’s PAK: it stops working at once on every replica (the last admin cannot be revoked)',
         tags,
-        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } },
+        params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }),
         response: responses({ 204: noContent }, [400, 403, 404, 409]),
       },
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const { name } = request.params as { name: string };
+      const { name } = request.params;
       await store.revokeOperator(name, auditContext(request));
       return reply.code(204).send();
     },
