@@ -3,6 +3,8 @@
  * meet: create, list, read, delete, the delivery log, the event types, and a test send. Distinct
  * from routes/webhook.ts, the INBOUND git push hook (`/webhooks/git`).
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS, type DeliveryStatus, type WebhookFormat, type WebhookStore } from '../../store/webhook-store.js';
@@ -68,36 +70,29 @@ const deliverySchema = {
   },
 } as const;
 
-const createBody = {
-  type: 'object',
-  required: ['name', 'url', 'event_types'],
-  additionalProperties: false,
-  properties: {
-    name: { type: 'string', minLength: 1, maxLength: 255 },
-    url: { type: 'string', minLength: 1, maxLength: 2048 },
-    event_types: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', minLength: 1, maxLength: 100 } },
-    secret: { type: 'string', minLength: 1, maxLength: 1024 },
-    format: { type: 'string', enum: [...WEBHOOK_FORMATS] },
-    timeout_seconds: { type: 'integer', minimum: 1, maximum: 300 },
+const createBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 255 }),
+    url: Type.String({ minLength: 1, maxLength: 2048 }),
+    event_types: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 32 }),
+    secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    format: Type.Optional(Type.Unsafe<WebhookFormat>({ type: 'string', enum: [...WEBHOOK_FORMATS] })),
+    timeout_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
     // brokkr's clients send these; accepted where they mean what happens here (see checkBrokkrFields).
-    filters: { type: ['object', 'null'], additionalProperties: false, properties: { agent_id: { type: ['string', 'null'] }, stack_id: { type: ['string', 'null'] } } },
-    target_labels: { type: ['array', 'null'], items: { type: 'string' } },
-    max_retries: { type: 'integer', minimum: 0, maximum: 10, description: 'Accepted from brokkr clients and ignored: deliveries are retried for an hour' },
-    auth_header: { type: ['string', 'null'] },
+    filters: Type.Optional(
+      Type.Unsafe<{ agent_id?: string | null; stack_id?: string | null } | null>({
+        type: ['object', 'null'],
+        additionalProperties: false,
+        properties: { agent_id: { type: ['string', 'null'] }, stack_id: { type: ['string', 'null'] } },
+      }),
+    ),
+    target_labels: Type.Optional(Type.Unsafe<string[] | null>({ type: ['array', 'null'], items: { type: 'string' } })),
+    max_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Accepted from brokkr clients and ignored: deliveries are retried for an hour' })),
+    auth_header: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'] })),
   },
-} as const;
-
-interface CreateBody {
-  name: string;
-  url: string;
-  event_types: string[];
-  secret?: string;
-  format?: WebhookFormat;
-  timeout_seconds?: number;
-  filters?: { agent_id?: string | null; stack_id?: string | null } | null;
-  target_labels?: string[] | null;
-  auth_header?: string | null;
-}
+  { additionalProperties: false },
+);
+type CreateBody = Static<typeof createBody>;
 
 /** brokkr's fields that would change what is delivered, where, or how, are refused rather than silently dropped. */
 function checkBrokkrFields(body: CreateBody): void {
@@ -116,7 +111,8 @@ function wire<T extends { url: string }>(s: T) {
 }
 
 /** `policy`: where subscriptions may point (the daemon's --webhook-allow-hosts). */
-export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy: UrlPolicy): void {
+export function outboundWebhookRoutes(parent: FastifyInstance, store: Store, policy: UrlPolicy): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   // Resolved per request: a server over a test's wrapped store still serves every other route.
   const hooks = new Proxy({} as WebhookStore, { get: (_t, key) => Reflect.get(webhooksOf(store), key).bind(webhooksOf(store)) });
   const find = async (id: string) => {
@@ -145,7 +141,7 @@ export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const body = request.body as CreateBody;
+      const { body } = request;
       checkBrokkrFields(body);
       let eventTypes: string[];
       try {
@@ -173,14 +169,14 @@ export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy
   app.get(
     '/webhooks/:id',
     { schema: { summary: 'One subscription', tags, params: idParams, response: responses({ 200: subscriptionSchema }, [400, 403, 404]) }, config: { access: OPERATOR } },
-    async (request) => wire(await find((request.params as { id: string }).id)),
+    async (request) => wire(await find(request.params.id)),
   );
 
   app.delete(
     '/webhooks/:id',
     { schema: { summary: 'Unsubscribe; its deliveries (pending ones included) go with it', tags, params: idParams, response: responses({ 204: noContent }, [400, 403, 404]) }, config: { access: ADMIN } },
     async (request, reply) => {
-      const s = await find((request.params as { id: string }).id);
+      const s = await find(request.params.id);
       await hooks.deleteSubscription(s.id, auditContext(request));
       return reply.code(204).send();
     },
@@ -193,18 +189,21 @@ export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy
         summary: 'The delivery log of a subscription, newest first',
         tags,
         params: idParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { status: { type: 'string', enum: [...DELIVERY_STATUSES] }, limit: digits('1..1000, default 50', 4), offset: digits('Rows to skip') },
-        },
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Type.Unsafe<DeliveryStatus>({ type: 'string', enum: [...DELIVERY_STATUSES] })),
+            limit: Type.Optional(digits('1..1000, default 50', 4)),
+            offset: Type.Optional(digits('Rows to skip')),
+          },
+          { additionalProperties: false },
+        ),
         response: responses({ 200: arrayOf(deliverySchema) }, [400, 403, 404]),
       },
       config: { access: OPERATOR },
     },
     async (request) => {
-      const s = await find((request.params as { id: string }).id);
-      const q = request.query as { status?: DeliveryStatus; limit?: string; offset?: string };
+      const s = await find(request.params.id);
+      const q = request.query;
       const rows = await hooks.listDeliveries(s.id, { status: q.status, limit: q.limit === undefined ? undefined : Number(q.limit), offset: q.offset === undefined ? undefined : Number(q.offset) });
       return rows.map((d) => ({ ...d, target_labels: null }));
     },
@@ -222,7 +221,7 @@ export function outboundWebhookRoutes(app: FastifyInstance, store: Store, policy
       config: { access: ADMIN },
     },
     async (request) => {
-      const s = await find((request.params as { id: string }).id);
+      const s = await find(request.params.id);
       const secret = await hooks.subscriptionSecret(s.id);
       const id = randomUUID();
       const payload = JSON.stringify({ id, event_type: 'webhook.test', timestamp: new Date().toISOString(), data: { message: 'brokkr-sync test delivery', subscription_id: s.id, subscription_name: s.name } });
