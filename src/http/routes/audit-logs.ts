@@ -3,6 +3,8 @@
  * limit + cursor or offset) and brokkr's `GET /admin/audit-logs` (its filters and answer shape).
  * Both answer `{logs, total, count, limit, offset, next_cursor}`; operators only (admin, readonly).
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, type AuditQuery } from '../../store/audit.js';
 import type { ServerContext } from '../context.js';
@@ -45,12 +47,11 @@ const listSchema = {
   },
 } as const;
 
-const text = (description: string) => ({ type: 'string', maxLength: 256, description }) as const;
+/** An optional query parameter (every filter is). */
+const text = (description: string) => Type.Optional(Type.String({ maxLength: 256, description }));
 
-const querySchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
+const querySchema = Type.Object(
+  {
     actor: text('Operator (actor) name'),
     action: text('Action, exact or a prefix ending in * (agent.*)'),
     resource: text('TYPE, TYPE:ID, or an id'),
@@ -66,9 +67,10 @@ const querySchema = {
     from: text('ISO-8601 time (inclusive)'),
     to: text('ISO-8601 time (exclusive)'),
   },
-} as const;
+  { additionalProperties: false },
+);
 
-type Query = Partial<Record<keyof (typeof querySchema)['properties'], string>>;
+type Query = Static<typeof querySchema>;
 
 const AGE = /^(\d{1,6})([smhd])$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -116,7 +118,8 @@ export function parseAuditQuery(q: Query): AuditQuery {
   return query;
 }
 
-export function auditLogRoutes(app: FastifyInstance, { store }: ServerContext): void {
+export function auditLogRoutes(parent: FastifyInstance, { store }: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   const list = async (raw: Query) => {
     const query = parseAuditQuery(raw);
     const page = await store.listAuditLogs(query);
@@ -134,9 +137,9 @@ export function auditLogRoutes(app: FastifyInstance, { store }: ServerContext): 
     config: { access: ADMIN },
   });
   app.get('/audit-logs', route('Audit log: every admin write, newest first (filters actor, action, resource, since; limit + cursor)'), async (request) =>
-    list(request.query as Query),
+    list(request.query),
   );
   app.get('/admin/audit-logs', route('brokkr v1: the audit log (filters actor_type, actor_id, action, resource_type, resource_id, from, to; limit + offset)'), async (request) =>
-    list(request.query as Query),
+    list(request.query),
   );
 }
