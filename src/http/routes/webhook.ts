@@ -5,6 +5,8 @@
  * raw body, or GitLab's token) — the repository's own when it has one, else the daemon's.
  * Registered in its own plugin scope because it reads the raw body of any content type.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { limitByAddress } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -12,7 +14,8 @@ import { ApiError, notFound } from '../errors.js';
 import { verifyWebhook } from '../webhook-signature.js';
 import { responses } from './route-kit.js';
 
-export function webhookRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function webhookRoutes(parent: FastifyInstance, ctx: ServerContext): void {
+  const app = parent.withTypeProvider<TypeBoxTypeProvider>();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -51,7 +54,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: ServerContext): void {
         summary: 'Push hook for one repository (by its name): fetch and sync it now',
         description: 'The repository’s own webhook secret (else the daemon’s) must sign the body, as on /webhooks/git.',
         tags: ['sync'],
-        params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } },
+        params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }),
         response: {
           202: accepted,
           ...responses({}, [404, 413, 503]),
@@ -60,7 +63,7 @@ export function webhookRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
     async (request, reply) => {
       limitByAddress(ctx.limiter, request);
-      const { name } = request.params as { name: string };
+      const { name } = request.params;
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const found = ctx.repositories?.find({ name }) ?? null;
       // Unknown names answer like a bad signature would not: the repository list is no secret to
