@@ -11,8 +11,8 @@ import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js
 import { freePort, killAll, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
 
 const ADMIN_PAK = 'e2e-rate-limit-admin-pak-0123456789abcdef';
-/** Requests per second of a readonly operator: one per 25 s (see beforeAll). */
-const READONLY_RATE = 0.04;
+/** Requests per second of a readonly operator: one per 10 s (see beforeAll). */
+const READONLY_RATE = 0.1;
 
 let repo: TestRepo;
 let work: { path: string; cleanup(): void };
@@ -52,9 +52,9 @@ beforeAll(async () => {
   });
   repo.commit('three stacks');
   // The README's mapping form. An agent: 1 request a second, 3 at once. The admin: one every 5 s.
-  // A readonly operator: one request every 25 s, no burst — a CLI process started after its bucket
-  // ran dry finds it still empty unless it took 25 s to start, and the Retry-After it is given
-  // (≤ 25 s) is within what the CLI waits (60 s), so the outcome does not hang on the machine's speed.
+  // A readonly operator: one request every 10 s, no burst — a CLI process started after its bucket
+  // ran dry finds it still empty unless it took 10 s to start, and the Retry-After it is given
+  // (≤ 10 s) is within what the CLI waits (60 s), so the outcome does not hang on the machine's speed.
   const config = join(work.path, 'serve.yaml');
   writeFileSync(config, `rate-limit:\n  agent: 1/3\n  admin: 0.2/3\n  readonly: ${READONLY_RATE}/1\n`);
   const port = await freePort();
@@ -84,7 +84,7 @@ describe('rate limits per role, with real processes', () => {
   });
 
   it('the admin CLI, finding its budget spent, waits Retry-After and succeeds', async () => {
-    // A readonly operator of its own: its bucket is nobody else's, and refills slowly (one per 25 s).
+    // A readonly operator of its own: its bucket is nobody else's, and refills slowly (one per 10 s).
     const created = await fetch(`${url}/api/v1/paks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_PAK}`, 'content-type': 'application/json' },
