@@ -1,7 +1,8 @@
 /** Headless Debian Chromium for the dashboard tests: fails (never skips) when it or the built UI is missing. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ASSETS = join(import.meta.dirname, '../../dist/dashboard/index.html');
@@ -19,4 +20,41 @@ export function requireBrowserPrerequisites(): void {
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+/** `call(method, path, pak, body?)` against the daemon's API (`/api/v1` + path): the JSON answer, or an error naming the status. */
+export function apiCaller(baseUrl: () => string) {
+  return async function call<T>(method: string, path: string, pak: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${baseUrl()}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${pak}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (res.status === 204 ? undefined : await res.json()) as T;
+  };
+}
+
+/**
+ * Pages that record their script errors and CSP violations: `closePage` asserts there were none,
+ * so every test that ends with it also checks that the dashboard ran cleanly.
+ */
+export function checkedPages(browser: () => Browser) {
+  const problems = new WeakMap<Page, string[]>();
+  return {
+    async newPage(): Promise<Page> {
+      const page = await browser().newPage();
+      const seen: string[] = [];
+      problems.set(page, seen);
+      page.on('pageerror', (err) => seen.push(`uncaught: ${err.message}`));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) seen.push(`console: ${msg.text()}`);
+      });
+      return page;
+    },
+    async closePage(page: Page): Promise<void> {
+      expect(problems.get(page)).toEqual([]);
+      await page.close();
+    },
+  };
 }

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { launchChromium, requireBrowserPrerequisites } from './chromium.js';
+import { apiCaller, checkedPages, launchChromium, requireBrowserPrerequisites } from './chromium.js';
 
 const WAIT = { timeout: 15_000 };
 
@@ -23,26 +23,12 @@ let viewerPak: string;
 let webId: string;
 let agentId: string;
 
-async function call<T>(method: string, path: string, pak: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${daemon.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${pak}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+const call = apiCaller(() => daemon.url);
 
-const problems = new WeakMap<Page, string[]>();
+const { newPage, closePage } = checkedPages(() => browser);
 
 async function signedIn(pak: string): Promise<Page> {
-  const page = await browser.newPage();
-  const seen: string[] = [];
-  problems.set(page, seen);
-  page.on('pageerror', (err) => seen.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) seen.push(`console: ${msg.text()}`);
-  });
+  const page = await newPage();
   await page.goto(daemon.url);
   await page.fill('#pak', pak);
   await page.click('button[type=submit]');
@@ -50,10 +36,6 @@ async function signedIn(pak: string): Promise<Page> {
   return page;
 }
 
-async function closePage(page: Page): Promise<void> {
-  expect(problems.get(page)).toEqual([]);
-  await page.close();
-}
 
 const go = (page: Page, hash: string) => page.evaluate((h) => (location.hash = h), hash);
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
 import type { RolloutStatus } from '../../src/store/rollout-records.js';
 import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { launchChromium, requireBrowserPrerequisites } from './chromium.js';
+import { apiCaller, checkedPages, launchChromium, requireBrowserPrerequisites } from './chromium.js';
 
 /** Upper bound for a UI change to show up; the assertions are about the change, not its speed. */
 const WAIT = { timeout: 15_000 };
@@ -28,15 +28,7 @@ let prod: TestAgent;
 let webId: string;
 let plainId: string;
 
-async function call<T>(method: string, path: string, pak: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${daemon.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${pak}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+const call = apiCaller(() => daemon.url);
 
 const rollout = () => call<RolloutStatus>('GET', `/stacks/${webId}/rollout`, adminPak);
 
@@ -69,23 +61,7 @@ async function commitWeb(replicas: number): Promise<number> {
 }
 
 /** Script errors and CSP violations seen by each page; every test ends by asserting there were none. */
-const problems = new WeakMap<Page, string[]>();
-
-async function newPage(): Promise<Page> {
-  const page = await browser.newPage();
-  const seen: string[] = [];
-  problems.set(page, seen);
-  page.on('pageerror', (err) => seen.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) seen.push(`console: ${msg.text()}`);
-  });
-  return page;
-}
-
-async function closePage(page: Page): Promise<void> {
-  expect(problems.get(page)).toEqual([]);
-  await page.close();
-}
+const { newPage, closePage } = checkedPages(() => browser);
 
 /** A signed-in page on a stack's page, its rollout panel drawn. */
 async function stackPage(stackId: string, page?: Page, pak = adminPak): Promise<Page> {
