@@ -20,25 +20,41 @@ import { buildRolloutStatus, plainRow } from '../rollout-status.js';
 import { ConflictError, NotFoundError, type TargetStateEntry } from '../store.js';
 import { changed, mergeOutcomes, type RolloutOutcome } from '../rollout-outcome.js';
 import type { SqliteDb } from './connection.js';
-import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
 
 type Row = { stack_id: string; waves: string; gate: string; depends_on: string; target_object_id: string | null; released: string; paused: number; halt_reason: string | null; acknowledged_seq: number };
 
-function parse(r: Row): RolloutRow {
+/**
+ * Parsed JSON columns by their text: a release answers hundreds of agents from the same row, and
+ * each answer used to parse its settings again. Only for resolveManaged, which never mutates them
+ * (resolveTargetState reads; fitReleased copies); a text keys exactly one value; bounded, cleared when full.
+ */
+const parsedJson = new Map<string, unknown>();
+function parseJson<T>(text: string): T {
+  let v = parsedJson.get(text);
+  if (v === undefined) {
+    if (parsedJson.size >= 256) parsedJson.clear();
+    parsedJson.set(text, (v = JSON.parse(text)));
+  }
+  return v as T;
+}
+
+/** A row; `shared`: its settings are the memoized (shared, never to be mutated) values, for the target-state reads alone. */
+function parse(r: Row, shared = false): RolloutRow {
+  const json = shared ? parseJson : (text: string) => JSON.parse(text);
   return {
     stack_id: r.stack_id,
-    config: { waves: JSON.parse(r.waves), gate: r.gate as RolloutConfig['gate'], depends_on: JSON.parse(r.depends_on) },
+    config: { waves: json(r.waves), gate: r.gate as RolloutConfig['gate'], depends_on: json(r.depends_on) },
     target_object_id: r.target_object_id,
-    released: JSON.parse(r.released),
+    released: json(r.released),
     paused: r.paused === 1,
     halt_reason: r.halt_reason,
     acknowledged_seq: Number(r.acknowledged_seq),
   };
 }
 
-export function readRollout(db: SqliteDb, stackId: string): RolloutRow | null {
+export function readRollout(db: SqliteDb, stackId: string, shared = false): RolloutRow | null {
   const r = db.stmt<Row>('SELECT * FROM stack_rollouts WHERE stack_id = ?').get(stackId);
-  return r ? parse(r) : null;
+  return r ? parse(r, shared) : null;
 }
 
 function writeRollout(db: SqliteDb, row: RolloutRow): void {
@@ -84,15 +100,37 @@ function members(db: SqliteDb, stackId: string, like?: WaveSelector): (RolloutMe
     narrow = 'a.id IN (SELECT agent_id FROM agent_annotations WHERE key = @key AND value = @value) AND';
     [params.key, params.value] = annotation;
   }
-  const agents = db
-    .stmt<{ agent_id: string; name: string; cluster_name: string }>(
-      `SELECT a.id AS agent_id, a.name, a.cluster_name FROM agents a WHERE ${narrow} ${MEMBER} ORDER BY a.name, a.cluster_name`,
+  // Each member's tags in the same statement, through the (agent_id, label|key) unique indexes in
+  // their order: cheaper than two more queries over a JSON list of every member (F11).
+  return db
+    .stmt<{ agent_id: string; name: string; cluster_name: string; labels: string; annotations: string }>(
+      `SELECT a.id AS agent_id, a.name, a.cluster_name,
+         (SELECT json_group_array(label) FROM (SELECT label FROM agent_labels WHERE agent_id = a.id ORDER BY label)) AS labels,
+         (SELECT json_group_object(key, value) FROM (SELECT key, value FROM agent_annotations WHERE agent_id = a.id ORDER BY key)) AS annotations
+       FROM agents a WHERE ${narrow} ${MEMBER} ORDER BY a.name, a.cluster_name`,
     )
-    .all(params);
-  const ids = agents.map((a) => a.agent_id);
-  const labels = labelsByOwner(db, 'agent', ids);
-  const annotations = annotationsByOwner(db, 'agent', ids);
-  return agents.map((a) => ({ ...a, labels: labels.get(a.agent_id) ?? [], annotations: annotations.get(a.agent_id) ?? {} }));
+    .all(params)
+    .map((a) => ({ ...a, labels: JSON.parse(a.labels) as string[], annotations: JSON.parse(a.annotations) as Record<string, string> }));
+}
+
+/**
+ * One agent's labels and annotations in one statement, probing the (agent_id, …) unique indexes
+ * directly: read once per answered poll of a rollout stack (labelsByOwner's id list costs a JSON
+ * round trip and a sort). Label order does not matter here (waveOf tests membership).
+ */
+function agentTags(db: SqliteDb, agentId: string): { labels: string[]; annotations: Record<string, string> } {
+  const labels: string[] = [];
+  const annotations: Record<string, string> = {};
+  for (const t of db
+    .stmt<{ label: number; key: string; value: string | null }>(
+      `SELECT 1 AS label, label AS key, NULL AS value FROM agent_labels WHERE agent_id = @agent
+       UNION ALL SELECT 0, key, value FROM agent_annotations WHERE agent_id = @agent`,
+    )
+    .all({ agent: agentId })) {
+    if (t.label === 1) labels.push(t.key);
+    else annotations[t.key] = t.value!;
+  }
+  return { labels, annotations };
 }
 
 /** Each agent's latest event (and health) on the object; with `agents`, theirs only. */
@@ -134,8 +172,7 @@ function advanceAndSave(db: SqliteDb, row: RolloutRow): RolloutOutcome {
 function reportMayChangeRollout(db: SqliteDb, row: RolloutRow, agentId: string, sinceLastEvent: boolean): boolean {
   const agent = db.stmt<{ agent_id: string }>(`SELECT a.id AS agent_id FROM agents a WHERE a.id = @agent AND ${MEMBER}`).get({ agent: agentId, stack: row.stack_id });
   if (!agent) return false; // not a member: the evaluation never looks at it
-  const labels = labelsByOwner(db, 'agent', [agentId]).get(agentId) ?? [];
-  const annotations = annotationsByOwner(db, 'agent', [agentId]).get(agentId) ?? {};
+  const { labels, annotations } = agentTags(db, agentId);
   const wave = waveOf(row.config.waves, labels, annotations);
   const target = row.target_object_id!;
   const events = db
@@ -254,7 +291,7 @@ const MEMBERSHIP_STACKS = `SELECT @stack WHERE @stack IS NOT NULL
 export function resolveManaged(db: SqliteDb, agentId: string, entries: TargetStateEntry[], managed: Set<string>, mode: 'incremental' | 'full'): TargetStateEntry[] {
   const rows = new Map<string, RolloutRow>();
   for (const id of managed) {
-    const row = readRollout(db, id);
+    const row = readRollout(db, id, true); // resolveTargetState only reads it
     if (row) rows.set(id, row);
   }
   const ids = new Set<string>();
@@ -291,8 +328,7 @@ export function resolveManaged(db: SqliteDb, agentId: string, entries: TargetSta
     )
     .all(agentId, JSON.stringify(stacks))
     .map((s) => ({ ...s, healthy: s.healthy === 1 }));
-  const labels = labelsByOwner(db, 'agent', [agentId]).get(agentId) ?? [];
-  const annotations = annotationsByOwner(db, 'agent', [agentId]).get(agentId) ?? {};
+  const { labels, annotations } = agentTags(db, agentId);
   return resolveTargetState(entries, managed, { rows, labels, annotations, objects, succeeded, stackNames }, mode);
 }
 
