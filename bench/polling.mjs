@@ -4,7 +4,10 @@
 // current ETag), and unconditional polls answered 200 with the 50 objects. Each run is paired
 // with a bare node:http server (another process) answering the same URLs with the same bytes.
 //
-//   npm run build && node bench/polling.mjs [--runs 3] [--duration 5] [--connections 64]
+//   npm run build && node bench/polling.mjs [--runs 3] [--duration 5] [--connections 64] [--daemon-flag --no-optimize-for-size]
+//
+// --daemon-flag (repeatable): a Node/V8 flag for the daemon's process only, e.g. --no-optimize-for-size
+// to measure without `serve`'s memory setting (src/daemon/heap-settings.ts; NODE_OPTIONS refuses it).
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,10 +21,10 @@ const LOAD = new URL('./lib/load-worker.mjs', import.meta.url).pathname;
 const BARE = new URL('./lib/bare-worker.mjs', import.meta.url).pathname;
 const SKIP_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
-export async function run({ runs = 3, duration = 5, connections = 64, profile = null, log = 'info' } = {}) {
+export async function run({ runs = 3, duration = 5, connections = 64, profile = null, log = 'info', daemonFlags = [] } = {}) {
   const started = Date.now();
   const host = machine(); // at the start: its load average is the other work competing with this run
-  const fleet = await startFleet({ log, cpu: CPUS.server });
+  const fleet = await startFleet({ log, cpu: CPUS.server, execArgv: daemonFlags });
   let bare = null;
   let load = null;
   const results = { daemon304: [], bare304: [], daemon200: [], bare200: [] };
@@ -154,7 +157,8 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
       `The real daemon (\`startDaemon\` as shipped: rate limits, the request log at level ${log} to a discarded stdout, metrics, ` +
       'the dashboard) in one process, ' +
       'autocannon in another, the bare node:http server in a third; all on loopback. ' +
-      (CPUS.server === null ? 'No CPU pinning (taskset missing or one core).' : `The server under test is pinned to CPU ${CPUS.server} and autocannon to CPU ${CPUS.load} (taskset).`),
+      (CPUS.server === null ? 'No CPU pinning (taskset missing or one core).' : `The server under test is pinned to CPU ${CPUS.server} and autocannon to CPU ${CPUS.load} (taskset).`) +
+      (daemonFlags.length > 0 ? ` The daemon's Node flags: ${daemonFlags.join(' ')} (an experiment, not as shipped).` : ''),
     details,
     raw: results,
   };
@@ -169,9 +173,10 @@ if (isMain(import.meta.url)) {
         connections: { type: 'string' },
         profile: { type: 'boolean' },
         log: { type: 'string' }, // the daemon's log level (default info, as shipped); experiments only
+        'daemon-flag': { type: 'string', multiple: true }, // e.g. --daemon-flag=--no-optimize-for-size; experiments only
       },
     });
     const profile = profileDir(values.profile);
-    finish(await run({ runs: positive(values, 'runs'), duration: positive(values, 'duration'), connections: positive(values, 'connections'), profile, log: values.log }));
+    finish(await run({ runs: positive(values, 'runs'), duration: positive(values, 'duration'), connections: positive(values, 'connections'), profile, log: values.log, daemonFlags: values['daemon-flag'] ?? [] }));
   });
 }

@@ -8,6 +8,7 @@ import type { Principal, Store } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { hashesEqual, hashPak } from './pak.js';
 import { anonymousCaller, callerOf, type Caller, type RateLimiter } from './rate-limit.js';
+import { routeConfig } from './route-config.js';
 
 export type Role = Principal['role'];
 
@@ -33,6 +34,11 @@ const MAX_PAK_LENGTH = 512;
 /** `Bearer <PAK>` (scheme case-insensitive) or a bare PAK; null when absent or malformed. */
 export function extractPak(header: string | undefined): string | null {
   if (!header) return null;
+  // The common case, "Bearer <PAK>" with one space and nothing around it, without a regex; anything else takes the general path.
+  if (header.length <= MAX_PAK_LENGTH && header.startsWith('Bearer ')) {
+    const pak = header.slice(7);
+    if (pak.length > 0 && !/\s/.test(pak)) return pak;
+  }
   const value = header.trim();
   if (value.length === 0 || value.length > MAX_PAK_LENGTH) return null;
   const match = /^bearer\s+(\S+)$/i.exec(value);
@@ -143,7 +149,7 @@ function tooMany(retryAfter: number): ApiError {
  */
 export function installAuth(app: FastifyInstance, auth: Authenticator, limiter: RateLimiter | null): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    const access = request.routeOptions.config?.access;
+    const access = routeConfig(request)?.access;
     if (!access) return;
     normalizeIds(request.params as Record<string, string> | undefined);
     const pak = extractPak(request.headers.authorization);
@@ -186,12 +192,23 @@ function refusal(access: Access, principal: Principal, request: FastifyRequest):
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const ID_PARAMS = ['id', 'stack_id'] as const;
+
+function hasUpperHex(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 65 && c <= 70) return true; // A-F
+  }
+  return false;
+}
+
 /** UUIDs are stored lowercase; accept any case in the path (only id parameters, never labels). */
 function normalizeIds(params: Record<string, string> | undefined): void {
   if (!params) return;
-  for (const name of ['id', 'stack_id']) {
+  for (const name of ID_PARAMS) {
     const value = params[name];
-    if (typeof value === 'string' && UUID.test(value)) params[name] = value.toLowerCase();
+    // Only a 36-character value with an upper-case letter can change (most are lowercase already).
+    if (typeof value === 'string' && value.length === 36 && hasUpperHex(value) && UUID.test(value)) params[name] = value.toLowerCase();
   }
 }
 

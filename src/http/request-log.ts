@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from './metrics.js';
 import { lazyChildLogger } from './lazy-logger.js';
+import { routeConfig } from './route-config.js';
 
 /**
  * Answered polls and heartbeats are the bulk of all traffic (1,000 agents polling every 10 s
@@ -15,7 +16,7 @@ export function installRequestLog(app: FastifyInstance, metrics: Metrics): void 
   app.setChildLoggerFactory(lazyChildLogger);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the raw URL: bounded label cardinality and no ids or secrets in logs.
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeConfig(request)?.url ?? 'unmatched';
     const ms = reply.elapsedTime;
     const status = reply.statusCode;
     metrics.observeRequest(request.method, route, status, ms / 1000);
