@@ -3,19 +3,18 @@
  * HTTP on a free port): sign-in, stacks, live matrix updates from commits and agent reports,
  * sync errors, history diff, keyboard use.
  */
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
-import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { apiCaller, checkedPages, launchChromium, requireBrowserPrerequisites } from './chromium.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
+import type { TestRepo } from '../helpers/git-repo.js';
+import { apiCaller, checkedPages } from './chromium.js';
+import { startDashboardWorld, type DashboardWorld } from './dashboard-world.js';
 
 /** Upper bound for a UI change to show up; the assertions are about the change, not its speed. */
 const WAIT = { timeout: 15_000 };
 
 let repo: TestRepo;
-let data: { path: string; cleanup(): void };
+let world: DashboardWorld;
 let daemon: Daemon;
 let browser: Browser;
 let adminPak: string;
@@ -48,30 +47,18 @@ async function signedInPage(hash = ''): Promise<Page> {
 const cell = (page: Page, stack: string, agentName: string) => page.locator(`td[data-stack="${stack}"][data-agent="${agentName}"]`);
 
 beforeAll(async () => {
-  requireBrowserPrerequisites();
-  repo = await makeRepo();
-  repo.writeAll({
+  world = await startDashboardWorld({
     'apps/web/stack.yaml': 'name: web\nlabels: [prod]\nannotations:\n  tier: frontend\n',
     'apps/web/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n',
     'apps/api/stack.yaml': 'name: api\nlabels: [prod]\n',
     'apps/api/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: api\n',
-  });
-  repo.commit('initial stacks');
-  data = makeTempDir('brokkr-dash-data-');
-  daemon = await startDaemon({ repo: repo.path, db: join(data.path, 'brokkr.db'), port: 0, env: {}, logger: pino({ level: 'silent' }), rateLimit: false });
-  await daemon.firstSync;
-  adminPak = daemon.adminPak!;
+  }, 'initial stacks');
+  ({ repo, daemon, adminPak, browser } = world);
   const created = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name: 'edge-1', cluster_name: 'eu-1', labels: ['prod'] });
   agent = { id: created.agent.id, pak: created.initial_pak };
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await daemon?.close();
-  repo?.cleanup();
-  data?.cleanup();
-});
+afterAll(() => world?.close());
 
 describe('dashboard in a browser', () => {
   it('asks for the admin PAK once, keeps it in session storage and never puts it in a URL', async () => {

@@ -4,18 +4,17 @@
  * badge, and gets no rollout buttons where an admin gets them; the Audit view lists who changed
  * what, filters it, and follows new changes live.
  */
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
-import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { apiCaller, checkedPages, launchChromium, requireBrowserPrerequisites } from './chromium.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
+import type { TestRepo } from '../helpers/git-repo.js';
+import { apiCaller, checkedPages } from './chromium.js';
+import { startDashboardWorld, type DashboardWorld } from './dashboard-world.js';
 
 const WAIT = { timeout: 15_000 };
 
 let repo: TestRepo;
-let data: { path: string; cleanup(): void };
+let world: DashboardWorld;
 let daemon: Daemon;
 let browser: Browser;
 let adminPak: string;
@@ -36,33 +35,20 @@ async function signedIn(pak: string): Promise<Page> {
   return page;
 }
 
-
 const go = (page: Page, hash: string) => page.evaluate((h) => (location.hash = h), hash);
 
 beforeAll(async () => {
-  requireBrowserPrerequisites();
-  repo = await makeRepo();
-  repo.writeAll({
+  world = await startDashboardWorld({
     'apps/web/stack.yaml': 'name: web\nlabels: [prod]\nrollout:\n  waves:\n    - labels: [canary]\n',
     'apps/web/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: web\n',
-  });
-  repo.commit('web rolls out canary first');
-  data = makeTempDir('brokkr-dash-operators-');
-  daemon = await startDaemon({ repo: repo.path, db: join(data.path, 'brokkr.db'), port: 0, env: {}, logger: pino({ level: 'silent' }), rateLimit: false });
-  await daemon.firstSync;
-  adminPak = daemon.adminPak!;
+  }, 'web rolls out canary first');
+  ({ repo, daemon, adminPak, browser } = world);
   viewerPak = (await call<{ pak: string }>('POST', '/paks', adminPak, { name: 'viewer', role: 'readonly' })).pak;
   agentId = (await call<{ agent: { id: string } }>('POST', '/agents', adminPak, { name: 'canary-1', cluster_name: 'eu', labels: ['prod', 'canary'] })).agent.id;
   webId = (await call<{ id: string; name: string }[]>('GET', '/stacks', adminPak)).find((s) => s.name === 'web')!.id;
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await daemon?.close();
-  repo?.cleanup();
-  data?.cleanup();
-});
+afterAll(() => world?.close());
 
 describe('the dashboard for operators', () => {
   it('a readonly PAK signs in, sees the views with a Read-only badge, and no rollout buttons where an admin has them', async () => {

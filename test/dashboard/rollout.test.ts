@@ -5,20 +5,19 @@
  * buttons (checked through the API and the agents' target states); no buttons for a readonly
  * operator PAK; one line for a stack without waves.
  */
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/daemon/daemon.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
 import type { RolloutStatus } from '../../src/store/rollout-records.js';
-import { makeRepo, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { apiCaller, checkedPages, launchChromium, requireBrowserPrerequisites } from './chromium.js';
+import type { TestRepo } from '../helpers/git-repo.js';
+import { apiCaller, checkedPages } from './chromium.js';
+import { startDashboardWorld, type DashboardWorld } from './dashboard-world.js';
 
 /** Upper bound for a UI change to show up; the assertions are about the change, not its speed. */
 const WAIT = { timeout: 15_000 };
 
 let repo: TestRepo;
-let data: { path: string; cleanup(): void };
+let world: DashboardWorld;
 let daemon: Daemon;
 let browser: Browser;
 let adminPak: string;
@@ -80,17 +79,11 @@ const gateOf = (page: Page, index: number, agentName: string) => wave(page, inde
 const headline = (page: Page) => page.textContent('[data-testid=rollout-headline]');
 
 beforeAll(async () => {
-  requireBrowserPrerequisites();
-  repo = await makeRepo();
-  repo.writeAll({
+  world = await startDashboardWorld({
     'apps/plain/stack.yaml': 'name: plain\nlabels: [prod]\n',
     'apps/plain/deploy.yaml': 'kind: Deployment\nmetadata:\n  name: plain\n',
-  });
-  repo.commit('a stack without waves');
-  data = makeTempDir('brokkr-dash-rollout-');
-  daemon = await startDaemon({ repo: repo.path, db: join(data.path, 'brokkr.db'), port: 0, env: {}, logger: pino({ level: 'silent' }), rateLimit: false });
-  await daemon.firstSync;
-  adminPak = daemon.adminPak!;
+  }, 'a stack without waves');
+  ({ repo, daemon, adminPak, browser } = world);
   const agent = async (name: string, labels: string[]): Promise<TestAgent> => {
     const created = await call<{ agent: { id: string }; initial_pak: string }>('POST', '/agents', adminPak, { name, cluster_name: `${name}-cluster`, labels });
     return { id: created.agent.id, pak: created.initial_pak };
@@ -111,15 +104,9 @@ beforeAll(async () => {
   }
   webId = stacks.find((s) => s.name === 'web')!.id;
   plainId = stacks.find((s) => s.name === 'plain')!.id;
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await daemon?.close();
-  repo?.cleanup();
-  data?.cleanup();
-});
+afterAll(() => world?.close());
 
 describe('the rollout panel in a browser', () => {
   it('a stack without waves says in one line that it reaches every agent at once', async () => {
