@@ -2,28 +2,18 @@
 import { describe, expect, it } from 'vitest';
 import type { RolloutConfig } from '../../src/store/rollout-records.js';
 import type { StoreChange, StoreEngine } from '../../src/store/store.js';
-import { ENGINES, openEngineStore } from './store-fixture.js';
+import { committer, ENGINES, openEngineStore } from './store-fixture.js';
 
 const HEALTHY_GATE: RolloutConfig = { waves: [{ labels: ['canary'], annotations: {} }], gate: 'healthy', depends_on: [] };
 
 async function world(engine: StoreEngine, rollout: RolloutConfig = HEALTHY_GATE) {
   const { store } = await openEngineStore(engine);
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  let cursor: string | null = null;
+  const { apply } = await committer(store);
   let stackId: string | undefined;
-  let n = 0;
   const commit = async (v: number) => {
-    const sha = `c${++n}`;
-    const r = await store.applyCommit({
-      generatorId: g.id,
-      commit: { sha, author_name: 'a', author_email: 'a@x', subject: sha, committed_at: new Date().toISOString() },
-      expectedCursor: cursor,
+    const r = await apply({
       upserts: [{ id: stackId, name: 'web', path: 'web', description: null, labels: ['app'], annotations: {}, content: { yaml: `web: ${v}\n`, checksum: `web${v}` }, rollout }],
-      deletes: [],
-      errors: [],
     });
-    cursor = sha;
     stackId = r.created[0]!.stack_id;
     return r.created[0]!;
   };
