@@ -110,6 +110,19 @@ export interface CommitResult {
   /** Stacks whose rows changed (name, path, description, labels, annotations), and new stacks without content. */
   updated: { stack_id: Uuid; name: string }[];
   deleted: { stack_id: Uuid; name: string; marker_id: Uuid; sequence_id: number }[];
+  /** One entry per plan.upsert, in plan order, each naming the upsert it answers: callers never pair by position or name. */
+  written: WrittenStack[];
+}
+
+/** What applyCommit wrote for one upsert of the plan. */
+export interface WrittenStack {
+  /** The plan's upsert itself (the same object). */
+  upsert: StackUpsert;
+  stack_id: Uuid;
+  /** The row was created by this commit (the upsert had no id). */
+  new_stack: boolean;
+  /** The deployment object its content became; null when the upsert carried no content. */
+  object: { object_id: Uuid; sequence_id: number } | null;
 }
 
 /** A stack as admins see it. */
@@ -347,7 +360,8 @@ export interface Store {
    *    (next sequence_id) only when `content` is present;
    * 4. record object_provenance for every object and marker, replace the sync errors named;
    * 5. move the cursor to `plan.commit` and clear last_error.
-   * It reports every object and marker it wrote and announces the change after commit.
+   * It reports every object and marker it wrote, and per upsert its stack id (`written`), and
+   * announces the change after commit.
    */
   applyCommit(plan: CommitPlan): Promise<CommitResult>;
   listSyncErrors(generatorId?: Uuid): Promise<SyncError[]>;

@@ -66,6 +66,8 @@ describe.each(ENGINES)('applyCommit with contents read in batches (%s)', (engine
     // Every object got its own content, in plan order.
     const last = result.created.at(-1)!;
     expect(await store.getObject(last.object_id)).toMatchObject({ yaml_content: yamlOf(last.name), yaml_checksum: `sum-${last.name}` });
+    expect(result.written.map((w) => w.upsert)).toEqual(upserts);
+    expect(result.written.every((w, i) => w.upsert === upserts[i] && w.new_stack && w.object?.object_id === result.created[i]!.object_id)).toBe(true);
     const inline = result.created.find((c) => c.name === 'inline')!;
     expect(await store.getObject(inline.object_id)).toMatchObject({ yaml_content: yamlOf('inline') });
   });

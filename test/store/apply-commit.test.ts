@@ -42,6 +42,26 @@ describe.each(ENGINES)('applyCommit (%s)', (engine) => {
     expect(object).toMatchObject({ yaml_content: 'a: 1\n', is_deletion_marker: false, commit: commit('c1') });
   });
 
+  it('reports per upsert the very entry it answers, its stack id, whether the row is new and its new object', async () => {
+    const { apply } = await syncedStore(engine);
+    const web = upsert('web', 'a: 1\n');
+    const first = await apply('c1', { upserts: [web, upsert('bare')] });
+    const webId = first.written.find((w) => w.upsert === web)!.stack_id;
+    const [object] = first.created;
+    expect(first.written).toEqual([
+      { upsert: web, stack_id: object!.stack_id, new_stack: true, object: { object_id: object!.object_id, sequence_id: object!.sequence_id } },
+      { upsert: expect.objectContaining({ name: 'bare' }), stack_id: first.updated[0]!.stack_id, new_stack: true, object: null },
+    ]);
+    // A stack renamed into another's directory while a new one takes its own: each entry says which is which.
+    const moved = upsert('web', 'a: 2\n', { id: webId, path: 'stacks/moved' });
+    const fresh = upsert('api', 'b: 1\n', { path: 'stacks/web' });
+    const second = await apply('c2', { upserts: [fresh, moved] });
+    const byUpsert = new Map(second.written.map((w) => [w.upsert, w]));
+    expect(byUpsert.get(moved)).toMatchObject({ stack_id: webId, new_stack: false, object: { object_id: second.created.find((c) => c.name === 'web')!.object_id } });
+    expect(byUpsert.get(fresh)).toMatchObject({ stack_id: second.created.find((c) => c.name === 'api')!.stack_id, new_stack: true });
+    expect(byUpsert.get(fresh)!.stack_id).not.toBe(webId);
+  });
+
   it('advances the cursor, sets last_sync_at and clears last_error', async () => {
     const { store, generatorId, apply } = await syncedStore(engine);
     await store.setSyncFailure(generatorId, 'git unreachable');
@@ -55,8 +75,9 @@ describe.each(ENGINES)('applyCommit (%s)', (engine) => {
     const { store, apply } = await syncedStore(engine);
     const first = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'] })] });
     const id = first.created[0]!.stack_id;
-    const second = await apply('c2', { upserts: [upsert('web', undefined, { id, labels: ['staging'], annotations: { region: 'eu' }, description: 'new' })] });
-    expect(second).toEqual({ created: [], updated: [{ stack_id: id, name: 'web' }], deleted: [] });
+    const changed = upsert('web', undefined, { id, labels: ['staging'], annotations: { region: 'eu' }, description: 'new' });
+    const second = await apply('c2', { upserts: [changed] });
+    expect(second).toEqual({ created: [], updated: [{ stack_id: id, name: 'web' }], deleted: [], written: [{ upsert: changed, stack_id: id, new_stack: false, object: null }] });
     const stack = await store.getStack(id);
     expect(stack).toMatchObject({ labels: ['staging'], annotations: { region: 'eu' }, description: 'new' });
     expect(await store.listObjects(id)).toHaveLength(1);
@@ -67,8 +88,9 @@ describe.each(ENGINES)('applyCommit (%s)', (engine) => {
     const first = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'] })] });
     const id = first.created[0]!.stack_id;
     const before = await store.getStack(id);
-    const second = await apply('c2', { upserts: [upsert('web', undefined, { id, labels: ['prod'] })] });
-    expect(second).toEqual({ created: [], updated: [], deleted: [] });
+    const same = upsert('web', undefined, { id, labels: ['prod'] });
+    const second = await apply('c2', { upserts: [same] });
+    expect(second).toEqual({ created: [], updated: [], deleted: [], written: [{ upsert: same, stack_id: id, new_stack: false, object: null }] });
     expect((await store.getStack(id))!.updated_at).toBe(before!.updated_at);
   });
 

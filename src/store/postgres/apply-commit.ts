@@ -30,7 +30,7 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
   if (plan.leaseHolder !== undefined && !(await holdsSyncLease(sql, plan.generatorId, plan.leaseHolder))) {
     throw new LeaseLostError(`sync lease of generator ${plan.generatorId} is no longer held by ${plan.leaseHolder}`);
   }
-  const result: CommitResult = { created: [], updated: [], deleted: [] };
+  const result: CommitResult = { created: [], updated: [], deleted: [], written: [] };
   const batches = deferredBatches(plan);
 
   for (const stackId of plan.deletes) {
@@ -57,22 +57,23 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
       staged = new Map(indexes.map((index, k) => [index, yamls[k]]));
     }
     const { stackId, changed } = upsert.id === undefined ? await createStack(sql, plan.generatorId, upsert) : await updateStack(sql, plan.generatorId, upsert);
-    let objectId: string | null = null;
+    let object: { object_id: string; sequence_id: number } | null = null;
     if (upsert.content) {
       const yaml = upsert.content.yaml ?? staged.get(i);
       if (yaml === undefined) throw new Error(`stack ${upsert.name}: deferred content was not read`);
-      const object = (await sql.one<{ id: string; sequence_id: number }>(
+      const row = (await sql.one<{ id: string; sequence_id: number }>(
         `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id)
          VALUES ($1, $2, $3, now(), FALSE, $4) RETURNING id, sequence_id`,
         [stackId, yaml, upsert.content.checksum, plan.generatorId],
       ))!;
-      await recordProvenance(sql, object.id, plan.commit);
-      result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });
-      objectId = object.id;
+      await recordProvenance(sql, row.id, plan.commit);
+      object = { object_id: row.id, sequence_id: row.sequence_id };
+      result.created.push({ stack_id: stackId, name: upsert.name, ...object });
     }
     // Rollout settings are not tag rows: a change of them alone is announced as a changed stack.
-    const rolloutChanged = await rolloutOfCommit(sql, stackId, upsert.rollout ?? null, objectId);
-    if (changed || (rolloutChanged && objectId === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
+    const rolloutChanged = await rolloutOfCommit(sql, stackId, upsert.rollout ?? null, object?.object_id ?? null);
+    if (changed || (rolloutChanged && object === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
+    result.written.push({ upsert, stack_id: stackId, new_stack: upsert.id === undefined, object });
   }
 
   for (const group of plan.errors) {

@@ -32,7 +32,7 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan, deferred?: (upsertIn
       throw new LeaseLostError(`sync lease of generator ${plan.generatorId} is no longer held by ${plan.leaseHolder}`);
     }
     const now = nowIso();
-    const result: CommitResult = { created: [], updated: [], deleted: [] };
+    const result: CommitResult = { created: [], updated: [], deleted: [], written: [] };
 
     for (const stackId of plan.deletes) {
       const stack = requireOwnStack(db, plan.generatorId, stackId);
@@ -51,23 +51,24 @@ export function applyCommit(db: SqliteDb, plan: CommitPlan, deferred?: (upsertIn
 
     plan.upserts.forEach((upsert, i) => {
       const { stackId, changed } = upsert.id === undefined ? createStack(db, plan.generatorId, upsert) : updateStack(db, plan.generatorId, upsert);
-      let objectId: string | null = null;
+      let object: { object_id: string; sequence_id: number } | null = null;
       if (upsert.content) {
         const yaml = upsert.content.yaml ?? deferred?.(i);
         if (yaml === undefined) throw new Error(`stack ${upsert.name}: deferred content was not staged`);
-        const object = db
+        const row = db
           .stmt<{ id: string; sequence_id: number }>(
             `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, generator_id)
              VALUES (?, ?, ?, ?, 0, ?) RETURNING id, sequence_id`,
           )
           .get(stackId, yaml, upsert.content.checksum, now, plan.generatorId)!;
-        recordProvenance(db, object.id, plan.commit);
-        result.created.push({ stack_id: stackId, name: upsert.name, object_id: object.id, sequence_id: object.sequence_id });
-        objectId = object.id;
+        recordProvenance(db, row.id, plan.commit);
+        object = { object_id: row.id, sequence_id: row.sequence_id };
+        result.created.push({ stack_id: stackId, name: upsert.name, ...object });
       }
       // Rollout settings are not tag rows: a change of them alone is announced as a changed stack.
-      const rolloutChanged = rolloutOfCommit(db, stackId, upsert.rollout ?? null, objectId);
-      if (changed || (rolloutChanged && objectId === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
+      const rolloutChanged = rolloutOfCommit(db, stackId, upsert.rollout ?? null, object?.object_id ?? null);
+      if (changed || (rolloutChanged && object === null)) result.updated.push({ stack_id: stackId, name: upsert.name });
+      result.written.push({ upsert, stack_id: stackId, new_stack: upsert.id === undefined, object });
     });
 
     for (const group of plan.errors) {
