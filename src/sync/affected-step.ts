@@ -6,7 +6,8 @@
 import type { TreeEntry } from '../git/git-source.js';
 import { isResourceName, isVisibleUnder, stackDirOf } from '../manifest/stack-layout.js';
 import type { TreeDelta } from './diff-step.js';
-import { manifestDir, repoPath, type CommitStep, type SyncEnv, type SyncView } from './sync-env.js';
+import { manifestDir, repoPath } from './git-reads.js';
+import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
 
 export interface AffectedStacks {
   step: CommitStep;

@@ -11,9 +11,8 @@
 import type { TreeEntry } from '../git/git-source.js';
 import { buildStack, layoutStacks, type BuiltStack, type StackLayout } from '../manifest/index.js';
 import type { AffectedStacks } from './affected-step.js';
-import { listRootTree } from './diff-step.js';
-import { gitCall } from './resolve-step.js';
-import { repoPath, rootRelative, type SyncEnv } from './sync-env.js';
+import { gitCall, listRootTree, repoPath, rootRelative } from './git-reads.js';
+import type { SyncEnv } from './sync-env.js';
 import { SyncFailureError } from './sync-report.js';
 import type { StackUpsert } from '../store/store.js';
 

@@ -12,7 +12,8 @@ import type { CommitPlan, NameHolder, StackUpsert, SyncedStack } from '../store/
 import { applyDependencyRules, compareBytes, duplicateNameProblem, type ManifestProblem, type StackManifest } from '../manifest/index.js';
 import type { RolloutConfig } from '../store/rollout-records.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
-import { repoPath, viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
+import { repoPath } from './git-reads.js';
+import { viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
 import type { StackError } from './sync-report.js';
 
 export interface UpsertNote {

@@ -4,7 +4,7 @@
  */
 import type { GitCommit } from '../git/git-source.js';
 import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
-import { gitFailureCode } from './failure-class.js';
+import { gitCall } from './git-reads.js';
 import { SyncFailureError } from './sync-report.js';
 
 export interface ResolveInput {
@@ -92,16 +92,5 @@ async function commitExists(env: SyncEnv, sha: string): Promise<boolean> {
     return commit.sha !== '';
   } catch {
     return false;
-  }
-}
-
-/** Run a git call; a failure says whether the repository cannot be read right now or needs a person. */
-export async function gitCall<T>(fn: () => Promise<T>, what: string): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof SyncFailureError) throw err;
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new SyncFailureError(gitFailureCode(err), `cannot ${what}: ${message}`);
   }
 }

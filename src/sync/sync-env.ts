@@ -7,7 +7,6 @@ import type { GitCommit, GitSource } from '../git/git-source.js';
 import type { Store, SyncedStack } from '../store/store.js';
 import type { Uuid } from '../store/records.js';
 import type { CommitMode, SyncProgress } from './sync-report.js';
-import { MANIFEST_FILE, basenameOf, dirnameOf, isVisibleUnder } from '../manifest/stack-layout.js';
 
 export interface SyncEnv {
   git: GitSource;
@@ -58,26 +57,4 @@ export interface CommitStep {
   mode: CommitMode;
   from: string | null;
   commit: GitCommit;
-}
-
-/** Repository path of a root-relative path. */
-export function repoPath(root: string, rel: string): string {
-  if (root === '') return rel;
-  return rel === '' ? root : `${root}/${rel}`;
-}
-
-/** Root-relative path of a repository path, or null when it lies outside the root. */
-export function rootRelative(root: string, path: string): string | null {
-  if (root === '') return path;
-  if (path === root) return '';
-  return path.startsWith(`${root}/`) ? path.slice(root.length + 1) : null;
-}
-
-/**
- * Is this root-relative path a stack manifest? Returns its stack directory, or null. Hidden paths
- * are checked below the root, exactly as the manifest module's layout (and lint) do.
- */
-export function manifestDir(root: string, path: string): string | null {
-  if (basenameOf(path) !== MANIFEST_FILE || !isVisibleUnder(repoPath(root, path), root)) return null;
-  return dirnameOf(path);
 }

@@ -1,6 +1,6 @@
 /** Load the in-memory view of one generator's synced state (stacks by directory, invalid directories, layout at the cursor). */
-import { listRootTree } from './diff-step.js';
-import { manifestDir, type SyncEnv, type SyncView } from './sync-env.js';
+import { listRootTree, manifestDir } from './git-reads.js';
+import type { SyncEnv, SyncView } from './sync-env.js';
 
 /** Stacks and errors from the store; the layout at the cursor is loaded later, only if needed. */
 export async function loadView(env: SyncEnv, cursor: string | null): Promise<SyncView> {

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_CONTENT_BYTES, fileLine, normalizeRoot } from '../manifest/
 import type { Store } from '../store/store.js';
 import type { SyncState } from '../store/records.js';
 import { classifyFailure, failureFromError } from './failure-class.js';
-import { gitCall } from './resolve-step.js';
+import { gitCall } from './git-reads.js';
 import type { SyncEnv, SyncView } from './sync-env.js';
 import { runSyncPass } from './sync-pass.js';
 import { SyncFailureError, type CommitReport, type SyncFailure, type SyncFailureCode, type SyncProgress, type SyncReport } from './sync-report.js';
@@ -264,7 +264,6 @@ export function createSyncer(opts: SyncerOptions): Syncer {
   }
 
   function afterCommit(commit: CommitReport): void {
-    const changed = commit.created.length + commit.updated.length + commit.deleted.length + commit.errors.length + commit.cleared.length;
     logger.info(
       {
         commit: commit.commit.sha.slice(0, 7),
