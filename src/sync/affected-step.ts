@@ -7,7 +7,9 @@ import type { TreeEntry } from '../git/git-source.js';
 import { isResourceName, isVisibleUnder, stackDirOf } from '../manifest/stack-layout.js';
 import type { TreeDelta } from './diff-step.js';
 import { manifestDir, repoPath } from './git-reads.js';
-import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
+import type { CommitStep } from './resolve-step.js';
+import type { SyncEnv } from './sync-env.js';
+import type { SyncView } from './sync-view.js';
 
 export interface AffectedStacks {
   step: CommitStep;

@@ -4,7 +4,8 @@
  */
 import type { TreeChange, TreeEntry } from '../git/git-source.js';
 import { gitCall, listRootTree, rootRelative } from './git-reads.js';
-import type { CommitStep, SyncEnv } from './sync-env.js';
+import type { CommitStep } from './resolve-step.js';
+import type { SyncEnv } from './sync-env.js';
 
 export interface TreeDelta {
   step: CommitStep;

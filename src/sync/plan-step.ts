@@ -13,7 +13,8 @@ import { applyDependencyRules, compareBytes, duplicateNameProblem, type Manifest
 import type { RolloutConfig } from '../store/rollout-records.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
 import { repoPath } from './git-reads.js';
-import { viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
+import type { SyncEnv } from './sync-env.js';
+import { viewIndexes, type SyncView } from './sync-view.js';
 import type { StackError } from './sync-report.js';
 
 export interface UpsertNote {

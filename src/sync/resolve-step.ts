@@ -3,9 +3,17 @@
  * apply (a snapshot, every first-parent commit oldest first, or one history-rewrite step).
  */
 import type { GitCommit } from '../git/git-source.js';
-import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
 import { gitCall } from './git-reads.js';
-import { SyncFailureError } from './sync-report.js';
+import type { SyncEnv } from './sync-env.js';
+import { SyncFailureError, type CommitMode } from './sync-report.js';
+import type { SyncView } from './sync-view.js';
+
+/** One unit of work: compare `from` (null = compare against the stored state) with `commit`. */
+export interface CommitStep {
+  mode: CommitMode;
+  from: string | null;
+  commit: GitCommit;
+}
 
 export interface ResolveInput {
   branch: string;

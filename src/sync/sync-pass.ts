@@ -6,10 +6,10 @@ import { affectedStep } from './affected-step.js';
 import { buildStep } from './build-step.js';
 import { diffStep } from './diff-step.js';
 import { planStep } from './plan-step.js';
-import { resolveStep, type SyncWork } from './resolve-step.js';
-import type { CommitStep, SyncEnv, SyncView } from './sync-env.js';
+import { resolveStep, type CommitStep, type SyncWork } from './resolve-step.js';
+import type { SyncEnv } from './sync-env.js';
 import type { CommitReport } from './sync-report.js';
-import { loadStackDirs } from './sync-view.js';
+import { loadStackDirs, type SyncView } from './sync-view.js';
 import { writeStep } from './write-step.js';
 
 /** Apply one commit step; on success the view describes the database after it. */

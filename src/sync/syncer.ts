@@ -12,10 +12,10 @@ import type { Store } from '../store/store.js';
 import type { SyncState } from '../store/records.js';
 import { classifyFailure, failureFromError } from './failure-class.js';
 import { gitCall } from './git-reads.js';
-import type { SyncEnv, SyncView } from './sync-env.js';
+import type { SyncEnv } from './sync-env.js';
 import { runSyncPass } from './sync-pass.js';
 import { SyncFailureError, type CommitReport, type SyncFailure, type SyncFailureCode, type SyncProgress, type SyncReport } from './sync-report.js';
-import { loadView } from './sync-view.js';
+import { loadView, type SyncView } from './sync-view.js';
 
 export interface SyncerOptions {
   store: Store;

@@ -6,7 +6,8 @@
 import { CursorMovedError, LeaseLostError } from '../store/store.js';
 import type { SyncedStack } from '../store/store.js';
 import type { PlannedCommit } from './plan-step.js';
-import { viewIndexes, type SyncEnv, type SyncView } from './sync-env.js';
+import type { SyncEnv } from './sync-env.js';
+import { viewIndexes, type SyncView } from './sync-view.js';
 import { SyncFailureError, type CommitReport } from './sync-report.js';
 
 export async function writeStep(env: SyncEnv, planned: PlannedCommit, view: SyncView): Promise<CommitReport> {
