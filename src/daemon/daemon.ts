@@ -23,7 +23,10 @@ import { RepositorySet } from './repository-set.js';
 import { ensureAdminPak } from '../http/admin-pak.js';
 import type { RateLimitOptions } from '../http/rate-limit.js';
 import { createServer, type ServerTimeouts } from '../http/server.js';
-import { DeliveryWorker, type WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
+import { resolve } from 'node:path';
+import { isPostgresUrl } from '../store/db-target.js';
+import { DeliveryThread } from '../webhooks/delivery-thread.js';
+import type { WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
 import { UrlPolicy } from '../webhooks/url-policy.js';
 import { registerWebhookMetrics } from '../webhooks/webhook-metrics.js';
 
@@ -83,8 +86,8 @@ export interface Daemon {
   replicaId: string;
   /** Resolves when the first sync pass is over (successful or not). */
   firstSync: Promise<void>;
-  /** The outbound webhook sender. */
-  webhooks: DeliveryWorker;
+  /** The outbound webhook sender (a thread of its own). */
+  webhooks: DeliveryThread;
   /** Stop accepting, answer parked long polls, finish the sync transaction in flight, close the database. */
   close(): Promise<void>;
 }
@@ -185,10 +188,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       'serving',
     );
     const firstSync = set.start();
-    const { allowHosts: _, ...webhookOptions } = options.webhooks ?? {};
-    const onAttempt = registerWebhookMetrics(server.brokkr.metrics.registry, opened);
-    const webhooks = new DeliveryWorker({ store: opened, holder: replicaId, policy, logger, onAttempt, ...webhookOptions });
+    const { allowHosts = [], ...webhookOptions } = options.webhooks ?? {};
+    const onAttempts = registerWebhookMetrics(server.brokkr.metrics.registry, opened);
+    const db = isPostgresUrl(dbPath) ? dbPath : resolve(dbPath);
+    const webhooks = new DeliveryThread({ db, holder: replicaId, allowHosts, logger, onAttempts, worker: webhookOptions });
     webhooks.start();
+    const stopWaking = opened.onChange(() => webhooks.wake());
 
     let closing: Promise<void> | null = null;
     const close = () =>
@@ -197,6 +202,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         feed.releaseAll();
         const httpClosed = server.close();
         await set.stop();
+        stopWaking();
         await webhooks.stop();
         await httpClosed;
         await opened.close();

@@ -9,27 +9,31 @@
  * holds at most `perSubscription` slots, so a hanging receiver cannot stall the others.
  *
  * Nothing else waits for it: deliveries are rows the database's triggers wrote with each change,
- * so syncing, agents and the API only ever write a row. It is woken by the store's change
- * notifications (debounced) and polls every `pollMs` for retries and for deliveries written
- * through another replica; when every slot is busy a wake-up costs nothing (no query).
+ * so syncing, agents and the API only ever write a row. It is woken by `wake()` (the store's change
+ * notifications, forwarded; debounced) and polls every `pollMs` for retries and for deliveries
+ * written through another replica; when every slot is busy a wake-up costs nothing (no query).
  * With several replicas each runs one; a claim (lease) gives each delivery to one of them.
+ * The daemon runs it on a thread of its own (delivery-thread.ts), beside the API, not on its loop.
  */
 import { setMaxListeners } from 'node:events';
-import type { Logger } from 'pino';
-import type { Store } from '../store/store.js';
 import type { ClaimedDelivery, DeliveryOutcome, FinishedDelivery, WebhookStore } from '../store/webhook-store.js';
-import { webhooksOf } from '../store/webhooks-of.js';
 import { nextRetryAt, type RetryOptions } from './retry-policy.js';
 import { deliveryAgents, sendAttempt, type AttemptResult, type DeliveryAgents } from './send-delivery.js';
 import type { UrlPolicy } from './url-policy.js';
 
+/** What the worker logs through: pino's Logger, or the thread's forwarder to the daemon's logger. */
+export interface WebhookLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
 export interface WebhookWorkerOptions {
-  /** The opened store (not a test wrapper). */
-  store: Store;
+  /** The delivery queue (the worker's own connection to the database). */
+  hooks: WebhookStore;
   /** This replica's id: the claim holder. */
   holder: string;
   policy: UrlPolicy;
-  logger: Logger;
+  logger: WebhookLog;
   /** Deliveries in flight at once (default 512). */
   concurrency?: number;
   /** Deliveries in flight at once to one subscription (default half of `concurrency`, at least 1). */
@@ -41,8 +45,8 @@ export interface WebhookWorkerOptions {
   offlineAfterMs?: number;
   /** Finished deliveries older than this are deleted (ms, default 7 days). */
   retentionMs?: number;
-  /** Told the outcome of every attempt (metrics). */
-  onAttempt?: (outcome: DeliveryOutcome['status']) => void;
+  /** Told the outcomes of each batch of attempts, before they are written (metrics). */
+  onAttempts?: (outcomes: DeliveryOutcome['status'][]) => void;
 }
 
 export const DEFAULT_WEBHOOK_CONCURRENCY = 512;
@@ -54,7 +58,7 @@ const FINISH_DELAY_MS = 25;
 
 export class DeliveryWorker {
   readonly #hooks: WebhookStore;
-  readonly #o: Required<Omit<WebhookWorkerOptions, 'retry' | 'onAttempt'>> & Pick<WebhookWorkerOptions, 'onAttempt'> & { retry: RetryOptions };
+  readonly #o: Required<Omit<WebhookWorkerOptions, 'retry' | 'onAttempts'>> & Pick<WebhookWorkerOptions, 'onAttempts'> & { retry: RetryOptions };
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   /** In flight per subscription id. */
@@ -64,7 +68,6 @@ export class DeliveryWorker {
   #flushTimer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
-  #unsubscribe: (() => void) | null = null;
   #pumping = false;
   #again = false;
   #wake: NodeJS.Timeout | null = null;
@@ -83,14 +86,13 @@ export class DeliveryWorker {
       concurrency,
       perSubscription: Math.min(concurrency, options.perSubscription ?? Math.max(1, Math.ceil(concurrency / 2))),
     };
-    this.#hooks = webhooksOf(options.store);
+    this.#hooks = options.hooks;
     // Every send in flight listens for the shutdown: up to `concurrency` listeners, not a leak.
     setMaxListeners(0, this.#abort.signal);
   }
 
   start(): void {
     const { pollMs, offlineAfterMs } = this.#o;
-    this.#unsubscribe = this.#o.store.onChange(() => this.#soon());
     this.#timers.push(setInterval(() => this.#soon(), pollMs).unref());
     const presenceEvery = Math.max(250, Math.min(15_000, offlineAfterMs / 4));
     this.#timers.push(setInterval(() => void this.#presence(), presenceEvery).unref());
@@ -102,13 +104,17 @@ export class DeliveryWorker {
   /** Stop claiming; abort sends in flight (they are recorded as failed, due again at once) and wait for them. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#unsubscribe?.();
     for (const t of this.#timers) clearInterval(t);
     if (this.#wake) clearTimeout(this.#wake);
     this.#abort.abort();
     await Promise.allSettled([...this.#inFlight]);
     await this.#flush();
     this.#agents.destroy();
+  }
+
+  /** Something changed in the database (deliveries may be due): claim soon. */
+  wake(): void {
+    this.#soon();
   }
 
   /** Pump within 20 ms: many changes in a burst make one claim. */
@@ -180,20 +186,21 @@ export class DeliveryWorker {
     const batch = this.#finished;
     this.#finished = [];
     if (batch.length === 0) return this.#flushing;
+    // Attempts are counted when they are made (metrics see them no later than the database does).
+    this.#o.onAttempts?.(batch.map((f) => f.outcome.status));
+    for (const { d, outcome } of batch) {
+      if (outcome.status === 'success') this.delivered++;
+      else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
+        { delivery: d.id, subscription: d.subscription_id, event: d.event_type, attempt: d.attempts, status: outcome.status, error: outcome.error },
+        outcome.status === 'dead' ? 'webhook delivery gave up' : 'webhook delivery failed; will retry',
+      );
+    }
     this.#flushing = this.#flushing.then(async () => {
       try {
         await this.#hooks.finishDeliveries(this.#o.holder, batch);
       } catch (err) {
         // The claims run out and the deliveries are due again: at worst sent twice, never lost.
         this.#o.logger.warn({ deliveries: batch.length, err: (err as Error).message }, 'webhook delivery outcomes could not be recorded');
-      }
-      for (const { d, outcome } of batch) {
-        this.#o.onAttempt?.(outcome.status);
-        if (outcome.status === 'success') this.delivered++;
-        else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
-          { delivery: d.id, subscription: d.subscription_id, event: d.event_type, attempt: d.attempts, status: outcome.status, error: outcome.error },
-          outcome.status === 'dead' ? 'webhook delivery gave up' : 'webhook delivery failed; will retry',
-        );
       }
     });
     return this.#flushing;

@@ -1,11 +1,11 @@
 /** Prometheus series of outbound webhooks, on the server's registry: the queue by status (read at scrape time) and attempts by outcome. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../store/store.js';
-import type { DeliveryOutcome } from '../store/webhook-store.js';
+import type { AttemptCounts } from './delivery-thread.js';
 import { webhooksOf } from '../store/webhooks-of.js';
 
-/** Register the series; returns what the worker calls after each attempt. */
-export function registerWebhookMetrics(registry: Registry, store: Store): (outcome: DeliveryOutcome['status']) => void {
+/** Register the series; returns what the delivery thread's attempt counts are added with. */
+export function registerWebhookMetrics(registry: Registry, store: Store): (counts: AttemptCounts) => void {
   new Gauge({
     name: 'brokkr_webhook_deliveries',
     help: 'Outbound webhook deliveries in the database by status (pending, acquired, failed = waiting to retry, success, dead)',
@@ -22,5 +22,7 @@ export function registerWebhookMetrics(registry: Registry, store: Store): (outco
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  return (outcome) => attempts.inc({ outcome });
+  return (counts) => {
+    for (const [outcome, n] of Object.entries(counts)) if (n) attempts.inc({ outcome }, n);
+  };
 }

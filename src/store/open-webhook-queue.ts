@@ -1,0 +1,29 @@
+/**
+ * The webhook delivery queue on a connection of its own, for the delivery thread: a second
+ * better-sqlite3 connection to the daemon's file (WAL, busy_timeout: claims and outcomes wait for
+ * the API's write lock instead of failing), or a small PostgreSQL pool. The daemon has migrated
+ * the database already; this only connects. Engines are imported on demand so the thread loads
+ * one driver, not the whole store.
+ */
+import { isPostgresUrl } from './db-target.js';
+import type { WebhookStore } from './webhook-store.js';
+
+export interface WebhookQueue {
+  hooks: WebhookStore;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL connections of the thread: one claim or flush at a time, plus presence and pruning. */
+const PG_POOL_SIZE = 3;
+
+export async function openWebhookQueue(db: string): Promise<WebhookQueue> {
+  if (isPostgresUrl(db)) {
+    const [{ PgDb }, { PostgresWebhooks }] = await Promise.all([import('./postgres/pg-db.js'), import('./postgres/webhooks.js')]);
+    const pg = PgDb.open(db, PG_POOL_SIZE);
+    return { hooks: new PostgresWebhooks(pg), close: () => pg.close() };
+  }
+  if (db === ':memory:' || db === '') throw new Error('webhook deliveries need a database file or a postgres:// URL: an in-memory SQLite database cannot be shared with the delivery thread');
+  const [{ openConnection, SqliteDb }, { SqliteWebhooks }] = await Promise.all([import('./sqlite/connection.js'), import('./sqlite/webhooks.js')]);
+  const sqlite = new SqliteDb(openConnection(db));
+  return { hooks: new SqliteWebhooks(sqlite), close: async () => sqlite.close() };
+}
