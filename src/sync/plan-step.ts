@@ -17,19 +17,9 @@ import type { SyncEnv } from './sync-env.js';
 import { viewIndexes, type SyncView } from './sync-view.js';
 import type { StackError } from './sync-report.js';
 
-export interface UpsertNote {
-  path: string;
-  /** Set for a rename: where the stack's directory was. */
-  previousPath?: string;
-  /** Row fields that change ('description', 'labels', 'annotations', 'path'). */
-  fields: string[];
-}
-
 export interface PlannedCommit {
   built: BuiltStacks;
   plan: CommitPlan;
-  /** Parallel to plan.upserts. */
-  notes: UpsertNote[];
   /** The stored stacks plan.deletes removes. */
   deleted: SyncedStack[];
 }
@@ -65,7 +55,6 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
   const taken = new Set<string>(); // ids of leaving stacks taken over by a rename
   const claimed = new Map<string, string>(); // name -> directory claiming it in this commit
   const upserts: StackUpsert[] = [];
-  const notes: UpsertNote[] = [];
   const errors = new Map<string, StackError[]>();
   const fail = (dir: string, name: string | null, problems: ManifestProblem[]) =>
     errors.set(
@@ -92,7 +81,6 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
         taken.add(holder.id);
         claimed.set(holder.name, dir);
         upserts.push({ ...rowOf(holder), path: dir });
-        notes.push({ path: dir, previousPath: holder.path, fields: ['path'] });
       } else if (here && !leaving.has(here.id)) claimed.set(here.name, dir);
       continue;
     }
@@ -128,17 +116,11 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
         content: { yaml: b.content, checksum: b.checksum },
         ...(b.rollout ? { rollout: b.rollout } : {}),
       });
-      notes.push({ path: dir, fields: [] });
     }
   }
 
   function pushUpdate(stored: SyncedStack, b: ValidStack, dir: string): void {
-    const fields: string[] = [];
-    if ((stored.description ?? null) !== b.description) fields.push('description');
-    if (!sameSet(stored.labels, b.labels)) fields.push('labels');
-    if (!sameMap(stored.annotations, b.annotations)) fields.push('annotations');
-    if (stored.path !== dir) fields.push('path');
-    if (JSON.stringify(stored.rollout ?? null) !== JSON.stringify(b.rollout)) fields.push('rollout');
+    const fields = changedFields(stored, { ...b, path: dir });
     const newContent = stored.latest_checksum !== b.checksum;
     if (fields.length === 0 && !newContent) return;
     upserts.push({
@@ -151,7 +133,6 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
       ...(newContent ? { content: { yaml: b.content, checksum: b.checksum } } : {}),
       ...(b.rollout ? { rollout: b.rollout } : {}),
     });
-    notes.push({ path: dir, ...(stored.path !== dir ? { previousPath: stored.path } : {}), fields });
   }
 
   // A stack whose new `name:` was refused (duplicate) is invalid, and an invalid stack keeps its
@@ -180,7 +161,18 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     // A large commit's contents were not kept: the store reads them in batches as it applies the plan.
     ...(built.readContents ? { readContents: built.readContents } : {}),
   };
-  return { built, plan, notes, deleted };
+  return { built, plan, deleted };
+}
+
+/** The row fields of a stored stack that an upsert changes, e.g. ['labels', 'path']: what decides an update here, and what report-step tells. */
+export function changedFields(stored: SyncedStack, next: Pick<StackUpsert, 'path' | 'description' | 'labels' | 'annotations' | 'rollout'>): string[] {
+  const fields: string[] = [];
+  if ((stored.description ?? null) !== next.description) fields.push('description');
+  if (!sameSet(stored.labels, next.labels)) fields.push('labels');
+  if (!sameMap(stored.annotations, next.annotations)) fields.push('annotations');
+  if (stored.path !== next.path) fields.push('path');
+  if (JSON.stringify(stored.rollout ?? null) !== JSON.stringify(next.rollout ?? null)) fields.push('rollout');
+  return fields;
 }
 
 function rowOf(s: SyncedStack): StackUpsert {

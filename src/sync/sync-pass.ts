@@ -1,15 +1,17 @@
 /**
  * One sync pass: resolve the work, then run every commit through the pipeline
- * diff → affected → build → plan → write, oldest first, one transaction each.
+ * diff → affected → build → plan → write → report, oldest first, one transaction each; the view
+ * moves only after a commit is written.
  */
 import { affectedStep } from './affected-step.js';
 import { buildStep } from './build-step.js';
 import { diffStep } from './diff-step.js';
 import { planStep } from './plan-step.js';
+import { reportStep } from './report-step.js';
 import { resolveStep, type CommitStep, type SyncWork } from './resolve-step.js';
 import type { SyncEnv } from './sync-env.js';
 import type { CommitReport } from './sync-report.js';
-import { loadStackDirs, type SyncView } from './sync-view.js';
+import { advanceView, loadStackDirs, type SyncView } from './sync-view.js';
 import { writeStep } from './write-step.js';
 
 /** Apply one commit step; on success the view describes the database after it. */
@@ -19,7 +21,10 @@ export async function syncCommit(env: SyncEnv, step: CommitStep, view: SyncView)
   const affected = await affectedStep(env, delta, view);
   const built = await buildStep(env, affected);
   const planned = await planStep(env, built, view);
-  return writeStep(env, planned, view);
+  const written = await writeStep(env, planned);
+  const report = reportStep(written, view);
+  advanceView(view, written);
+  return report;
 }
 
 export interface PassOptions {

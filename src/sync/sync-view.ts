@@ -2,6 +2,7 @@
 import type { SyncedStack } from '../store/store.js';
 import { listRootTree, manifestDir } from './git-reads.js';
 import type { SyncEnv } from './sync-env.js';
+import type { WrittenCommit } from './write-step.js';
 
 /**
  * The database state at the cursor, kept in memory between commits so that a commit only reads
@@ -19,13 +20,13 @@ export interface SyncView {
   stacks: Map<string, SyncedStack>;
   /** Directories with recorded errors. */
   invalidDirs: Set<string>;
-  /** Indexes over `stacks` by name and id, kept in step by writeStep (built on first use). */
+  /** Indexes over `stacks` by name and id, kept in step by advanceView (built on first use). */
   byName?: Map<string, SyncedStack>;
   byId?: Map<string, SyncedStack>;
 }
 
 /**
- * The name and id indexes of the view, built once and then maintained by writeStep: rebuilding
+ * The name and id indexes of the view, built once and then maintained by advanceView: rebuilding
  * them from every stack on every commit made a one-stack commit's cost grow with the repository.
  */
 export function viewIndexes(view: SyncView): { byName: Map<string, SyncedStack>; byId: Map<string, SyncedStack> } {
@@ -57,4 +58,50 @@ export async function loadStackDirs(env: SyncEnv, view: SyncView): Promise<void>
     if (dir !== null && entry.type !== 'tree') dirs.add(dir);
   }
   view.stackDirs = dirs;
+}
+
+/**
+ * Move the view to a commit the store applied (never before: the view must not run ahead of the
+ * database). Every directory a stack leaves is vacated first, then the new ones are occupied: two
+ * stacks may swap directories in one commit.
+ */
+export function advanceView(view: SyncView, { planned, result }: WrittenCommit): void {
+  const { byId, byName } = viewIndexes(view);
+  const forget = (s: SyncedStack | undefined) => {
+    if (!s) return;
+    if (byId.get(s.id) === s) byId.delete(s.id);
+    if (byName.get(s.name) === s) byName.delete(s.name);
+  };
+  for (const stack of planned.deleted) {
+    forget(byId.get(stack.id));
+    if (view.stacks.get(stack.path)?.id === stack.id) view.stacks.delete(stack.path);
+  }
+  for (const { upsert } of result.written) {
+    const moved = upsert.id === undefined ? undefined : byId.get(upsert.id);
+    if (moved && moved.path !== upsert.path && view.stacks.get(moved.path)?.id === moved.id) view.stacks.delete(moved.path);
+  }
+  for (const { upsert, stack_id } of result.written) {
+    const previous = upsert.id === undefined ? undefined : byId.get(upsert.id);
+    forget(previous);
+    forget(view.stacks.get(upsert.path));
+    const next: SyncedStack = {
+      id: stack_id,
+      name: upsert.name,
+      path: upsert.path,
+      description: upsert.description,
+      labels: upsert.labels,
+      annotations: upsert.annotations,
+      latest_checksum: upsert.content?.checksum ?? previous?.latest_checksum ?? null,
+      ...(upsert.rollout ? { rollout: upsert.rollout } : {}),
+    };
+    view.stacks.set(upsert.path, next);
+    byId.set(stack_id, next);
+    byName.set(next.name, next);
+  }
+  for (const entry of planned.plan.errors) {
+    if (entry.errors.length > 0) view.invalidDirs.add(entry.stack_path);
+    else view.invalidDirs.delete(entry.stack_path);
+  }
+  view.stackDirs = planned.built.affected.stackDirs;
+  view.cursor = planned.plan.commit.sha;
 }

@@ -177,6 +177,13 @@ describe.each(ENGINES)('commits after the first sync (%s)', (engine) => {
     expect(report.commits[0]!.deleted).toEqual([]);
     expect(await fx.stack('alpha')).toMatchObject({ id: alpha, path: 'b' });
     expect((await fx.stack('beta')).path).toBe('a');
+    expect(report.commits[0]!.updated.map((u) => [u.name, u.previous_path, u.path, u.fields]).sort()).toEqual([
+      ['alpha', 'a', 'b', ['path']],
+      ['beta', 'b', 'a', ['path']],
+    ]);
+    // The syncer's view moved with them: the next change to alpha's files updates alpha, in its new place.
+    fx.repo.writeAll(stackFiles('b', { name: 'alpha' }, 'A2')).commit('change alpha');
+    expect((await fx.sync()).commits[0]!.updated).toMatchObject([{ stack_id: alpha, name: 'alpha', path: 'b', fields: [], object: {} }]);
   });
 
   it('a merge whose first parent lacks the cursor (git pull) applies only the merge: no stack is deleted and re-created', async () => {

@@ -145,6 +145,7 @@ describe.each(ENGINES)('invalid stacks (%s)', (engine) => {
     fx.repo.rename('apps/web', 'svc/web').write('svc/web/config.yaml', 'kind: [broken\n').commit('move and break');
     const report = await fx.sync();
     expect(report.commits[0]!.deleted).toEqual([]);
+    expect(report.commits[0]!.updated).toEqual([{ stack_id: id, name: 'web', path: 'svc/web', fields: ['path'], previous_path: 'apps/web' }]);
     expect(await fx.stack('web')).toMatchObject({ id, path: 'svc/web' });
     expect((await fx.store.listSyncErrors()).map((e) => e.stack_path)).toEqual(['svc/web']);
   });
