@@ -58,7 +58,10 @@ export interface AuthenticatorOptions {
 /** Resolves PAKs to principals; invalidate on rotation or deletion so an old PAK stops at once. */
 export class Authenticator {
   readonly #store: Store;
-  /** Resolved PAKs by hash; least recently used dropped when full, each trusted for ttlMs from its lookup. */
+  /**
+   * Resolved PAKs by PAK (one lookup per request, no hash: bench F13); least recently used dropped
+   * when full, each trusted for ttlMs from its lookup. Only the hashes are stored in the database.
+   */
   readonly #cache: LRUCache<string, Principal>;
   /**
    * Bumped by every invalidation. A lookup that started before an invalidation must not put its
@@ -66,7 +69,7 @@ export class Authenticator {
    */
   #generation = 0;
   /**
-   * Lookups in flight by hash, shared by concurrent requests with the same PAK: without this,
+   * Lookups in flight by PAK, shared by concurrent requests with the same PAK: without this,
    * every poll arriving while a PAK's lookup waits for the database starts one more (on
    * PostgreSQL, 1,000 agents polling at full speed when their entries, cached together, expired
    * together made ~30,000 lookups, 60,000 statements, within 30 s and cut the 304 throughput to a fraction; bench
@@ -80,29 +83,34 @@ export class Authenticator {
     this.#cache = new LRUCache({ max: maxEntries, ttl: ttlMs });
   }
 
+  /** The principal of a PAK if it is cached (and within its TTL), without asking the store: the 304 fast path's lookup (fast-poll.ts). */
+  peek(pak: string): Principal | undefined {
+    return this.#cache.get(pak);
+  }
+
   async authenticate(pak: string): Promise<Principal | null> {
-    const hash = hashPak(pak);
-    const hit = this.#cache.get(hash);
+    const hit = this.#cache.get(pak);
     if (hit) return hit;
-    const shared = this.#inFlight.get(hash);
+    const shared = this.#inFlight.get(pak);
     if (shared) return shared;
-    const lookup = this.#lookup(hash);
-    this.#inFlight.set(hash, lookup);
+    const lookup = this.#lookup(pak);
+    this.#inFlight.set(pak, lookup);
     const forget = () => {
-      if (this.#inFlight.get(hash) === lookup) this.#inFlight.delete(hash);
+      if (this.#inFlight.get(pak) === lookup) this.#inFlight.delete(pak);
     };
     lookup.then(forget, forget);
     return lookup;
   }
 
-  async #lookup(hash: string): Promise<Principal | null> {
+  async #lookup(pak: string): Promise<Principal | null> {
     const generation = this.#generation;
+    const hash = hashPak(pak);
     const principal = await this.#store.findPrincipal(hash);
     if (!principal) return null;
     // The store found the row by hash; compare once more in constant time so a store that
     // matched loosely (case, prefix) can never let a different key in.
     if (principal.role === 'agent' && !hashesEqual(principal.agent.pak_hash, hash)) return null;
-    if (generation === this.#generation) this.#cache.set(hash, principal);
+    if (generation === this.#generation) this.#cache.set(pak, principal);
     return principal;
   }
 
@@ -123,8 +131,8 @@ export class Authenticator {
     this.#generation += 1;
     this.#inFlight.clear();
     const stale: string[] = [];
-    for (const [hash, p] of this.#cache.entries()) if (p.role === 'agent' && p.agent.id === agentId) stale.push(hash);
-    for (const hash of stale) this.#cache.delete(hash);
+    for (const [pak, p] of this.#cache.entries()) if (p.role === 'agent' && p.agent.id === agentId) stale.push(pak);
+    for (const pak of stale) this.#cache.delete(pak);
   }
 
   /** Forget everything (admin PAK replaced). */

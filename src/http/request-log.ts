@@ -11,6 +11,11 @@ import { routeConfig } from './route-config.js';
  */
 const ROUTINE = new Set(['/api/v1/agents/:id/target-state', '/api/v1/agents/:id/heartbeat']);
 
+/** The level an answer is logged at (route pattern, status): the fast path (fast-poll.ts) asks the same. */
+export function requestLogLevel(route: string, status: number): 'debug' | 'info' {
+  return status < 400 && ROUTINE.has(route) ? 'debug' : 'info';
+}
+
 export function installRequestLog(app: FastifyInstance, metrics: Metrics): void {
   // request.log is made on first use: most requests (successful polls) log nothing at the shipped level.
   app.setChildLoggerFactory(lazyChildLogger);
@@ -20,7 +25,7 @@ export function installRequestLog(app: FastifyInstance, metrics: Metrics): void 
     const ms = reply.elapsedTime;
     const status = reply.statusCode;
     metrics.observeRequest(request.method, route, status, ms / 1000);
-    const level = status < 400 && ROUTINE.has(route) ? 'debug' : 'info';
+    const level = requestLogLevel(route, status);
     const log = request.log as typeof request.log & { isLevelEnabled?(level: string): boolean };
     if (log.isLevelEnabled && !log.isLevelEnabled(level)) return; // skip building the line at all
     log[level]({ method: request.method, route, status, ms: Math.round(ms * 10) / 10 }, 'request');

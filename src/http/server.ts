@@ -3,12 +3,14 @@
  * optional syncer. One file per concern lives beside this one; this file only wires them.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { createServer as createHttpServer } from 'node:http';
 import pino from 'pino';
 import type { ChangeFeed } from '../change-feed.js';
 import type { Store } from '../store/store.js';
 import { Authenticator, installAuth } from './auth.js';
 import type { RepositoryControl, ServerContext, SyncControl } from './context.js';
 import { installErrorHandlers } from './errors.js';
+import { FastPoll } from './fast-poll.js';
 import { createMetrics } from './metrics.js';
 import { buildOpenApi, collectRoutes } from './openapi.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
@@ -85,12 +87,16 @@ export interface ServerOptions {
   closeGraceMs?: number;
   /** Collect process metrics (memory, event loop) into this server's registry. */
   processMetrics?: boolean;
+  /** Answer agents' conditional polls that get a 304 before routing (fast-poll.ts; default on; off: every request goes through fastify). */
+  fastPoll?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The services behind the routes (the daemon hands `metrics.sync` to the syncer). */
     brokkr: ServerContext;
+    /** The 304 fast path in front of fastify's routing, or null when disabled (fast-poll.ts). */
+    brokkrFastPoll: FastPoll | null;
   }
 }
 
@@ -98,6 +104,11 @@ declare module 'fastify' {
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
   const { store, feed, timeouts = {} } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
+  const requestTimeout = timeouts.requestTimeout ?? 30_000;
+  const keepAliveTimeout = timeouts.keepAliveTimeout ?? 5_000;
+  const connectionTimeout = timeouts.socketTimeout ?? 75_000;
+  // Set once the services exist (below); until then, and when disabled, every request goes to fastify.
+  let fastPoll: FastPoll | null = null;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Our own one-line-per-request log (request-log.ts) replaces fastify's two lines.
@@ -105,12 +116,22 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    requestTimeout: timeouts.requestTimeout ?? 30_000,
-    keepAliveTimeout: timeouts.keepAliveTimeout ?? 5_000,
-    connectionTimeout: timeouts.socketTimeout ?? 75_000,
+    requestTimeout,
+    keepAliveTimeout,
+    connectionTimeout,
     http: {
       headersTimeout: timeouts.headersTimeout ?? 10_000,
       connectionsCheckingInterval: timeouts.checkIntervalMs ?? 1_000,
+    },
+    // The server fastify would make (same options and timeouts), with the 304 fast path in front of its handler.
+    serverFactory: (handler, opts) => {
+      const server = createHttpServer(opts.http ?? {}, (req, res) => {
+        if (fastPoll === null || !fastPoll.answer(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = keepAliveTimeout;
+      server.requestTimeout = requestTimeout;
+      server.setTimeout(connectionTimeout);
+      return server;
     },
     ajv: {
       // Coercion off: a JSON number where a string is expected is an error, not a silent "123".
@@ -134,6 +155,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     closing: false,
   };
   app.decorate('brokkr', ctx);
+  if (options.fastPoll !== false) {
+    fastPoll = new FastPoll({ auth: ctx.auth, limiter: ctx.limiter, targets: ctx.targets, metrics: ctx.metrics, logger, closing: () => ctx.closing });
+  }
+  app.decorate('brokkrFastPoll', fastPoll);
   const unsubscribe = store.onChange((change) => applyStoreChange(change, ctx));
 
   const routes = collectRoutes(app);

@@ -44,6 +44,8 @@ interface CacheEntry {
   /** The store's count of other processes' writes when the state was read (0 when it cannot tell). */
   external: number;
   state: Promise<TargetState>;
+  /** The state once the query answered (what `peek` serves without a promise). */
+  value?: TargetState;
 }
 
 export interface TargetStatesOptions {
@@ -134,6 +136,31 @@ export class TargetStates {
     return this.#feed.version - this.#scoped;
   }
 
+  /** The cache entry of `key` if it still holds the current state (nothing relevant changed since it was read). */
+  #fresh(key: string, global: number, agent: number, now: number): CacheEntry | undefined {
+    const hit = this.#cache.get(key);
+    if (hit && hit.global === global && hit.agent === agent) {
+      if (now - hit.at < this.#maxAgeMs) return hit;
+      // Past its age, the tag is still current if no other process has written the database since
+      // it was read: every write of this process moved an epoch. (A re-read here was ~10 % of the
+      // CPU of a 304 with 1,000 agents polling: one query per agent every 5 s — bench F13.)
+      if (this.#external !== null && this.#external() === hit.external) {
+        hit.at = now;
+        return hit;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The agent's current state if `current` would answer it from the cache and its query has
+   * answered: the same check, without a promise (the 304 fast path, fast-poll.ts). Undefined
+   * otherwise — then `current` decides (and queries).
+   */
+  peek(agentId: string, mode: TargetMode, now = Date.now()): TargetState | undefined {
+    return this.#fresh(`${agentId}:${mode}`, this.#globalEpoch(), this.#agentEpochs.get(agentId) ?? 0, now)?.value;
+  }
+
   /** The agent's current target state; served from cache while nothing relevant changed. */
   current(agentId: string, mode: TargetMode, now = Date.now()): Promise<TargetState> {
     const key = `${agentId}:${mode}`;
@@ -141,17 +168,8 @@ export class TargetStates {
     // stale answer can never be cached as current.
     const global = this.#globalEpoch();
     const agent = this.#agentEpochs.get(agentId) ?? 0;
-    const hit = this.#cache.get(key);
-    if (hit && hit.global === global && hit.agent === agent) {
-      if (now - hit.at < this.#maxAgeMs) return hit.state;
-      // Past its age, the tag is still current if no other process has written the database since
-      // it was read: every write of this process moved an epoch. (A re-read here was ~10 % of the
-      // CPU of a 304 with 1,000 agents polling: one query per agent every 5 s — bench F13.)
-      if (this.#external !== null && this.#external() === hit.external) {
-        hit.at = now;
-        return hit.state;
-      }
-    }
+    const hit = this.#fresh(key, global, agent, now);
+    if (hit) return hit.state;
     const external = this.#external?.() ?? 0;
     this.#pending.set(agentId, (this.#pending.get(agentId) ?? 0) + 1);
     const done = () => {
@@ -163,7 +181,7 @@ export class TargetStates {
       (entries) => {
         this.#index(agentId, entries);
         done();
-        return { etag: etagOf(entries), entries, global };
+        return (entry.value = { etag: etagOf(entries), entries, global });
       },
       (err: unknown) => {
         done();
