@@ -40,11 +40,23 @@ export interface WebhookSubscription {
   /** As given: exact types, `prefix.*` or `*`. */
   event_types: string[];
   has_secret: boolean;
+  /** false: no new deliveries are written for it (those already queued are still sent, as brokkr does). */
   enabled: boolean;
+  /** {} when none. */
+  filters: WebhookFilters;
   timeout_seconds: number;
   created_by: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/**
+ * brokkr's payload filters: each field set must equal the same field of the event's `data`, and an
+ * event that does not carry it (or carries null) does not match. Evaluated by the triggers that write deliveries.
+ */
+export interface WebhookFilters {
+  agent_id?: string;
+  stack_id?: string;
 }
 
 export interface NewWebhookSubscription {
@@ -55,6 +67,22 @@ export interface NewWebhookSubscription {
   format: WebhookFormat;
   timeout_seconds: number;
   created_by: string | null;
+  /** None when absent, null or {}. */
+  filters?: WebhookFilters | null;
+}
+
+/** What an update changes; a field left out stays as it is. */
+export interface WebhookSubscriptionPatch {
+  name?: string;
+  url?: string;
+  event_types?: string[];
+  /** A new signing secret; null removes it (deliveries go unsigned). */
+  secret?: string | null;
+  format?: WebhookFormat;
+  timeout_seconds?: number;
+  enabled?: boolean;
+  /** Replaces the filters; null or {} removes them. */
+  filters?: WebhookFilters | null;
 }
 
 /** One delivery of one event to one subscription (brokkr's WebhookDelivery plus the response's status and excerpt). */
@@ -138,6 +166,13 @@ export interface WebhookStore {
   getSubscription(idOrName: string): Promise<WebhookSubscription | null>;
   /** The signing secret, for a send outside the queue (the test message); null when none. */
   subscriptionSecret(id: Uuid): Promise<string | null>;
+  /**
+   * Change a subscription in place, keeping its id and delivery log; audited in the same
+   * transaction. Null when there is none; ConflictError when the new name is taken. A patch that
+   * changes nothing writes nothing (no audit row). Queued deliveries are sent with what the
+   * subscription says when they are claimed (new URL, new secret), and still sent once it is disabled.
+   */
+  updateSubscription(id: Uuid, patch: WebhookSubscriptionPatch, audit?: AuditContext): Promise<WebhookSubscription | null>;
   /** Its deliveries go with it; false when there was none. */
   deleteSubscription(id: Uuid, audit?: AuditContext): Promise<boolean>;
   /** Newest first. */

@@ -14,18 +14,20 @@ import type {
   WebhookFormat,
   WebhookStore,
   WebhookSubscription,
+  WebhookSubscriptionPatch,
 } from '../webhook-store.js';
-import { countsByStatus, deliveryPage, fairnessParams, flattenOutcome, presenceData, subscriptionAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
+import { countsByStatus, deliveryPage, fairnessParams, flattenOutcome, presenceData, subscriptionAuditDetails, updateAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
+import { filtersJson, storedFilters, subscriptionChanges } from '../webhook-subscription-changes.js';
 import { recordAudit } from './audit.js';
 import { uuidParam, type PgDb } from './pg-db.js';
 
 const SUBSCRIPTION_COLUMNS =
-  'id::text AS id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, timeout_seconds, created_by, created_at, updated_at';
+  'id::text AS id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
 const DELIVERY_COLUMNS =
   'id::text AS id, subscription_id::text AS subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
 
-type SubscriptionRow = Omit<WebhookSubscription, 'format'> & { format: string };
-const toSubscription = (row: SubscriptionRow): WebhookSubscription => ({ ...row, format: row.format as WebhookFormat });
+type SubscriptionRow = Omit<WebhookSubscription, 'format' | 'filters'> & { format: string; filters: unknown };
+const toSubscription = (row: SubscriptionRow): WebhookSubscription => ({ ...row, format: row.format as WebhookFormat, filters: storedFilters(row.filters) });
 
 export class PostgresWebhooks implements WebhookStore {
   constructor(private readonly db: PgDb) {}
@@ -38,9 +40,9 @@ export class PostgresWebhooks implements WebhookStore {
         throw new ConflictError(`a webhook subscription named '${input.name}' exists already`);
       }
       const row = await sql.one<SubscriptionRow>(
-        `INSERT INTO webhook_subscriptions (name, url, secret, format, event_types, timeout_seconds, created_by)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING ${SUBSCRIPTION_COLUMNS}`,
-        [input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by],
+        `INSERT INTO webhook_subscriptions (name, url, secret, format, event_types, timeout_seconds, created_by, filters)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by, filtersJson(input.filters)],
       );
       const created = toSubscription(row!);
       await recordAudit(sql, audit, { action: 'webhook.created', resource_type: 'webhook', resource_id: created.id, details: subscriptionAuditDetails(created) });
@@ -62,6 +64,33 @@ export class PostgresWebhooks implements WebhookStore {
 
   async subscriptionSecret(id: string): Promise<string | null> {
     return (await this.db.one<{ secret: string | null }>('SELECT secret FROM webhook_subscriptions WHERE id = $1', [uuidParam(id)]))?.secret ?? null;
+  }
+
+  async updateSubscription(id: string, patch: WebhookSubscriptionPatch, audit?: AuditContext): Promise<WebhookSubscription | null> {
+    const key = uuidParam(id);
+    if (key === null) return null;
+    return this.db.tx(async (sql) => {
+      // Renames are serialised by name, as creations are.
+      if (patch.name !== undefined) await sql.run('SELECT pg_advisory_xact_lock(hashtext($1))', [`webhook:${patch.name}`]);
+      const row = await sql.one<SubscriptionRow & { secret: string | null }>(`SELECT ${SUBSCRIPTION_COLUMNS}, secret FROM webhook_subscriptions WHERE id = $1 FOR UPDATE`, [key]);
+      if (!row) return null;
+      const { secret, ...rest } = row;
+      const current = toSubscription(rest);
+      const { columns, changed } = subscriptionChanges({ ...current, secret }, patch);
+      if (changed.length === 0) return current;
+      if (columns.name !== undefined && (await sql.one('SELECT 1 FROM webhook_subscriptions WHERE name = $1 AND id <> $2', [columns.name, key]))) {
+        throw new ConflictError(`a webhook subscription named '${String(columns.name)}' exists already`);
+      }
+      const names = Object.keys(columns);
+      const casts: Record<string, string> = { event_types: '::jsonb', filters: '::jsonb' };
+      const updated = await sql.one<SubscriptionRow>(
+        `UPDATE webhook_subscriptions SET ${names.map((n, i) => `${n} = $${i + 2}${casts[n] ?? ''}`).join(', ')} WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [key, ...names.map((n) => columns[n])],
+      );
+      const now = toSubscription(updated!);
+      await recordAudit(sql, audit, { action: 'webhook.updated', resource_type: 'webhook', resource_id: now.id, details: updateAuditDetails(now, changed) });
+      return now;
+    });
   }
 
   async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {

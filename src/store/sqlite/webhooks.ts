@@ -16,20 +16,35 @@ import {
   type WebhookFormat,
   type WebhookStore,
   type WebhookSubscription,
+  type WebhookSubscriptionPatch,
 } from '../webhook-store.js';
 import type { SqliteDb } from './connection.js';
-import { enqueueSql } from './migrations/009-webhooks.js';
+import { enqueueSql, keyedEventId, rememberEventSql } from './migrations/010-webhook-filters.js';
+import { filtersJson, storedFilters, subscriptionChanges } from '../webhook-subscription-changes.js';
 import { nowIso } from './rows.js';
+import { NOW_SQL } from './sql-fragments.js';
 import { recordAudit } from './audit.js';
 
-const SUBSCRIPTION_COLUMNS = 'id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, timeout_seconds, created_by, created_at, updated_at';
+const SUBSCRIPTION_COLUMNS = 'id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
 export const DELIVERY_COLUMNS =
   'id, subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
 
-type SubscriptionRow = Omit<WebhookSubscription, 'event_types' | 'has_secret' | 'enabled'> & { event_types: string; has_secret: number; enabled: number };
+type SubscriptionRow = Omit<WebhookSubscription, 'event_types' | 'has_secret' | 'enabled' | 'filters'> & { event_types: string; has_secret: number; enabled: number; filters: string | null };
 
 function toSubscription(row: SubscriptionRow): WebhookSubscription {
-  return { ...row, format: row.format as WebhookFormat, event_types: JSON.parse(row.event_types) as string[], has_secret: row.has_secret === 1, enabled: row.enabled === 1 };
+  return {
+    ...row,
+    format: row.format as WebhookFormat,
+    event_types: JSON.parse(row.event_types) as string[],
+    has_secret: row.has_secret === 1,
+    enabled: row.enabled === 1,
+    filters: row.filters === null ? {} : storedFilters(JSON.parse(row.filters)),
+  };
+}
+
+/** The audit details of an update: what the subscription is now (as on create, never the secret) and which fields changed. */
+export function updateAuditDetails(s: WebhookSubscription, changed: string[]): Record<string, unknown> {
+  return { ...subscriptionAuditDetails(s), enabled: s.enabled, filters: s.filters, changed };
 }
 
 /** Default and largest page of a delivery list. */
@@ -60,10 +75,10 @@ export class SqliteWebhooks implements WebhookStore {
       }
       const row = db
         .stmt<SubscriptionRow>(
-          `INSERT INTO webhook_subscriptions (id, name, url, secret, format, event_types, timeout_seconds, created_by)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${SUBSCRIPTION_COLUMNS}`,
+          `INSERT INTO webhook_subscriptions (id, name, url, secret, format, event_types, timeout_seconds, created_by, filters)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${SUBSCRIPTION_COLUMNS}`,
         )
-        .get(randomUUID(), input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by)!;
+        .get(randomUUID(), input.name, input.url, input.secret, input.format, JSON.stringify(input.event_types), input.timeout_seconds, input.created_by, filtersJson(input.filters))!;
       const created = toSubscription(row);
       recordAudit(db, audit, { action: 'webhook.created', resource_type: 'webhook', resource_id: created.id, details: subscriptionAuditDetails(created) });
       return created;
@@ -81,6 +96,28 @@ export class SqliteWebhooks implements WebhookStore {
 
   async subscriptionSecret(id: string): Promise<string | null> {
     return this.db.stmt<{ secret: string | null }>('SELECT secret FROM webhook_subscriptions WHERE id = ?').get(id)?.secret ?? null;
+  }
+
+  async updateSubscription(id: string, patch: WebhookSubscriptionPatch, audit?: AuditContext): Promise<WebhookSubscription | null> {
+    const { db } = this;
+    return db.tx(() => {
+      const row = db.stmt<SubscriptionRow & { secret: string | null }>(`SELECT ${SUBSCRIPTION_COLUMNS}, secret FROM webhook_subscriptions WHERE id = ?`).get(id);
+      if (!row) return null;
+      const { secret, ...rest } = row;
+      const current = toSubscription(rest);
+      const { columns, changed } = subscriptionChanges({ ...current, secret }, patch);
+      if (changed.length === 0) return current;
+      if (columns.name !== undefined && db.stmt('SELECT 1 FROM webhook_subscriptions WHERE name = ? AND id <> ?').get(columns.name, id)) {
+        throw new ConflictError(`a webhook subscription named '${String(columns.name)}' exists already`);
+      }
+      if (columns.enabled !== undefined) columns.enabled = columns.enabled ? 1 : 0;
+      const names = Object.keys(columns);
+      // updated_at set here rather than by the trigger, so the row read back below is final.
+      db.stmt(`UPDATE webhook_subscriptions SET ${names.map((n) => `${n} = ?`).join(', ')}, updated_at = ${NOW_SQL} WHERE id = ?`).run(...names.map((n) => columns[n]), id);
+      const updated = toSubscription(db.stmt<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = ?`).get(id)!);
+      recordAudit(db, audit, { action: 'webhook.updated', resource_type: 'webhook', resource_id: id, details: updateAuditDetails(updated, changed) });
+      return updated;
+    });
   }
 
   async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
@@ -184,7 +221,9 @@ export class SqliteWebhooks implements WebhookStore {
   async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {
     const { db } = this;
     const cutoff = new Date(Date.now() - offlineAfterMs).toISOString();
-    const enqueue = db.stmt(enqueueSql('?', '?', '?'));
+    // The key (agent, heartbeat) is what two noticings of one change share; it gets its UUID once (migration 10).
+    const remember = db.stmt(rememberEventSql('?'));
+    const enqueue = db.stmt(enqueueSql('?', keyedEventId('?'), '?'));
     const mark = db.stmt(
       `INSERT INTO webhook_agent_presence (agent_id, offline, last_heartbeat, changed_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (agent_id) DO UPDATE SET offline = excluded.offline, last_heartbeat = excluded.last_heartbeat, changed_at = excluded.changed_at`,
@@ -209,7 +248,9 @@ export class SqliteWebhooks implements WebhookStore {
         for (const a of rows) {
           const key = type === 'agent.offline' ? a.last_heartbeat : a.offline_heartbeat;
           const data = presenceData(a, offlineAfterMs);
-          const deliveries = enqueue.run(type, `${type}:${a.id}:${key ?? ''}`, JSON.stringify(data)).changes;
+          const eventKey = `${type}:${a.id}:${key ?? ''}`;
+          remember.run(eventKey);
+          const deliveries = enqueue.run(type, eventKey, JSON.stringify(data)).changes;
           mark.run(a.id, type === 'agent.offline' ? 1 : 0, a.last_heartbeat, nowIso());
           changes.push({ agent_id: a.id, event_type: type, deliveries });
         }
@@ -219,6 +260,8 @@ export class SqliteWebhooks implements WebhookStore {
   }
 
   async pruneDeliveries(before: string): Promise<number> {
+    // Event keys go with the log they deduplicated (migration 10).
+    this.db.stmt('DELETE FROM webhook_event_ids WHERE created_at < ?').run(before);
     return this.db.stmt("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < ?").run(before).changes;
   }
 

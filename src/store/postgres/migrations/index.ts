@@ -9,6 +9,7 @@ import { deploymentHealth } from './006-deployment-health.js';
 import { rollouts } from './007-rollouts.js';
 import { auditAndOperators } from './008-audit-and-operators.js';
 import { webhooks } from './009-webhooks.js';
+import { webhookFilters } from './010-webhook-filters.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters];
 export type { Migration };

@@ -8,7 +8,8 @@ import { deploymentHealth } from './006-deployment-health.js';
 import { rollouts } from './007-rollouts.js';
 import { auditAndOperators } from './008-audit-and-operators.js';
 import { webhooks } from './009-webhooks.js';
+import { webhookFilters } from './010-webhook-filters.js';
 import type { Migration } from './migration.js';
 
-export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks];
+export const MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters];
 export type { Migration };
