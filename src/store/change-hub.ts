@@ -28,8 +28,8 @@ export class ChangeHub {
  * Otherwise it still moved the cursor and may have recorded or cleared sync errors (an invalid
  * stack.yaml): 'sync', so status views (the dashboard's /changes) see it at once, no agent does.
  */
-export function changeOfCommit(result: CommitResult, newStacks: number): StoreChange {
-  if (newStacks > 0 || result.updated.length > 0) return { kind: 'stacks' };
+export function changeOfCommit(result: CommitResult): StoreChange {
+  if (result.updated.length > 0 || result.written.some((w) => w.new_stack)) return { kind: 'stacks' };
   const stacks = [...new Set([...result.created.map((c) => c.stack_id), ...result.deleted.map((d) => d.stack_id)])];
   return stacks.length > 0 ? { kind: 'objects', stacks } : { kind: 'sync' };
 }

@@ -182,8 +182,7 @@ export class PostgresStore implements Store {
     return sync.stackNamesHeldByOthers(this.db, generatorId, names);
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
-    const newStacks = plan.upserts.filter((u) => u.id === undefined).length;
-    return this.#write((sql) => applyCommit(sql, plan), (result) => changeOfCommit(result, newStacks));
+    return this.#write((sql) => applyCommit(sql, plan), changeOfCommit);
   }
   // --- repositories
   async saveRepository(spec: RepositorySpec, audit?: AuditContext): Promise<Repository> {

@@ -142,7 +142,7 @@ export class SqliteStore implements Store {
   }
   async applyCommit(plan: CommitPlan): Promise<CommitResult> {
     const result = await applyCommitStreamed(this.db, plan);
-    return this.#wrote(result, changeOfCommit(result, plan.upserts.filter((u) => u.id === undefined).length));
+    return this.#wrote(result, changeOfCommit(result));
   }
   async listSyncErrors(generatorId?: string): Promise<SyncError[]> {
     return sync.listSyncErrors(this.db, generatorId);
