@@ -15,6 +15,8 @@ interface RouteCase {
   body?: (w: World) => unknown;
   /** Callers that must get through authentication and authorization (readonly: derived, see mayPass). */
   allowed: Caller[];
+  /** A POST that changes nothing (like every GET), whoever calls it. */
+  readsOnly?: true;
 }
 
 const A = '/api/v1/agents';
@@ -47,7 +49,7 @@ const routes: RouteCase[] = [
   { method: 'POST', path: (w) => `${A}/${w.self.id}/targets`, body: (w) => ({ stack_id: w.otherStackId }), allowed: ['admin'] },
   { method: 'DELETE', path: (w) => `${A}/${w.self.id}/targets/${w.stackId}`, allowed: ['admin'] },
   { method: 'GET', path: (w) => `/api/v1/deployment-objects/${w.objectId}`, allowed: ['admin', 'self', 'generator'] },
-  { method: 'POST', path: () => '/api/v1/auth/pak', allowed: ['admin', 'readonly', 'self', 'other', 'generator'] },
+  { method: 'POST', path: () => '/api/v1/auth/pak', allowed: ['admin', 'readonly', 'self', 'other', 'generator'], readsOnly: true },
   { method: 'GET', path: () => '/api/v1/stacks', allowed: ['admin', 'generator'] },
   { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}`, allowed: ['admin', 'generator'] },
   { method: 'GET', path: (w) => `/api/v1/stacks/${w.stackId}/deployment-objects`, allowed: ['admin', 'generator'] },
@@ -88,10 +90,17 @@ const pakOf = (w: World, caller: Caller): string | null =>
 const CALLERS: Caller[] = ['none', 'unknown', 'generator', 'other', 'self', 'readonly', 'admin'];
 
 describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) => {
+  // Requests that change nothing (GETs, POST /auth/pak) all go to one world, built by the first test
+  // that needs it and closed after the file; a route whose requests may write (the admin's delete,
+  // rotate, ... go through) gets a world of its own, as every test here used to.
+  let shared: Promise<World> | undefined;
+  const readWorld = () => (shared ??= buildWorld({}, engine, 'file'));
+  const worldFor = (route: RouteCase) => (route.method === 'GET' || route.readsOnly ? readWorld() : buildWorld({}, engine));
+
   it.each(routes.map((r) => [`${r.method} ${r.path.toString().replace(/^.*=> `?|`$/g, '')}`, r] as const))(
     '%s: 401 without a known PAK, 403 for callers not allowed, through for the others',
     async (_name, route) => {
-      const w = await buildWorld({}, engine);
+      const w = await worldFor(route);
       for (const caller of CALLERS) {
         const res = await w.s.call(route.method, route.path(w), { pak: pakOf(w, caller), body: route.body?.(w) });
         const where = `${route.method} ${route.path(w)} as ${caller}`;
@@ -145,7 +154,7 @@ describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) 
   });
 
   it('a bare PAK (no "Bearer") is accepted, and the Bearer scheme is case-insensitive', async () => {
-    const w = await buildWorld({}, engine);
+    const w = await readWorld();
     const bare = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: w.self.pak } });
     expect(bare.status).toBe(200);
     const lower = await w.s.call('GET', `${A}/${w.self.id}`, { headers: { authorization: `bearer ${w.self.pak}` } });
@@ -155,13 +164,13 @@ describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) 
   });
 
   it('an agent listing agents sees only itself; an admin sees all', async () => {
-    const w = await buildWorld({}, engine);
+    const w = await readWorld();
     const asAgent = await w.s.call('GET', `${A}`, { pak: w.self.pak });
     expect(asAgent.body.map((a: { id: string }) => a.id)).toEqual([w.self.id]);
   });
 
   it('the brokkr search /agents/?name=&cluster_name= answers one agent: itself for an agent, 403 for another, 404 for none', async () => {
-    const w = await buildWorld({}, engine);
+    const w = await readWorld();
     const self = await w.s.call('GET', `${A}/?name=self&cluster_name=c1`, { pak: w.self.pak });
     expect(self.status).toBe(200);
     expect(self.body.id).toBe(w.self.id);
@@ -179,7 +188,7 @@ describe.each(ENGINES)('authentication and authorization matrix (%s)', (engine) 
   });
 
   it('POST /auth/pak tells each PAK who it is', async () => {
-    const w = await buildWorld({}, engine);
+    const w = await readWorld();
     expect((await w.s.call('POST', '/api/v1/auth/pak')).body).toEqual({ admin: true, agent: null, generator: null, readonly: false });
     expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.readonlyPak })).body).toEqual({ admin: false, agent: null, generator: null, readonly: true });
     expect((await w.s.call('POST', '/api/v1/auth/pak', { pak: w.self.pak })).body).toEqual({

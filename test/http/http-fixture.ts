@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { ChangeFeed } from '../../src/change-feed.js';
@@ -18,10 +18,15 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
+/** Servers started with `{ keep: 'file' }`: closed after the test file instead of after the test. */
+const fileCleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  while (fileCleanups.length) await fileCleanups.pop()!();
+});
 
-export function tempDir(prefix = 'brokkr-http-'): string {
+export function tempDir(prefix = 'brokkr-http-', list = cleanups): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  list.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -57,18 +62,20 @@ export interface CallOptions {
 }
 
 /**
- * Start a server (rate limiting off unless asked) and return helpers; closed after the test. The
- * store is a new temp file (sqlite, the default) or an emptied database of the test file (postgres).
+ * Start a server (rate limiting off unless asked) and return helpers; closed after the test (after the
+ * test file with `keep: 'file'`). The store is a new temp file (sqlite, the default) or an emptied
+ * database of the test file (postgres).
  */
 export async function startTestServer(
   options: Partial<ServerOptions> = {},
-  { wrapStore, engine = 'sqlite' }: { wrapStore?: (store: Store) => Store; engine?: StoreEngine } = {},
+  { wrapStore, engine = 'sqlite', keep = 'test' }: { wrapStore?: (store: Store) => Store; engine?: StoreEngine; keep?: 'test' | 'file' } = {},
 ): Promise<TestServer> {
+  const closers = keep === 'file' ? fileCleanups : cleanups;
   let dbPath: string;
-  if (engine === 'sqlite') dbPath = join(tempDir(), 'brokkr.db');
+  if (engine === 'sqlite') dbPath = join(tempDir(undefined, closers), 'brokkr.db');
   else {
     const borrowed = await borrowTestDatabase('http');
-    cleanups.push(borrowed.release); // runs after the store below is closed
+    closers.push(borrowed.release); // runs after the store below is closed
     dbPath = borrowed.url;
   }
   const opened = await openStore(dbPath);
@@ -81,7 +88,7 @@ export async function startTestServer(
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  cleanups.push(async () => {
+  closers.push(async () => {
     await app.close();
     await opened.close();
   });

@@ -19,8 +19,8 @@ export interface World {
 }
 
 /** Agent "self" has label `blue` and annotation k=v and targets stack web (label blue); agent "other" has label `green` (stack db). */
-export async function buildWorld(options: Partial<ServerOptions> = {}, engine: StoreEngine = 'sqlite'): Promise<World> {
-  const s = await startTestServer(options, { engine });
+export async function buildWorld(options: Partial<ServerOptions> = {}, engine: StoreEngine = 'sqlite', keep: 'test' | 'file' = 'test'): Promise<World> {
+  const s = await startTestServer(options, { engine, keep });
   const a = await s.createAgent({ name: 'self', labels: ['blue'], annotations: { k: 'v' } });
   const b = await s.createAgent({ name: 'other', labels: ['green'] });
   const ids = await s.repo.commit([
