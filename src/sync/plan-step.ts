@@ -14,7 +14,7 @@ import type { RolloutConfig } from '../store/rollout-records.js';
 import type { BuiltStack, BuiltStacks } from './build-step.js';
 import { repoPath } from './git-reads.js';
 import type { SyncEnv } from './sync-env.js';
-import { viewIndexes, type SyncView } from './sync-view.js';
+import type { SyncView } from './sync-view.js';
 import type { StackError } from './sync-report.js';
 
 export interface PlannedCommit {
@@ -33,7 +33,7 @@ export async function planStep(env: SyncEnv, built: BuiltStacks, view: SyncView)
     subject: gitCommit.subject,
     committed_at: gitCommit.committed_at,
   };
-  const { byName } = viewIndexes(view);
+  const { byName } = view;
   const dirs = [...built.stacks.keys()].sort(compareBytes); // byte order, as lint's duplicate check
 
   // Stored stacks that leave their directory in this commit.

@@ -5,12 +5,12 @@
  */
 import { changedFields } from './plan-step.js';
 import type { CommitReport } from './sync-report.js';
-import { viewIndexes, type SyncView } from './sync-view.js';
+import type { SyncView } from './sync-view.js';
 import type { WrittenCommit } from './write-step.js';
 
 export function reportStep({ planned, result }: WrittenCommit, view: SyncView): CommitReport {
   const { plan, built } = planned;
-  const { byId } = viewIndexes(view);
+  const { byId } = view;
   const report: CommitReport = {
     commit: plan.commit,
     mode: built.affected.step.mode,

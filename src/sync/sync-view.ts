@@ -20,19 +20,12 @@ export interface SyncView {
   stacks: Map<string, SyncedStack>;
   /** Directories with recorded errors. */
   invalidDirs: Set<string>;
-  /** Indexes over `stacks` by name and id, kept in step by advanceView (built on first use). */
-  byName?: Map<string, SyncedStack>;
-  byId?: Map<string, SyncedStack>;
-}
-
-/**
- * The name and id indexes of the view, built once and then maintained by advanceView: rebuilding
- * them from every stack on every commit made a one-stack commit's cost grow with the repository.
- */
-export function viewIndexes(view: SyncView): { byName: Map<string, SyncedStack>; byId: Map<string, SyncedStack> } {
-  view.byName ??= new Map([...view.stacks.values()].map((s) => [s.name, s]));
-  view.byId ??= new Map([...view.stacks.values()].map((s) => [s.id, s]));
-  return { byName: view.byName, byId: view.byId };
+  /**
+   * Indexes over `stacks` by name and id, built once with the view and then kept in step by
+   * advanceView: rebuilding them on every commit made a one-stack commit's cost grow with the repository.
+   */
+  byName: Map<string, SyncedStack>;
+  byId: Map<string, SyncedStack>;
 }
 
 /** Stacks and errors from the store; the layout at the cursor is loaded later, only if needed. */
@@ -46,6 +39,8 @@ export async function loadView(env: SyncEnv, cursor: string | null): Promise<Syn
     stackDirs: null,
     stacks: new Map(stacks.map((s) => [s.path, s])),
     invalidDirs: new Set(errors.map((e) => e.stack_path)),
+    byName: new Map(stacks.map((s) => [s.name, s])),
+    byId: new Map(stacks.map((s) => [s.id, s])),
   };
 }
 
@@ -66,7 +61,7 @@ export async function loadStackDirs(env: SyncEnv, view: SyncView): Promise<void>
  * stacks may swap directories in one commit.
  */
 export function advanceView(view: SyncView, { planned, result }: WrittenCommit): void {
-  const { byId, byName } = viewIndexes(view);
+  const { byId, byName } = view;
   const forget = (s: SyncedStack | undefined) => {
     if (!s) return;
     if (byId.get(s.id) === s) byId.delete(s.id);
