@@ -6,7 +6,7 @@
 import type { TreeEntry } from '../git/git-source.js';
 import { isResourceName, isVisibleUnder, stackDirOf } from '../manifest/stack-layout.js';
 import type { TreeDelta } from './diff-step.js';
-import { manifestDir, repoPath } from './git-reads.js';
+import { manifestDir, repoPath, stackDirsOf } from './git-reads.js';
 import type { CommitStep } from './resolve-step.js';
 import type { SyncEnv } from './sync-env.js';
 import type { SyncView } from './sync-view.js';
@@ -26,11 +26,7 @@ export interface AffectedStacks {
 export async function affectedStep(env: SyncEnv, delta: TreeDelta, view: SyncView): Promise<AffectedStacks> {
   const { step, tree } = delta;
   if (delta.changed === null || tree !== null) {
-    const stackDirs = new Set<string>();
-    for (const entry of tree ?? []) {
-      const dir = manifestDir(env.root, entry.path);
-      if (dir !== null && entry.type !== 'tree') stackDirs.add(dir);
-    }
+    const stackDirs = stackDirsOf(env.root, tree ?? []);
     // Everything the database or the view knows about is compared, so leftovers get deleted.
     const known = new Set([...view.stacks.keys(), ...view.invalidDirs, ...(view.stackDirs ?? [])]);
     const gone = [...known].filter((dir) => !stackDirs.has(dir));

@@ -55,3 +55,13 @@ export function manifestDir(root: string, path: string): string | null {
   if (basenameOf(path) !== MANIFEST_FILE || !isVisibleUnder(repoPath(root, path), root)) return null;
   return dirnameOf(path);
 }
+
+/** The stack directories of a listing below the root: every manifest that is not a directory. */
+export function stackDirsOf(root: string, entries: readonly TreeEntry[]): Set<string> {
+  const dirs = new Set<string>();
+  for (const entry of entries) {
+    const dir = manifestDir(root, entry.path);
+    if (dir !== null && entry.type !== 'tree') dirs.add(dir);
+  }
+  return dirs;
+}

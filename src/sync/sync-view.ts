@@ -1,6 +1,6 @@
 /** The in-memory view of one generator's synced state (stacks by directory, invalid directories, layout at the cursor). */
 import type { SyncedStack } from '../store/store.js';
-import { listRootTree, manifestDir } from './git-reads.js';
+import { listRootTree, stackDirsOf } from './git-reads.js';
 import type { SyncEnv } from './sync-env.js';
 import type { WrittenCommit } from './write-step.js';
 
@@ -47,12 +47,7 @@ export async function loadView(env: SyncEnv, cursor: string | null): Promise<Syn
 /** The stack directories in the cursor's tree: one listing, once per syncer lifetime. */
 export async function loadStackDirs(env: SyncEnv, view: SyncView): Promise<void> {
   if (view.stackDirs !== null || view.cursor === null) return;
-  const dirs = new Set<string>();
-  for (const entry of await listRootTree(env, view.cursor)) {
-    const dir = manifestDir(env.root, entry.path);
-    if (dir !== null && entry.type !== 'tree') dirs.add(dir);
-  }
-  view.stackDirs = dirs;
+  view.stackDirs = stackDirsOf(env.root, await listRootTree(env, view.cursor));
 }
 
 /**
