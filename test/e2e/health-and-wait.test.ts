@@ -117,11 +117,11 @@ describe('health and wait with real processes', () => {
   it('an agent that is down: wait exits 2 after the timeout naming who is awaited; an unknown sha times out saying why', async () => {
     await agents.get('edge-2')!.stop();
     const sha = change('web', 3);
-    const r = await wait([sha, '--timeout', '2s']);
+    // Both waits run out their timeouts side by side (two processes; neither changes anything).
+    const [r, unknown] = await Promise.all([wait([sha, '--timeout', '2s']), wait(['0123456789abcdef0123456789abcdef01234567', '--timeout', '1s'])]);
     expect(r.code, r.stderr + r.stdout).toBe(2);
     expect(r.stdout).toContain('WAITING agent edge-2 (cluster local), stack web: not applied yet');
     expect(r.stderr).toContain('timed out after 2s');
-    const unknown = await wait(['0123456789abcdef0123456789abcdef01234567', '--timeout', '1s']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('not synced yet');
     await startAgentAgain('edge-2');

@@ -60,6 +60,15 @@ interface Rollout {
   waves: { index: number; released: { sequence_id: number } | null; agents: { id: string; name: string; gate: string }[] }[];
 }
 const rollout = async (): Promise<Rollout> => JSON.parse((await runCli(['rollout', 'status', 'web-app', '--json'], { env: admin() })).stdout) as Rollout;
+/**
+ * The same answer from the API (`rollout status --json` prints GET /stacks/{id}/rollout as it is):
+ * what the waits below poll, every 25 ms, where a CLI process per poll cost ~1 s each on a loaded
+ * machine; what a test asserts on is then read once more through the CLI.
+ */
+const rolloutApi = async (): Promise<Rollout> => {
+  const stack = (await api<{ id: string; name: string }[]>('/stacks')).find((s) => s.name === 'web-app')!;
+  return api<Rollout>(`/stacks/${stack.id}/rollout`);
+};
 const releasedSeqs = (r: Rollout) => r.waves.map((w) => w.released?.sequence_id ?? null);
 
 interface CommitAnswer {
@@ -149,10 +158,9 @@ describe('progressive delivery with real processes (the README canary example)',
     }
     expect(gotWeb('canary-1', v1)!.at).toBeLessThanOrEqual(gotWeb('eu-1', v1)!.at);
     expect(gotWeb('eu-1', v1)!.at).toBeLessThanOrEqual(gotWeb('other-1', v1)!.at);
-    const r = await until(async () => {
-      const x = await rollout();
-      return x.waves.every((w) => w.agents.every((a) => a.gate === 'passed')) ? x : null;
-    }, 'every gate to pass on v1');
+    await until(async () => (await rolloutApi()).waves.every((w) => w.agents.every((a) => a.gate === 'passed')), 'every gate to pass on v1');
+    const r = await rollout();
+    expect(r.waves.flatMap((w) => w.agents.map((a) => a.gate))).toEqual(['passed', 'passed', 'passed']);
     expect(r.waves.map((w) => w.agents.map((a) => a.name))).toEqual([['canary-1'], ['eu-1'], ['other-1']]);
     expect(releasedSeqs(r)).toEqual([v1, v1, v1]);
     // The agent's stacks carry dependsOn: what orders a target state holding several stacks.
@@ -202,7 +210,8 @@ describe('progressive delivery with real processes (the README canary example)',
     writeFileSync(ctrl('fail-canary-1'), '');
     sha3 = commitWeb(3);
     v3 = await seqOf(sha3);
-    const halted = await until(async () => ((await rollout()).halted ? rollout() : null), 'the rollout to halt');
+    await until(async () => (await rolloutApi()).halted, 'the rollout to halt');
+    const halted = await rollout();
     expect(halted.halt_reason).toMatch(/^wave 1: agent canary-1 reported FAILURE/);
     expect(releasedSeqs(halted)).toEqual([v3, v2, v2]);
     const failing = await runCli(['wait', sha3, '--timeout', '20s'], { env: admin() });
@@ -213,7 +222,8 @@ describe('progressive delivery with real processes (the README canary example)',
 
     // The canary's retry succeeds: the halt is sticky (an admin or a newer commit lifts it), and wait still says so.
     rmSync(ctrl('fail-canary-1'));
-    await until(async () => (await rollout()).waves[0]!.agents[0]!.gate === 'passed', 'the canary’s retry to succeed', 30_000);
+    await until(async () => (await rolloutApi()).waves[0]!.agents[0]!.gate === 'passed', 'the canary’s retry to succeed', 30_000);
+    expect((await rollout()).waves[0]!.agents[0]!.gate).toBe('passed');
     const still = await runCli(['wait', sha3, '--timeout', '20s'], { env: admin() });
     expect(still.code, still.stderr + still.stdout).toBe(1);
     expect(still.stdout).toContain('HALTED  stack web-app');
