@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'conflict',
   // A brokkr v1 route that would write stacks or objects by API: here Git is the only writer.
   'git_managed',
+  // brokkr v1's code (422): a field brokkr removed from its API (webhooks' filters.labels, validate), named with its replacement.
+  'unsupported_field',
   'payload_too_large',
   'unsupported_media_type',
   'rate_limited',
@@ -30,6 +32,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   git_managed: 409,
+  unsupported_field: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

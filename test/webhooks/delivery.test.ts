@@ -65,7 +65,7 @@ describe('outbound webhooks', () => {
     expect(await bad({ url: 'http://localhost:9/x' })).toMatch(/localhost resolves to .*loopback/);
     // brokkr's fields that would change what is delivered are refused, not dropped.
     expect(await bad({ auth_header: 'Bearer t0ken' })).toMatch(/auth_header: .*set a secret/);
-    expect(await bad({ filters: { stack_id: '123e4567-e89b-42d3-a456-426614174000' } })).toMatch(/filters: payload filters .* are not offered/);
+    expect(await bad({ filters: { stack_id: 'web' } })).toBe('body.filters.stack_id must be a UUID');
     expect(await bad({ target_labels: ['prod'] })).toMatch(/target_labels: agent-side delivery is not offered/);
     expect(rx.requests).toEqual([]);
     expect((await api(d.url, 'GET', '/webhooks')).body).toEqual([]);

@@ -27,6 +27,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'Conflicts with an existing record',
   413: 'Body too large',
   415: 'Body is not application/json',
+  422: 'A field brokkr removed (the message names its replacement)',
   429: 'Rate limited (see Retry-After)',
   503: 'Not ready',
 };
