@@ -1,7 +1,7 @@
 /**
  * Pipeline step 7 — report: what a written commit did, as plain values. Told from the view as it
- * was BEFORE the commit (call it before advanceView): an updated stack's changed fields and
- * former directory are its stored row's against the upsert the store wrote.
+ * was BEFORE the commit (call it before advanceView): a deleted stack's directory, and an updated
+ * stack's changed fields and former directory, are its stored row's against what the store wrote.
  */
 import { changedFields } from './plan-step.js';
 import type { CommitReport } from './sync-report.js';
@@ -10,13 +10,12 @@ import type { WrittenCommit } from './write-step.js';
 
 export function reportStep({ planned, result }: WrittenCommit, view: SyncView): CommitReport {
   const { plan, built } = planned;
-  const { byId } = view;
   const report: CommitReport = {
     commit: plan.commit,
     mode: built.affected.step.mode,
     created: [],
     updated: [],
-    deleted: [],
+    deleted: result.deleted.map(({ stack_id, name, marker_id, sequence_id }) => ({ stack_id, name, path: view.byId.get(stack_id)?.path ?? '', marker_id, sequence_id })),
     errors: plan.errors.flatMap((e) => e.errors),
     cleared: plan.errors.filter((e) => e.errors.length === 0).map((e) => e.stack_path),
     stacks_read: built.stacks.size,
@@ -27,17 +26,13 @@ export function reportStep({ planned, result }: WrittenCommit, view: SyncView): 
       report.created.push({ ...change, ...object });
       continue;
     }
-    const stored = upsert.id === undefined ? undefined : byId.get(upsert.id);
+    const stored = upsert.id === undefined ? undefined : view.byId.get(upsert.id);
     report.updated.push({
       ...change,
       fields: stored ? changedFields(stored, upsert) : [],
       ...(object ? { object } : {}),
       ...(stored && stored.path !== upsert.path ? { previous_path: stored.path } : {}),
     });
-  }
-  const pathOf = new Map(planned.deleted.map((s) => [s.id, s.path]));
-  for (const { stack_id, name, marker_id, sequence_id } of result.deleted) {
-    report.deleted.push({ stack_id, name, path: pathOf.get(stack_id) ?? '', marker_id, sequence_id });
   }
   return report;
 }

@@ -96,8 +96,7 @@ export async function resolveStep(env: SyncEnv, input: ResolveInput): Promise<Sy
 
 async function commitExists(env: SyncEnv, sha: string): Promise<boolean> {
   try {
-    const commit: GitCommit = await env.git.getCommit(sha);
-    return commit.sha !== '';
+    return (await env.git.getCommit(sha)).sha !== '';
   } catch {
     return false;
   }
