@@ -5,6 +5,7 @@ import { eventsCommand } from '../../src/cli/commands/events.js';
 import { objectsCommand } from '../../src/cli/commands/objects.js';
 import { stacksCommand } from '../../src/cli/commands/stacks.js';
 import { statusCommand } from '../../src/cli/commands/status.js';
+import { webhooksCommand } from '../../src/cli/commands/webhooks.js';
 import { CliError, reportError } from '../../src/cli/errors.js';
 
 export interface CliResult {
@@ -44,7 +45,8 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
       .command(stacksCommand)
       .command(objectsCommand)
       .command(eventsCommand)
-      .command(statusCommand);
+      .command(statusCommand)
+      .command(webhooksCommand);
     // With a parse callback yargs hands over --help text instead of console.logging it.
     await cli.parseAsync(args, {}, (_e, _argv, output) => {
       if (output) stdout += `${output}\n`;
