@@ -61,12 +61,14 @@ export const deliverySchema = {
 } as const;
 
 const nullableUuid = { type: ['string', 'null'], format: 'uuid' } as const;
-const filtersBody = Type.Unsafe<{ agent_id?: string | null; stack_id?: string | null } | null>({
-  type: ['object', 'null'],
-  additionalProperties: false,
-  description: "brokkr's payload filters: each one set must equal the event data's agent_id / stack_id; an event without that field is not delivered. null or {}: none",
-  properties: { agent_id: nullableUuid, stack_id: nullableUuid },
-});
+/** brokkr's payload filters in a body (`about`: what leaving them out or null means there). */
+const filtersBody = (about: string) =>
+  Type.Unsafe<{ agent_id?: string | null; stack_id?: string | null } | null>({
+    type: ['object', 'null'],
+    additionalProperties: false,
+    description: `brokkr's payload filters: each one set must equal the event data's agent_id / stack_id; an event without that field is not delivered. ${about}`,
+    properties: { agent_id: nullableUuid, stack_id: nullableUuid },
+  });
 // brokkr's clients send these; accepted where they mean what happens here (see checkBrokkrFields).
 const brokkrFields = {
   target_labels: Type.Optional(Type.Unsafe<string[] | null>({ type: ['array', 'null'], items: { type: 'string' } })),
@@ -82,7 +84,7 @@ export const createBody = Type.Object(
     secret: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     format: Type.Optional(Type.Unsafe<WebhookFormat>({ type: 'string', enum: [...WEBHOOK_FORMATS] })),
     timeout_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
-    filters: Type.Optional(filtersBody),
+    filters: Type.Optional(filtersBody('null or {}: none')),
     ...brokkrFields,
   },
   { additionalProperties: false },
@@ -98,7 +100,7 @@ export const updateBody = Type.Object(
     secret: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 1024, description: 'A new signing secret; null removes it' })),
     format: Type.Optional(Type.Unsafe<WebhookFormat | null>({ type: ['string', 'null'], enum: [...WEBHOOK_FORMATS, null] })),
     timeout_seconds: Type.Optional(Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 300 })),
-    filters: Type.Optional({ ...filtersBody, description: 'Replaces the filters (null or {} removes them); left out, they stay' }),
+    filters: Type.Optional(filtersBody('Replaces the filters (null or {} removes them); left out, they stay')),
     ...brokkrFields,
   },
   { additionalProperties: false },
