@@ -3,14 +3,16 @@
 // target states; run twice, without and with a subscription to every event (`*`) whose receiver
 // answers each POST after 200 ms. Compares target-state p99 and commit → agent latency between the
 // two runs, and measures the deliveries: how many were sent during the run, their lag (event
-// created → receiver has it), what is left queued, and the daemon's RSS.
+// created → receiver has it), what is left queued, the daemon's RSS, and its CPU during the load:
+// its main thread (the API's event loop) apart from the whole process (the webhook delivery thread).
 //
 //   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--concurrency N (default: the daemon's, 512)]
+//     [--profile DIR: --cpu-prof the daemon, a .cpuprofile per thread in DIR/without and DIR/with; results not saved]
 //
 // Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startWorker } from './lib/child.mjs';
@@ -24,6 +26,24 @@ import { probe } from './commit-to-agent.mjs';
 const EVENTS = new URL('./lib/events-worker.mjs', import.meta.url).pathname;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
+
+/**
+ * CPU seconds (user + system) of a process's main thread — the task whose id is the process's: the
+ * event loop serving the API — and of the whole process (the webhook thread, libuv's pool, GC
+ * helpers besides). Linux /proc; null elsewhere.
+ */
+function cpuOf(pid) {
+  const seconds = (path) => {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  };
+  try {
+    return { main: seconds(`/proc/${pid}/task/${pid}/stat`), all: seconds(`/proc/${pid}/stat`) };
+  } catch {
+    return null;
+  }
+}
 
 /** A receiver that answers every POST after `delayMs`; records when each event arrived. */
 async function startReceiver(delayMs) {
@@ -48,9 +68,10 @@ async function startReceiver(delayMs) {
 }
 
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
-async function once({ subscribe, seconds, rate, concurrency, commits }) {
+async function once({ subscribe, seconds, rate, concurrency, commits, profile }) {
   const receiver = subscribe ? await startReceiver(200) : null;
-  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
+  const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, subscribe ? 'with' : 'without')] : [];
+  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, execArgv, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
   const probes = [];
   const events = startWorker(EVENTS);
   try {
@@ -68,6 +89,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
     await sleep(500);
     const before = await fleet.daemon.call({ cmd: 'memory' });
     const loadBefore = uptime();
+    const cpuBefore = cpuOf(fleet.pid);
     const load = events.call({ cmd: 'events', url: fleet.url, agents, rate, seconds });
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
@@ -100,6 +122,8 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
     }
     const generated = await load;
     await sampler;
+    const cpuAfter = cpuOf(fleet.pid);
+    const cpu = cpuBefore && cpuAfter ? { main: cpuAfter.main - cpuBefore.main, all: cpuAfter.all - cpuBefore.all } : null;
     const endAt = Date.now();
     const hooks = await fleet.daemon.call({ cmd: 'webhooks' });
     memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
@@ -107,6 +131,8 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
     return {
       subscribe,
       uptime: { before: loadBefore, after: uptime() },
+      cpu,
+      cpuPerEventUs: cpu ? { main: (cpu.main * 1e6) / Math.max(1, generated.sent), all: (cpu.all * 1e6) / Math.max(1, generated.sent) } : null,
       generated: { sent: generated.sent, errors: generated.errors, firstError: generated.firstError, seconds: generated.seconds, postMs: summarize(generated.latencies) },
       state: summarize(stateMs),
       commit: summarize(commitMs),
@@ -124,15 +150,16 @@ async function once({ subscribe, seconds, rate, concurrency, commits }) {
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8 } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, profile } = {}) {
   const started = Date.now();
   const host = machine();
   const slots = concurrency ?? 'default';
   console.log(`webhooks: ${rate} events/s for ${seconds} s, without then with a '*' subscription (receiver 200 ms, ${slots} in flight)`);
-  const without = await once({ subscribe: false, seconds, rate, concurrency, commits });
-  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-  const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits });
-  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
+  const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile });
+  const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
+  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
+  const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile });
+  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
   const c = withSub.deliveries.counts;
   const created = Object.values(c).reduce((a, b) => a + b, 0);
   const throughput = withSub.delivered / withSub.generated.seconds;
@@ -153,6 +180,7 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8 
     `| events posted (errors), POST /events median / p99 ms | ${without.generated.sent} (${without.generated.errors}), ${fmt(without.generated.postMs.median)} / ${fmt(without.generated.postMs.p99)} | ${withSub.generated.sent} (${withSub.generated.errors}), ${fmt(withSub.generated.postMs.median)} / ${fmt(withSub.generated.postMs.p99)} |`,
     `| target-state (200) median / p99 ms | ${fmt(without.state.median)} / ${fmt(without.state.p99)} | ${fmt(withSub.state.median)} / ${fmt(withSub.state.p99)} |`,
     `| commit → agent median / p99 ms (${without.commitSamples} / ${withSub.commitSamples} answers) | ${fmt(without.commit.median)} / ${fmt(without.commit.p99)} | ${fmt(withSub.commit.median)} / ${fmt(withSub.commit.p99)} |`,
+    `| daemon CPU during the load: main thread (API's event loop) / whole process, µs per event posted | ${without.cpu ? `${fmt(without.cpuPerEventUs.main, 0)} / ${fmt(without.cpuPerEventUs.all, 0)}` : '–'} | ${withSub.cpu ? `${fmt(withSub.cpuPerEventUs.main, 0)} / ${fmt(withSub.cpuPerEventUs.all, 0)}` : '–'} |`,
     `| daemon RSS before load, max during (MiB) | ${fmt(without.rss.before, 0)}, ${fmt(without.rss.during.max, 0)} | ${fmt(withSub.rss.before, 0)}, ${fmt(withSub.rss.during.max, 0)} |`,
     `| deliveries at the end: ${Object.keys(c).join(' / ')} | – | ${Object.values(c).join(' / ')} |`,
     `| \`uptime\` before / after the load | ${without.uptime.before} / ${without.uptime.after} | ${withSub.uptime.before} / ${withSub.uptime.after} |`,
@@ -173,7 +201,11 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8 
 
 if (isMain(import.meta.url)) {
   await main(async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' } } });
-    finish(await run({ seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits') }));
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'string' } } });
+    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), profile: values.profile };
+    const result = await run(options);
+    // A profiled run measures the profiler too: print it, but keep it out of the results and docs.
+    if (values.profile) console.log(`profiles (one per thread) in ${values.profile}/without and ${values.profile}/with`);
+    else finish(result);
   });
 }
