@@ -5,6 +5,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/cli/admin-client.js';
 import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
@@ -108,8 +109,17 @@ describe('rate limits per role, with real processes', () => {
     agent = startCli(['agent', '--url', url, '--pak', pak, '--out', out]);
     // Connecting, reading the target state and the stacks, then an event per stack: more than 3 at once.
     await until(() => ['web', 'db', 'queue'].every((s) => existsSync(join(out, `${s}.yaml`))), 'the agent to write every stack', 40_000);
+    // Watched in the database file, not through the API: polling as the admin (one request per 5 s)
+    // would wait out its own Retry-After between looks. The API is asked once, at the end.
+    const db = new Database(join(work.path, 'brokkr.db'), { readonly: true, fileMustExist: true });
+    try {
+      const successes = db.prepare("SELECT count(*) AS n FROM agent_events WHERE agent_id = ? AND status = 'SUCCESS'");
+      await until(() => (successes.get(id) as { n: number }).n === 3, 'three SUCCESS events', 40_000);
+    } finally {
+      db.close();
+    }
     const client = new AdminClient(url, ADMIN_PAK); // waits out the admin's own tiny budget too
-    await until(async () => (await client.listEvents({ agentId: id })).filter((e) => e.status === 'SUCCESS').length === 3, 'three SUCCESS events', 40_000);
+    expect((await client.listEvents({ agentId: id })).filter((e) => e.status === 'SUCCESS')).toHaveLength(3);
     const log = agent.stderr() + agent.stdout();
     expect(log).toMatch(/rate limited by the daemon \(429\) on \S+ \/api\/v1\/agents\/[^ ]+: waiting \d+ s as its Retry-After asks/);
     // Never handed to the reconnect backoff as if the daemon were down.
