@@ -112,13 +112,18 @@ describe('the generated admin PAK', () => {
     repo.write('s/stack.yaml', 'name: s\n').commit('s');
     const db = join(tempDir(), 'brokkr.db');
     const start = () => {
-      // umask 000: a file created with default permissions would be world-readable.
-      return startCli(['serve', '--repo', repo.path, '--db', db, '--port', '0'], { nodeArgs: ['--import', 'data:text/javascript,process.umask(0)'] });
+      // umask 000: a file created with default permissions would be world-readable. (Set in the main
+      // thread only: the umask is the process's, and a worker thread, which runs the same --import, may not set it.)
+      const preload = "import { isMainThread } from 'node:worker_threads'; if (isMainThread) process.umask(0);";
+      return startCli(['serve', '--repo', repo.path, '--db', db, '--port', '0'], { nodeArgs: ['--import', `data:text/javascript,${encodeURIComponent(preload)}`] });
     };
     const first = start();
     const pak = (await until(() => /^\s+(brk_\S+)$/m.exec(first.stdout())?.[1], 'the printed admin PAK', 20_000)) as string;
+    // SIGTERM once it serves (its handler is installed by then): sent right after the PAK line, a
+    // loaded machine's daemon could still be syncing and end with 1 instead of a clean 0.
+    await until(() => /serving/.test(first.stdout()), 'the first start to serve', 20_000);
     const firstRun = await first.kill('SIGTERM');
-    expect(firstRun.code).toBe(0);
+    expect(firstRun.code, firstRun.stdout + firstRun.stderr).toBe(0);
     const mode = statSync(`${db}.admin-pak`).mode & 0o777;
     expect(mode.toString(8)).toBe('600');
     const second = start();
