@@ -36,6 +36,9 @@ async function measure({ runs, settle, agents, execArgv, label }) {
         readings.push(await fleet.daemon.call({ cmd: 'memory' }));
       }
       const mid = [...readings].sort((a, b) => a.rssMiB - b.rssMiB)[Math.floor(readings.length / 2)];
+      // What the RSS is made of at the end of the readings (malloc's [heap], the node binary, anonymous maps: V8's heap, threads' stacks).
+      const { smapsMiB } = await fleet.daemon.call({ cmd: 'smaps' });
+      const { newSpaceMiB, oldSpaceMiB } = await fleet.daemon.call({ cmd: 'gcStats' });
       const m = { ...mid, rssMaxMiB: Math.max(...readings.map((x) => x.rssMiB)), hwmMiB: readings.at(-1).hwmMiB };
       if (m.waiting < agents) throw new Error(`only ${m.waiting} of ${agents} polls are parked`);
       // Live heap per parked poll: full GCs with the polls parked and after they are gone (after the RSS reading).
@@ -44,11 +47,15 @@ async function measure({ runs, settle, agents, execArgv, label }) {
       await sleep(1000);
       const without = await fleet.daemon.call({ cmd: 'gc' });
       const perPollKiB = ((withPolls.heapUsedMiB - without.heapUsedMiB) * 1024) / agents;
-      samples.push({ idle, parked: m, liveHeapMiB: without.heapUsedMiB, perPollKiB, pollsLeft: without.waiting });
+      samples.push({ idle, parked: m, liveHeapMiB: without.heapUsedMiB, perPollKiB, pollsLeft: without.waiting, smapsMiB });
       console.log(
         `memory${label} run ${r + 1}/${runs}: RSS ${fmt(m.rssMiB, 0)} MiB (max ${fmt(m.rssMaxMiB, 0)}) with ${m.waiting} parked polls (${fmt(idle.rssMiB, 0)} MiB before parking), ` +
           `V8 heap used ${fmt(m.heapUsedMiB, 0)} of ${fmt(m.heapTotalMiB, 0)} MiB, external ${fmt(m.externalMiB, 0)} MiB (live after GC: ${fmt(samples.at(-1).liveHeapMiB, 0)} MiB + ${fmt(samples.at(-1).perPollKiB, 1)} KiB per parked poll), ` +
-          `peak ${fmt(m.hwmMiB, 0)} MiB`,
+          `peak ${fmt(m.hwmMiB, 0)} MiB; V8 new space ${fmt(newSpaceMiB, 0)} MiB, old space ${fmt(oldSpaceMiB, 0)} MiB; RSS by mapping: ${Object.entries(smapsMiB)
+            .sort((a, b) => b[1] - a[1])
+            .filter(([, v]) => v >= 0.5)
+            .map(([k, v]) => `${k} ${fmt(v, 0)}`)
+            .join(', ')} MiB`,
       );
     } finally {
       await park.stop();
@@ -128,8 +135,10 @@ if (isMain(import.meta.url)) {
     });
     // --node-flags "--max-semi-space-size=2": an experiment with the daemon's V8 flags (printed, not saved).
     const execArgv = values['node-flags']?.split(/\s+/).filter(Boolean) ?? [];
-    const result = await run({ runs: positive(values, 'runs'), settle: positive(values, 'settle'), execArgv, suggested: !values['shipped-only'] && execArgv.length === 0 });
-    if (execArgv.length > 0) console.log(`experiment with ${execArgv.join(' ')}: not saved`);
+    // Any --node-flags, even empty (a private A/B of builds, with BROKKR_BENCH_DIST), is an experiment: printed, not saved.
+    const experiment = values['node-flags'] !== undefined;
+    const result = await run({ runs: positive(values, 'runs'), settle: positive(values, 'settle'), execArgv, suggested: !values['shipped-only'] && !experiment });
+    if (experiment) console.log(`experiment${execArgv.length > 0 ? ` with ${execArgv.join(' ')}` : ''}: not saved`);
     else finish(result);
   });
 }

@@ -14,6 +14,22 @@ const { generatePak, hashPak } = await load('http/pak.js');
 const { webhooksOf } = await load('store/webhooks-of.js');
 
 let daemon = null;
+/**
+ * Garbage collections of this process by kind (V8's PerformanceEntry 'gc': count, ms), for the
+ * polling scenario's "GC per answer": whether a setting costs collection time or compiled-code speed.
+ */
+const gcTotals = { minor: { n: 0, ms: 0 }, major: { n: 0, ms: 0 }, other: { n: 0, ms: 0 } };
+{
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = e.detail?.kind ?? e.kind;
+      const t = kind === constants.NODE_PERFORMANCE_GC_MINOR ? gcTotals.minor : kind === constants.NODE_PERFORMANCE_GC_MAJOR ? gcTotals.major : gcTotals.other;
+      t.n += 1;
+      t.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 /** Wall-clock (epoch ms, sub-ms precision) of sync requests and change notifications, for latency breakdowns. */
 const trace = [];
 const now = () => performance.timeOrigin + performance.now();
@@ -93,6 +109,52 @@ serve(
       vm.runInNewContext('gc')();
       const mem = process.memoryUsage();
       return { ...memoryOf(), heapUsedMiB: mem.heapUsed / 2 ** 20, waiting: daemon.feed.waiting };
+    },
+    /**
+     * CPU time of this process's threads so far (µs, from /proc/self/task/<tid>/stat: 10 ms ticks):
+     * the main thread (the event loop that answers HTTP) apart from all others (V8's GC and
+     * compiler helpers, libuv's pool, the webhook delivery thread).
+     */
+    threadCpu: async () => {
+      const { readdirSync, readFileSync } = await import('node:fs');
+      let main = 0;
+      let others = 0;
+      for (const tid of readdirSync('/proc/self/task')) {
+        let stat;
+        try {
+          stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        } catch {
+          continue; // the thread ended
+        }
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const us = (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in clock ticks of 10 ms
+        if (Number(tid) === process.pid) main += us;
+        else others += us;
+      }
+      return { main, others };
+    },
+    /** Garbage collections so far, by kind: { minor, major, other: { n, ms } } (cumulative). */
+    gcStats: async () => {
+      const { getHeapSpaceStatistics } = await import('node:v8');
+      const space = (name) => getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size ?? 0;
+      return { ...structuredClone(gcTotals), newSpaceMiB: space('new_space') / 2 ** 20, oldSpaceMiB: space('old_space') / 2 ** 20 };
+    },
+    /** Diagnostics: RSS by mapping (/proc/self/smaps): malloc's [heap], the node binary, other files, anonymous maps (V8 heap, thread stacks, mmapped malloc). */
+    async smaps() {
+      const { readFileSync } = await import('node:fs');
+      const out = {};
+      let name = null;
+      for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+        if (head) {
+          const path = head[1].trim();
+          name = path === '' ? 'anonymous' : path.startsWith('[') ? path : path === process.execPath ? 'node binary' : path.endsWith('.node') ? 'native addons' : 'other files';
+          continue;
+        }
+        const rss = /^Rss:\s+(\d+) kB/.exec(line);
+        if (rss && name) out[name] = (out[name] ?? 0) + Number(rss[1]) / 1024;
+      }
+      return { smapsMiB: out };
     },
     async memory() {
       const mem = process.memoryUsage();
