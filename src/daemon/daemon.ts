@@ -25,6 +25,7 @@ import type { RateLimitOptions } from '../http/rate-limit.js';
 import { createServer, type ServerTimeouts } from '../http/server.js';
 import { resolve } from 'node:path';
 import { isPostgresUrl } from '../store/db-target.js';
+import { webhooksOf } from '../store/webhooks-of.js';
 import { DeliveryThread } from '../webhooks/delivery-thread.js';
 import type { WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
 import { UrlPolicy } from '../webhooks/url-policy.js';
@@ -191,7 +192,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const { allowHosts = [], ...webhookOptions } = options.webhooks ?? {};
     const onAttempts = registerWebhookMetrics(server.brokkr.metrics.registry, opened);
     const db = isPostgresUrl(dbPath) ? dbPath : resolve(dbPath);
-    const webhooks = new DeliveryThread({ db, holder: replicaId, allowHosts, logger, onAttempts, worker: webhookOptions });
+    const hooks = webhooksOf(opened);
+    const wanted = async () => (await hooks.listSubscriptions()).some((s) => s.enabled);
+    const webhooks = new DeliveryThread({ db, holder: replicaId, allowHosts, logger, onAttempts, wanted, worker: webhookOptions });
     webhooks.start();
     const stopWaking = opened.onChange(() => webhooks.wake());
 

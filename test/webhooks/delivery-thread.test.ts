@@ -28,6 +28,22 @@ function capturingLogger(): { logger: pino.Logger; lines: { level: number; msg: 
 }
 
 describe('the webhook delivery thread', () => {
+  it('a daemon without subscriptions runs no delivery thread; the first subscription starts one', async () => {
+    const rx = await receiver();
+    const d = await daemon(stackRepo());
+    const agent = await agentWithObject(d.url);
+    await report(d.url, agent, 'SUCCESS', 'nobody listens');
+    expect(d.webhooks.thread).toBeNull();
+    expect(d.webhooks.starts).toBe(0);
+
+    expect((await api(d.url, 'POST', '/webhooks', { name: 'ok', url: rx.url('/ok'), event_types: ['deployment.*'] })).status).toBe(201);
+    await until(() => d.webhooks.thread, 'the thread, once there is a subscription');
+    await report(d.url, agent, 'SUCCESS', 'first one heard');
+    await until(() => rx.to('/ok').length >= 1 || null, 'the delivery');
+    expect(rx.to('/ok').map((r) => JSON.parse(r.body.toString()).data.message)).toEqual(['first one heard']);
+    expect(d.webhooks.starts).toBe(1);
+  });
+
   it('a thread that dies is logged and started again, and deliveries go on', async () => {
     const rx = await receiver();
     const { logger, lines } = capturingLogger();
