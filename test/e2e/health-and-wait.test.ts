@@ -10,18 +10,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load as parse } from 'js-yaml';
-import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { freePort, killAll, MAIN, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
+import { killAll, MAIN, runCli, until } from './cli-process.js';
+import { startE2eWorld, type E2eWorld } from './e2e-world.js';
 
 const ADMIN_PAK = 'e2e-health-admin-pak-0123456789abcdef';
 
-let repo: TestRepo;
-let work: { path: string; cleanup(): void };
-let url: string;
-let daemon: CliProcess;
-const agents = new Map<string, CliProcess>();
-const admin = () => ({ BROKKR_URL: url, BROKKR_PAK: ADMIN_PAK });
-const ctrl = (name: string) => join(work.path, 'ctrl', name);
+let w: E2eWorld;
+const admin = () => w.admin();
+const ctrl = (name: string) => w.ctrl(name);
 
 /* The apply script fails while ctrl/fail-apply-AGENT exists; the health script exits with the code in ctrl/health-AGENT (and prints the rest of its line). */
 const APPLY = 'cat > /dev/null; if [ -e "$CTRL/fail-apply-$AGENT_NAME" ]; then echo "apply refused on $AGENT_NAME" >&2; exit 1; fi; echo applied';
@@ -30,55 +26,39 @@ const HEALTH =
   'if [ -f "$CTRL/health-$AGENT_NAME" ]; then code=$(cut -d" " -f1 "$CTRL/health-$AGENT_NAME"); msg=$(cut -d" " -f2- "$CTRL/health-$AGENT_NAME"); fi; echo "$msg"; exit "$code"';
 
 async function startAgent(name: string): Promise<void> {
-  const r = await runCli(['agents', 'create', name, '--cluster', 'local', '--label', 'prod', '--json'], { env: admin() });
-  expect(r.code, r.stderr).toBe(0);
-  const pak = (JSON.parse(r.stdout) as { initial_pak: string }).initial_pak;
-  const p = startCli(
-    ['agent', '--url', url, '--pak', pak, '--out', join(work.path, name), '--apply', APPLY, '--delete', 'cat > /dev/null', '--health', HEALTH, '--health-interval', '1'],
-    { env: { CTRL: join(work.path, 'ctrl'), AGENT_NAME: name } },
-  );
-  agents.set(name, p);
-  await p.waitFor(/connected to/, `agent ${name} to connect`);
+  await w.createAgent(name, ['--label', 'prod']);
+  await w.startAgent(name, ['--apply', APPLY, '--delete', 'cat > /dev/null', '--health', HEALTH, '--health-interval', '1']);
 }
 
 const wait = (args: string[], cwd?: string) => runCli(['wait', ...args], { env: admin(), cwd });
 
 function change(stack: string, n: number): string {
-  repo.write(`${stack}/cm.yaml`, `kind: ConfigMap\ndata: {n: "${n}"}\n`);
-  return repo.commit(`${stack}: ${n}`);
+  w.repo.write(`${stack}/cm.yaml`, `kind: ConfigMap\ndata: {n: "${n}"}\n`);
+  return w.repo.commit(`${stack}: ${n}`);
 }
 
 beforeAll(async () => {
-  requireBuild();
-  work = makeTempDir('brokkr-e2e-health-');
-  repo = makeRepoSync('brokkr-e2e-health-repo-');
-  repo.writeAll({
-    'web/stack.yaml': 'labels: [prod]\n',
-    'web/cm.yaml': 'kind: ConfigMap\n',
-    'db/stack.yaml': 'labels: [prod]\n',
-    'db/cm.yaml': 'kind: ConfigMap\n',
+  w = await startE2eWorld({
+    prefix: 'health',
+    adminPak: ADMIN_PAK,
+    files: {
+      'web/stack.yaml': 'labels: [prod]\n',
+      'web/cm.yaml': 'kind: ConfigMap\n',
+      'db/stack.yaml': 'labels: [prod]\n',
+      'db/cm.yaml': 'kind: ConfigMap\n',
+    },
   });
-  repo.commit('initial stacks');
-  const port = await freePort();
-  daemon = startCli(['serve', '--repo', repo.path, '--branch', 'main', '--db', join(work.path, 'brokkr.db'), '--port', String(port), '--interval', '1'], {
-    env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
-  });
-  url = (await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve'))[1];
-  mkdirSync(join(work.path, 'ctrl'), { recursive: true });
   await Promise.all([startAgent('edge-1'), startAgent('edge-2')]);
 }, 60_000);
 
 afterAll(async () => {
-  for (const p of agents.values()) await p.stop();
-  await daemon?.stop();
+  await w?.close();
   killAll();
-  work?.cleanup();
-  repo?.cleanup();
 });
 
 describe('health and wait with real processes', () => {
   it('wait (HEAD of the checkout) --healthy exits 0 once both agents applied and report healthy; stacks show and agents show the health', async () => {
-    const r = await wait(['--healthy', '--timeout', '30s'], repo.path);
+    const r = await wait(['--healthy', '--timeout', '30s'], w.repo.path);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^[0-9a-f]{7} applied and healthy: 2 stacks on 2 agents$/m);
     const stack = await runCli(['stacks', 'show', 'web'], { env: admin() });
@@ -115,7 +95,7 @@ describe('health and wait with real processes', () => {
   });
 
   it('an agent that is down: wait exits 2 after the timeout naming who is awaited; an unknown sha times out saying why', async () => {
-    await agents.get('edge-2')!.stop();
+    await w.agents.get('edge-2')!.stop();
     const sha = change('web', 3);
     // Both waits run out their timeouts side by side (two processes; neither changes anything).
     const [r, unknown] = await Promise.all([wait([sha, '--timeout', '2s']), wait(['0123456789abcdef0123456789abcdef01234567', '--timeout', '1s'])]);
@@ -135,7 +115,7 @@ describe('health and wait with real processes', () => {
     const github = (parse(blocks[0]![2]!) as { run: string }[])[0]!.run;
     const gitlab = (parse(blocks[1]![2]!) as Record<string, { script: string[] }>)['wait-for-rollout']!.script.join('\n');
     // `npm install --global brokkr-sync` is the CI image's business: here `npm` is a no-op and `brokkr-sync` the build.
-    const bin = join(work.path, 'bin');
+    const bin = join(w.work.path, 'bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'npm'), '#!/bin/sh\nexit 0\n');
     writeFileSync(join(bin, 'brokkr-sync'), `#!/bin/sh\nexec "${process.execPath}" "${MAIN}" "$@"\n`);
@@ -152,13 +132,8 @@ describe('health and wait with real processes', () => {
 });
 
 async function startAgentAgain(name: string): Promise<void> {
-  const out = join(work.path, name);
-  const state = JSON.parse(readFileSync(join(out, '.brokkr-agent-state.json'), 'utf8')) as { agent_id: string };
+  const state = JSON.parse(readFileSync(join(w.work.path, name, '.brokkr-agent-state.json'), 'utf8')) as { agent_id: string };
   const rotated = await runCli(['agents', 'rotate-pak', state.agent_id, '--json'], { env: admin() });
-  const pak = (JSON.parse(rotated.stdout) as { pak: string }).pak;
-  const p = startCli(['agent', '--url', url, '--pak', pak, '--out', out, '--apply', APPLY, '--health', HEALTH, '--health-interval', '1'], {
-    env: { CTRL: join(work.path, 'ctrl'), AGENT_NAME: name },
-  });
-  agents.set(name, p);
-  await until(() => p.stdout().includes('connected to') || p.stderr().includes('connected to'), `agent ${name} to reconnect`);
+  w.paks.set(name, (JSON.parse(rotated.stdout) as { pak: string }).pak);
+  await w.startAgent(name, ['--apply', APPLY, '--health', HEALTH, '--health-interval', '1']);
 }

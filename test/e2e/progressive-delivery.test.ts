@@ -5,25 +5,18 @@
  * eu-1 (wave 2), other-1 (the implicit last wave) — whose `--apply` script logs what it got and
  * when, and holds or fails on command (a file in a control directory).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeRepoSync, makeTempDir, type TestRepo } from '../helpers/git-repo.js';
-import { freePort, killAll, requireBuild, runCli, startCli, until, type CliProcess } from './cli-process.js';
+import { killAll, runCli, until } from './cli-process.js';
+import { startE2eWorld, type E2eWorld } from './e2e-world.js';
 
 const ADMIN_PAK = 'e2e-rollout-admin-pak-0123456789abcdef';
 /** The longest long poll an agent may ask for (--interval), s. */
 const POLL_WAIT_S = 60;
 
-let repo: TestRepo;
-let work: { path: string; cleanup(): void };
-let port: number;
-let url: string;
-let dbPath: string;
-let daemon: CliProcess;
-const agents = new Map<string, CliProcess>();
-const admin = () => ({ BROKKR_URL: url, BROKKR_PAK: ADMIN_PAK });
-const ctrl = (name: string) => join(work.path, 'ctrl', name);
+let w: E2eWorld;
+const admin = () => w.admin();
+const ctrl = (name: string) => w.ctrl(name);
 
 /* Logs "stack sequence epoch-ms" when it gets an object, then holds while ctrl/hold-AGENT exists and fails while ctrl/fail-AGENT exists. */
 const APPLY =
@@ -46,7 +39,7 @@ function got(agent: string): { stack: string; seq: number; at: number }[] {
 const gotWeb = (agent: string, seq: number) => got(agent).find((g) => g.stack === 'web-app' && g.seq === seq);
 
 async function api<T>(path: string): Promise<T> {
-  const res = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_PAK}` } });
+  const res = await fetch(`${w.url}/api/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_PAK}` } });
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -77,33 +70,19 @@ interface CommitAnswer {
 }
 const released = (c: CommitAnswer) => Object.fromEntries(c.stacks.find((s) => s.stack_name === 'web-app')!.agents.map((a) => [a.agent_name, a.released]));
 
-const paks = new Map<string, string>();
-
 async function createAgent(name: string, tags: string[]): Promise<void> {
-  const r = await runCli(['agents', 'create', name, '--cluster', 'local', ...tags, '--json'], { env: admin() });
-  expect(r.code, r.stderr).toBe(0);
-  paks.set(name, (JSON.parse(r.stdout) as { initial_pak: string }).initial_pak);
+  await w.createAgent(name, tags);
   await startAgent(name);
 }
 
 /** Start (or restart: same --out, so what it applied is kept) the agent process; `interval` is its long poll's wait, s. */
 async function startAgent(name: string, interval = 30): Promise<void> {
-  const p = startCli(['agent', '--url', url, '--pak', paks.get(name)!, '--out', join(work.path, name), '--apply', APPLY, '--interval', String(interval)], {
-    env: { CTRL: join(work.path, 'ctrl'), AGENT_NAME: name },
-  });
-  agents.set(name, p);
-  await p.waitFor(/connected to/, `agent ${name} to connect`);
-}
-
-function startDaemon(): CliProcess {
-  return startCli(['serve', '--repo', repo.path, '--branch', 'main', '--db', dbPath, '--port', String(port), '--interval', '1'], {
-    env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
-  });
+  await w.startAgent(name, ['--apply', APPLY, '--interval', String(interval)]);
 }
 
 function commitWeb(n: number): string {
-  repo.write('web/cm.yaml', `kind: ConfigMap\ndata: {version: "v${n}"}\n`);
-  return repo.commit(`web: v${n}`);
+  w.repo.write('web/cm.yaml', `kind: ConfigMap\ndata: {version: "v${n}"}\n`);
+  return w.repo.commit(`web: v${n}`);
 }
 
 /** The sequence id of the web-app object of a commit, once synced. */
@@ -113,35 +92,27 @@ async function seqOf(sha: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  requireBuild();
-  work = makeTempDir('brokkr-e2e-rollout-');
-  mkdirSync(join(work.path, 'ctrl'), { recursive: true });
-  dbPath = join(work.path, 'brokkr.db');
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const canary = readme.match(/```yaml\n(# web\/stack\.yaml — a canary rollout\n[\s\S]*?)```/);
   if (!canary) throw new Error('README: the canary example (# web/stack.yaml — a canary rollout) is gone');
-  repo = makeRepoSync('brokkr-e2e-rollout-repo-');
-  repo.writeAll({
-    'web/stack.yaml': canary[1]!,
-    'web/cm.yaml': 'kind: ConfigMap\ndata: {version: "v1"}\n',
-    'postgres/stack.yaml': 'labels: [prod]\n',
-    'postgres/cm.yaml': 'kind: ConfigMap\n',
+  w = await startE2eWorld({
+    prefix: 'rollout',
+    adminPak: ADMIN_PAK,
+    files: {
+      'web/stack.yaml': canary[1]!,
+      'web/cm.yaml': 'kind: ConfigMap\ndata: {version: "v1"}\n',
+      'postgres/stack.yaml': 'labels: [prod]\n',
+      'postgres/cm.yaml': 'kind: ConfigMap\n',
+    },
   });
-  repo.commit('initial stacks');
-  port = await freePort();
-  daemon = startDaemon();
-  url = (await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve'))[1]!;
   await createAgent('canary-1', ['--label', 'prod', '--label', 'canary', '--annotation', 'region=eu']);
   await createAgent('eu-1', ['--label', 'prod', '--label', 'eu']);
   await createAgent('other-1', ['--label', 'prod']);
 }, 60_000);
 
 afterAll(async () => {
-  for (const p of agents.values()) await p.stop();
-  await daemon?.stop();
+  await w?.close();
   killAll();
-  work?.cleanup();
-  repo?.cleanup();
 });
 
 describe('progressive delivery with real processes (the README canary example)', () => {
@@ -149,7 +120,7 @@ describe('progressive delivery with real processes (the README canary example)',
   let v2 = 0;
 
   it('the first object rolls out wave by wave; on each agent postgres (dependsOn) is applied before web-app', async () => {
-    v1 = await seqOf(repo.head());
+    v1 = await seqOf(w.repo.head());
     await until(() => gotWeb('other-1', v1), 'the last wave to get web-app v1');
     for (const name of ['canary-1', 'eu-1', 'other-1']) {
       const order = got(name).map((g) => g.stack);
@@ -183,7 +154,7 @@ describe('progressive delivery with real processes (the README canary example)',
     // The wave-2 agent parks its long poll at a known moment (restarted, so no poll of it is older
     // than `restartedAt`) for the longest wait (60 s): an answer before restartedAt + 60 s was a
     // wake, not its deadline. (How soon after the SUCCESS: bench/rollout-waves.mjs, scenario 11.)
-    await agents.get('eu-1')!.stop();
+    await w.agents.get('eu-1')!.stop();
     const restartedAt = Date.now();
     await startAgent('eu-1', POLL_WAIT_S);
     expect(gotWeb('eu-1', v2)).toBeUndefined(); // still held back after the restart
@@ -229,10 +200,9 @@ describe('progressive delivery with real processes (the README canary example)',
     expect(still.stdout).toContain('HALTED  stack web-app');
     expect(still.stdout).not.toContain('FAILED  agent');
 
-    expect(await daemon.stop('SIGTERM')).toBe(0);
-    daemon = startDaemon();
-    await daemon.waitFor(/serving (http:\/\/\S+)/, 'the daemon to serve again');
-    for (const name of ['eu-1', 'other-1']) await agents.get(name)!.waitFor(/connected again to/, `${name} to come back`, 15_000);
+    expect(await w.daemon.stop('SIGTERM')).toBe(0);
+    await w.restartDaemon();
+    for (const name of ['eu-1', 'other-1']) await w.agents.get(name)!.waitFor(/connected again to/, `${name} to come back`, 15_000);
     const after = await rollout();
     expect(after.halted).toBe(true);
     expect(releasedSeqs(after)).toEqual([v3, v2, v2]);
