@@ -431,6 +431,8 @@ export interface Store {
   /** Stacks associated with an agent (targets, label match, annotation match). */
   listAgentStacks(agentId: Uuid): Promise<Stack[]>;
   isStackAssociated(agentId: Uuid, stackId: Uuid): Promise<boolean>;
+  /** An object's stack and whether the agent holds it (isStackAssociated), in one read; null: no such object. */
+  objectForAgent(agentId: Uuid, objectId: Uuid): Promise<{ stack_id: Uuid; associated: boolean } | null>;
   /** A stack's objects, newest first (deleted ones included: they are history). */
   listObjects(stackId: Uuid, opts?: { limit?: number }): Promise<ObjectWithCommit[]>;
   getObject(id: Uuid): Promise<ObjectWithCommit | null>;

@@ -1,4 +1,6 @@
 /** Event reports: validation, ownership of the object, and the admin event list. */
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from '../store/store-fixture.js';
 import { buildWorld } from './world.js';
@@ -24,6 +26,26 @@ describe.each(ENGINES)('reporting events (%s)', (engine) => {
     );
     const mine = await w.s.call('GET', `/api/v1/agents/${w.self.id}/events`, { pak: w.self.pak });
     expect(mine.body.map((e: { id: string }) => e.id)).toEqual([res.body.id]);
+  });
+
+  it('a successful event report is logged at debug (routine agent traffic, like polls); a refused one at info', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const w = await buildWorld({ logger: pino({ level: 'debug' }, sink) }, engine);
+    lines.length = 0;
+    const body = { deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS' };
+    expect((await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, { pak: w.self.pak, body })).status).toBe(201);
+    expect((await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, { pak: w.self.pak, body: { ...body, deployment_object_id: w.otherObjectId } })).status).toBe(403);
+    const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    expect(requests.map((l) => `${l.level} ${l.method} ${l.route} ${l.status}`)).toEqual([
+      '20 POST /api/v1/agents/:id/events 201',
+      '30 POST /api/v1/agents/:id/events 403',
+    ]);
   });
 
   it('an object of a stack not associated with the agent is 403; an unknown object 404', async () => {

@@ -61,6 +61,23 @@ describe.each(ENGINES)('target state association (%s)', (engine) => {
     expect((await store.listAgentStacks(agent.id)).map((x) => x.id)).toEqual([s.id]);
     expect(await store.targetStateIds(agent.id, 'full')).toHaveLength(1);
   });
+
+  it('objectForAgent: the stack of the object and whether the agent holds it by target, label or annotation, in one read', async () => {
+    const { store, stack, agent } = await world(engine);
+    const byTarget = await stack('t');
+    const byLabel = await stack('l', { labels: ['prod'] });
+    const byAnnotation = await stack('a', { annotations: { tier: 'gold' } });
+    const notHeld = await stack('n', { labels: ['dev'], annotations: { tier: 'silver' } });
+    await store.addTarget(agent.id, byTarget.id);
+    await store.addLabel('agent', agent.id, 'prod');
+    await store.setAnnotation('agent', agent.id, 'tier', 'gold');
+    for (const s of [byTarget, byLabel, byAnnotation, notHeld]) {
+      const answer = await store.objectForAgent(agent.id, s.objectId);
+      expect(answer).toEqual({ stack_id: s.id, associated: s !== notHeld });
+      expect(answer!.associated).toBe(await store.isStackAssociated(agent.id, s.id));
+    }
+    expect(await store.objectForAgent(agent.id, '00000000-0000-4000-8000-000000000000')).toBeNull();
+  });
 });
 
 describe.each(ENGINES)('target state content (%s)', (engine) => {

@@ -52,9 +52,9 @@ export function eventRoutes(parent: FastifyInstance, { store }: ServerContext): 
       checkBodyAgentId(body.agent_id, id);
       if (request.principal?.role !== 'agent') await agentOr404(store, id);
       const objectId = body.deployment_object_id.toLowerCase();
-      const object = await store.getObject(objectId);
+      const object = await store.objectForAgent(id, objectId);
       if (!object) throw notFound(`no deployment object ${objectId}`);
-      if (!(await store.isStackAssociated(id, object.stack_id))) {
+      if (!object.associated) {
         throw forbidden(`deployment object ${objectId} belongs to a stack that is not associated with agent ${id}`);
       }
       const event = await store.createEvent({

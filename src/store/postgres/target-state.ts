@@ -62,6 +62,24 @@ export async function listAgentStacks(sql: Sql, agentId: string): Promise<Stack[
   );
 }
 
+/**
+ * An agent's event report checks its object: the object's stack and whether the agent holds that
+ * stack (the same test as isStackAssociated), in one round trip; null when there is no such object.
+ */
+export async function objectForAgent(sql: Sql, agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
+  const row = await sql.one<{ stack_id: string; associated: boolean }>(
+    `SELECT o.stack_id AS stack_id,
+       EXISTS (SELECT 1 FROM agent_targets WHERE agent_id = $1 AND stack_id = o.stack_id)
+       OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
+                   WHERE al.agent_id = $1 AND sl.stack_id = o.stack_id)
+       OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
+                   WHERE aa.agent_id = $1 AND sa.stack_id = o.stack_id) AS associated
+     FROM deployment_objects o WHERE o.id = $2`,
+    [uuidParam(agentId), uuidParam(objectId)],
+  );
+  return row ? { stack_id: row.stack_id, associated: row.associated === true } : null;
+}
+
 /** Whether the stack (deleted or not) is associated with the agent. */
 export async function isStackAssociated(sql: Sql, agentId: string, stackId: string): Promise<boolean> {
   const row = await sql.one<{ yes: boolean }>(

@@ -65,7 +65,15 @@ function openFailure(path: string, err: unknown): Error {
 export class SqliteDb {
   readonly #statements = new Map<string, Statement>();
 
-  constructor(readonly raw: Db) {}
+  /**
+   * One transaction function for every tx() (better-sqlite3's `transaction()` builds a wrapper and
+   * its deferred/immediate/exclusive variants on each call: ~10 µs and garbage per write).
+   */
+  readonly #run: ReturnType<Db['transaction']>;
+
+  constructor(readonly raw: Db) {
+    this.#run = raw.transaction((fn: () => unknown) => fn());
+  }
 
   /** A prepared statement, compiled once per distinct SQL text. */
   stmt<R = unknown>(sql: string): Statement<unknown[], R> {
@@ -83,7 +91,7 @@ export class SqliteDb {
    * Anything thrown rolls the whole transaction back.
    */
   tx<T>(fn: () => T): T {
-    return this.raw.transaction(fn).immediate();
+    return this.#run.immediate(fn) as T;
   }
 
   close(): void {

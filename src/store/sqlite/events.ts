@@ -18,9 +18,12 @@ export function createEvent(
     if (!db.stmt('SELECT 1 FROM deployment_objects WHERE id = ?').get(input.deployment_object_id)) {
       throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
     }
+    // seq given here, as the assign_agent_event_seq trigger would (it fires only for a NULL seq):
+    // saves that trigger's UPDATE of the new row (the row and both seq indexes written twice).
     const event = db
       .stmt<AgentEvent>(
-        `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message, seq)
+         VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM agent_events))
          RETURNING ${EVENT_COLUMNS}`,
       )
       .get(input.agent_id, input.deployment_object_id, input.event_type, input.status, input.message)!;

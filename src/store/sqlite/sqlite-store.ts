@@ -296,6 +296,9 @@ export class SqliteStore implements Store {
   async isStackAssociated(agentId: string, stackId: string): Promise<boolean> {
     return target.isStackAssociated(this.db, agentId, stackId);
   }
+  async objectForAgent(agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
+    return target.objectForAgent(this.db, agentId, objectId);
+  }
   async listObjects(stackId: string, opts?: { limit?: number }): Promise<ObjectWithCommit[]> {
     return stacks.listObjects(this.db, stackId, opts);
   }
