@@ -170,6 +170,31 @@ describe.each(ENGINES)('%s store', (engine) => {
       await expect(store.createEvent({ agent_id: 'nope', deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null })).rejects.toBeInstanceOf(NotFoundError);
       await expect(store.createEvent({ agent_id: a.id, deployment_object_id: 'nope', event_type: 'DEPLOY', status: 'SUCCESS', message: null })).rejects.toBeInstanceOf(NotFoundError);
     });
+
+    it('reports made at once (SQLite writes them in one transaction): each answered once committed, in order; a refused one fails alone', async () => {
+      const { store, raw } = await openEngineStore(engine);
+      const { objectId } = await withStack(store);
+      const a = await store.createAgent({ name: 'a', cluster_name: 'c', pak_hash: 'h' });
+      const report = (agent: string, object: string, message: string) =>
+        store.createEvent({ agent_id: agent, deployment_object_id: object, event_type: 'DEPLOY', status: 'SUCCESS', message });
+      const settled = await Promise.allSettled([
+        report(a.id, objectId, 'one'),
+        report(a.id, 'nope', 'refused: object'),
+        report(a.id, objectId, 'two'),
+        report('nope', objectId, 'refused: agent'),
+        report(a.id, objectId, 'three'),
+      ]);
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+      expect((settled[3] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+      // Committed when answered: another connection sees exactly the three.
+      expect(await raw.count('agent_events')).toBe(3);
+      const written = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.id] : []));
+      const listed = await store.listEvents({ agentId: a.id });
+      expect(listed.map((e) => e.id).sort()).toEqual([...written].sort());
+      // SQLite's batch keeps the order they were made in (PostgreSQL's pool may run them side by side).
+      if (engine === 'sqlite') expect(listed.map((e) => e.message)).toEqual(['three', 'two', 'one']);
+    });
   });
 
   describe('principals', () => {

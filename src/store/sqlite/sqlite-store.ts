@@ -36,6 +36,7 @@ import { applyCommitStreamed } from './apply-commit.js';
 import * as auth from './auth.js';
 import type { SqliteDb } from './connection.js';
 import * as events from './events.js';
+import { EventBatch } from './event-batch.js';
 import * as health from './health.js';
 import * as commits from './commit-reads.js';
 import * as sync from './generators-and-sync.js';
@@ -59,8 +60,11 @@ import { releaseChanges } from '../rollout-outcome.js';
 export class SqliteStore implements Store {
   readonly engine = 'sqlite' as const;
   readonly #hub = new ChangeHub();
+  readonly #events: EventBatch;
 
-  constructor(readonly db: SqliteDb) {}
+  constructor(readonly db: SqliteDb) {
+    this.#events = new EventBatch(db);
+  }
 
   onChange(listener: ChangeListener): () => void {
     return this.#hub.subscribe(listener);
@@ -112,6 +116,7 @@ export class SqliteStore implements Store {
     return currentVersion(this.db.raw);
   }
   async close(): Promise<void> {
+    this.#events.flush();
     this.db.close();
   }
 
@@ -320,7 +325,7 @@ export class SqliteStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    const event = events.createEvent(this.db, input);
+    const event = await this.#events.add(input); // group commit: see event-batch.ts
     // A released wave concerns its agents, which may not hold the stack yet: they are named.
     for (const change of releaseChanges(event.rolloutChanged)) this.#hub.emit(change);
     return this.#wrote(event, { kind: 'agent', agentId: input.agent_id });
