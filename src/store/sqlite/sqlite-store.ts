@@ -116,7 +116,7 @@ export class SqliteStore implements Store {
     return currentVersion(this.db.raw);
   }
   async close(): Promise<void> {
-    this.#events.flush();
+    this.#events.flush(true);
     this.db.close();
   }
 
