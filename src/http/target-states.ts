@@ -51,8 +51,8 @@ interface CacheEntry {
 export interface TargetStatesOptions {
   maxAgeMs?: number;
   maxEntries?: number;
-  /** Budget of the serialized-body cache, in UTF-16 code units (default 32 Mi ≈ 64 MiB). */
-  maxBodyChars?: number;
+  /** Budget of the serialized-body cache, in bytes (default 64 MiB). */
+  maxBodyBytes?: number;
 }
 
 /** The ETag of a list of target-state entries (cheap: a hash of a few numbers). */
@@ -81,26 +81,40 @@ export class TargetStates {
    * after a commit one serialization (and one getObjects) serves them all — concurrent requests
    * share the promise (lru-cache's fetch). Only the current epoch can ever hit, so older entries
    * are dropped. Bounded by their total length; a failed serialization is not kept.
+   *
+   * Kept as UTF-8 bytes (a Buffer, outside V8's heap; they are sent as bytes anyway): as strings,
+   * 200 distinct 70 KB bodies were ~13 MiB of live heap, and V8 sizes its heap in proportion to
+   * what is live — the daemon's RSS was ~6 MiB higher with strings (docs/BENCHMARKS.md F5).
    */
-  readonly #bodies: LRUCache<string, string, () => Promise<string>>;
+  readonly #bodies: LRUCache<string, Buffer, () => Promise<string>>;
   #bodiesEpoch = -1;
   /** Other processes' writes so far (SQLite), or null: then a tag past maxAgeMs is always re-read. */
   readonly #external: (() => number) | null;
+  /**
+   * One entry list per ETag, shared by every agent whose state it is (agents of one label group
+   * hold the same objects): the tag names the sequence ids, and ids name immutable objects, so
+   * equal tags mean equal lists. Without it each agent's cached state held its own copy of the
+   * rows and their id strings — at 1,000 agents and 10,000 stacks most of the live heap's
+   * ~220,000 small strings (docs/BENCHMARKS.md F5). Bounded; an evicted list stays alive only in
+   * the states that hold it.
+   */
+  readonly #lists: LRUCache<string, TargetStateEntry[]>;
 
-  constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000, maxBodyChars = 32 * 1024 * 1024 }: TargetStatesOptions = {}) {
+  constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000, maxBodyBytes = 64 * 1024 * 1024 }: TargetStatesOptions = {}) {
     this.#store = store;
     this.#feed = feed;
     this.#maxAgeMs = maxAgeMs;
     this.#cache = new LRUCache({ max: maxEntries });
     this.#bodies = new LRUCache({
-      maxSize: maxBodyChars,
-      sizeCalculation: (text) => Math.max(1, text.length),
+      maxSize: maxBodyBytes,
+      sizeCalculation: (bytes) => Math.max(1, bytes.length),
       // A new epoch clears the cache, and a full cache evicts, while serializations are in flight:
       // their requests still get the body (lru-cache would otherwise reject them as aborted).
       ignoreFetchAbort: true,
-      fetchMethod: (_etag, _stale, { context: produce }) => produce(),
+      fetchMethod: async (_etag, _stale, { context: produce }) => Buffer.from(await produce()),
     });
     this.#external = externalWriteCounter(store);
+    this.#lists = new LRUCache({ max: Math.max(1, Math.min(maxEntries, 10_000)) });
     feed.onNotify((scope) => this.#onNotify(scope));
   }
 
@@ -121,15 +135,15 @@ export class TargetStates {
     }
   }
 
-  /** The serialized answer for a state: from the cache, or produced once and cached. */
-  async body(state: TargetState, produce: () => Promise<string>): Promise<string> {
+  /** The serialized answer for a state, as UTF-8 bytes: from the cache, or produced once and cached. */
+  async body(state: TargetState, produce: () => Promise<string>): Promise<Buffer> {
     if (state.global !== this.#bodiesEpoch) {
-      if (state.global < this.#bodiesEpoch) return produce(); // a late request of an older epoch
+      if (state.global < this.#bodiesEpoch) return Buffer.from(await produce()); // a late request of an older epoch
       this.#bodies.clear();
       this.#bodiesEpoch = state.global;
     }
     // fetch() is undefined only when its method gives undefined, which produce() never does.
-    return (await this.#bodies.fetch(state.etag, { context: produce })) ?? produce();
+    return (await this.#bodies.fetch(state.etag, { context: produce })) ?? Buffer.from(await produce());
   }
 
   #globalEpoch(): number {
@@ -178,10 +192,13 @@ export class TargetStates {
       else this.#pending.set(agentId, n);
     };
     const state = this.#store.targetStateIds(agentId, mode).then(
-      (entries) => {
+      (rows) => {
+        const etag = etagOf(rows);
+        let entries = this.#lists.get(etag);
+        if (entries === undefined) this.#lists.set(etag, (entries = rows));
         this.#index(agentId, entries);
         done();
-        return (entry.value = { etag: etagOf(entries), entries, global });
+        return (entry.value = { etag, entries, global });
       },
       (err: unknown) => {
         done();
