@@ -2,8 +2,8 @@
  * A repository declaration (config file entry, API body, CLI flags) checked once: what, where and
  * why for every problem, and the credentials it names resolved from the environment, never stored.
  */
-import { isRemoteUrl, stripCredentials } from '../git/index.js';
-import { normalizeRoot } from '../manifest/index.js';
+import { isRemoteUrl, stripCredentials } from '../git/redact-url.js';
+import { normalizeRoot } from '../manifest/stack-layout.js';
 import type { RepositoryAuth, RepositoryOrigin, RepositorySpec } from '../store/store.js';
 
 /** A declaration that cannot be used; `where` says which entry or field (e.g. `repositories[2].url`). */

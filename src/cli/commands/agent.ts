@@ -1,7 +1,5 @@
 /** `brokkr-sync agent`: the reference pull agent (SPEC §7) — writes each stack to OUT or pipes it to a command. */
 import type { CommandModule } from 'yargs';
-import { createLogger } from '../../agent/logger.js';
-import { runAgent } from '../../agent/run-agent.js';
 import { CliError } from '../errors.js';
 
 interface AgentArgs {
@@ -55,6 +53,8 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
         return true;
       }),
   handler: async (a) => {
+    // The agent's modules load when it runs, not with every command of the CLI.
+    const [{ createLogger }, { runAgent }] = await Promise.all([import('../../agent/logger.js'), import('../../agent/run-agent.js')]);
     const logger = createLogger({ json: a['json-logs'] });
     const stop = new AbortController();
     let signals = 0;

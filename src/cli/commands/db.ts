@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { redactDbTarget } from '../../store/db-target.js';
-import { backupDatabase, checkDatabase, isPostgresUrl, LATEST_VERSION, migrateDatabase } from '../../store/open-store.js';
+import { isPostgresUrl, redactDbTarget } from '../../store/db-target.js';
+/** The store's engines load when a db command runs, not with every command of the CLI. */
+const store = () => import('../../store/open-store.js');
 import { dbOption as repoDbOption } from '../repo-options.js';
 import { CliError } from '../errors.js';
 import { plural } from '../format-table.js';
@@ -30,7 +31,7 @@ const migrateCommand: CommandModule<object, DbArgs> = {
   describe: 'Create the database or upgrade its schema to the latest version (safe to run again)',
   builder: (y) => y.options(dbOption) as unknown as Argv<DbArgs>,
   handler: async (args) => {
-    const run = await migrateDatabase(args.db);
+    const run = await (await store()).migrateDatabase(args.db);
     for (const r of run.results) {
       const label = `${String(r.version).padStart(3, '0')}-${r.name}`;
       if (r.status === 'Success') process.stdout.write(`applied   ${label}\n`);
@@ -57,7 +58,7 @@ const backupCommand: CommandModule<object, DbArgs & { file: string }> = {
   handler: async (args) => {
     requireExisting(args.db);
     if (existsSync(args.file)) throw new CliError(`backup destination ${args.file} already exists; choose a new file`, 1);
-    const { pages } = await backupDatabase(args.db, args.file);
+    const { pages } = await (await store()).backupDatabase(args.db, args.file);
     process.stdout.write(`backed up ${shown(args.db)} to ${resolve(args.file)} (${pages} pages)\n`);
   },
 };
@@ -68,6 +69,7 @@ const checkCommand: CommandModule<object, DbArgs> = {
   builder: (y) => y.options(dbOption) as unknown as Argv<DbArgs>,
   handler: async (args) => {
     requireExisting(args.db);
+    const { checkDatabase, LATEST_VERSION } = await store();
     const result = await checkDatabase(args.db);
     for (const p of result.problems) process.stdout.write(`problem: ${p}\n`);
     if (!result.ok) throw new CliError(`${shown(args.db)}: ${result.problems.length} problem(s) found`, 1);

@@ -1,7 +1,6 @@
 /** `brokkr-sync lint [DIR]`: validate a stacks working tree with the syncer's rules, `path:line: message` per problem. */
 import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import fg from 'fast-glob';
 import type { Argv, CommandModule } from 'yargs';
 import {
   DEFAULT_MAX_CONTENT_BYTES,
@@ -40,6 +39,8 @@ export async function lintDirectory(dir: string, options: { root?: string; maxBy
   // '**/*' rather than '**': picomatch's '**' does not match names containing a line break.
   // Glob from the root so a hidden root (`.deploy`) still counts: only paths below it may be hidden.
   const base = root === '' ? dir : join(dir, root);
+  // fast-glob loads when lint runs, not with every command of the CLI.
+  const { default: fg } = await import('fast-glob');
   const entries = await fg('**/*', {
     cwd: base,
     dot: false,

@@ -1,7 +1,7 @@
 /** `brokkr-sync serve`: the daemon (migrate, sync, watch, serve HTTP) until SIGTERM/SIGINT shut it down cleanly. */
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { isRemoteUrl, redactUrl } from '../../git/index.js';
+import { isRemoteUrl, redactUrl } from '../../git/redact-url.js';
 import type { Daemon } from '../../daemon/daemon.js';
 import { isPostgresUrl, redactDbTarget } from '../../store/db-target.js';
 import { parseRepositoryList, RepositorySpecError } from '../../daemon/repository-spec.js';

@@ -1,10 +1,7 @@
 /** `brokkr-sync sync`: one pass over every pending commit into the database, printing what changed, then exit. */
 import type { Argv, CommandModule } from 'yargs';
-import { redactUrl } from '../../git/index.js';
-import { openStore } from '../../store/open-store.js';
-import { dataDirFor } from '../../sync/data-dir.js';
+import { redactUrl } from '../../git/redact-url.js';
 import type { CommitReport, StackError, SyncProgress, SyncReport } from '../../sync/sync-report.js';
-import { createSyncer } from '../../sync/syncer.js';
 import { CliError } from '../errors.js';
 import { checkMaxBytes, checkRepo, repoOptions, type RepoArgs } from '../repo-options.js';
 import { plural, syncErrorPlace } from '../format-table.js';
@@ -86,6 +83,12 @@ export const syncCommand: CommandModule<object, RepoArgs> = {
         return true;
       }) as unknown as Argv<RepoArgs>,
   handler: async (args) => {
+    // Loaded when the command runs, not with every command of the CLI (start-up time of the others).
+    const [{ openStore }, { createSyncer }, { dataDirFor }] = await Promise.all([
+      import('../../store/open-store.js'),
+      import('../../sync/syncer.js'),
+      import('../../sync/data-dir.js'),
+    ]);
     const store = await openStore(args.db);
     const progress = progressLine();
     const syncer = createSyncer({
