@@ -95,10 +95,13 @@ export class TargetStates {
    * hold the same objects): the tag names the sequence ids, and ids name immutable objects, so
    * equal tags mean equal lists. Without it each agent's cached state held its own copy of the
    * rows and their id strings — at 1,000 agents and 10,000 stacks most of the live heap's
-   * ~220,000 small strings (docs/BENCHMARKS.md F5). Bounded; an evicted list stays alive only in
-   * the states that hold it.
+   * ~220,000 small strings (docs/BENCHMARKS.md F5). Held weakly: a list lives as long as some
+   * cached state holds it, and its tag is forgotten when it is collected.
    */
-  readonly #lists: LRUCache<string, TargetStateEntry[]>;
+  readonly #lists = new Map<string, WeakRef<TargetStateEntry[]>>();
+  readonly #listCollected = new FinalizationRegistry<string>((etag) => {
+    if (this.#lists.get(etag)?.deref() === undefined) this.#lists.delete(etag);
+  });
 
   constructor(store: Store, feed: ChangeFeed, { maxAgeMs = 5_000, maxEntries = 50_000, maxBodyBytes = 64 * 1024 * 1024 }: TargetStatesOptions = {}) {
     this.#store = store;
@@ -114,7 +117,6 @@ export class TargetStates {
       fetchMethod: async (_etag, _stale, { context: produce }) => Buffer.from(await produce()),
     });
     this.#external = externalWriteCounter(store);
-    this.#lists = new LRUCache({ max: Math.max(1, Math.min(maxEntries, 10_000)) });
     feed.onNotify((scope) => this.#onNotify(scope));
   }
 
@@ -194,8 +196,12 @@ export class TargetStates {
     const state = this.#store.targetStateIds(agentId, mode).then(
       (rows) => {
         const etag = etagOf(rows);
-        let entries = this.#lists.get(etag);
-        if (entries === undefined) this.#lists.set(etag, (entries = rows));
+        let entries = this.#lists.get(etag)?.deref();
+        if (entries === undefined) {
+          entries = rows;
+          this.#lists.set(etag, new WeakRef(rows));
+          this.#listCollected.register(rows, etag);
+        }
         this.#index(agentId, entries);
         done();
         return (entry.value = { etag, entries, global });
