@@ -1,7 +1,7 @@
 /**
  * The webhook delivery queue on a connection of its own, for the delivery thread: a second
- * better-sqlite3 connection to the daemon's file (WAL, busy_timeout: claims and outcomes wait for
- * the API's write lock instead of failing), or a small PostgreSQL pool. The daemon has migrated
+ * better-sqlite3 connection to the daemon's file (WAL; claims and outcomes wait for the API's write
+ * lock by trying again every millisecond, sqlite/eager-lock.ts), or a small PostgreSQL pool. The daemon has migrated
  * the database already; this only connects. Engines are imported on demand so the thread loads
  * one driver, not the whole store.
  */
@@ -23,7 +23,7 @@ export async function openWebhookQueue(db: string): Promise<WebhookQueue> {
     return { hooks: new PostgresWebhooks(pg), close: () => pg.close() };
   }
   if (db === ':memory:' || db === '') throw new Error('webhook deliveries need a database file or a postgres:// URL: an in-memory SQLite database cannot be shared with the delivery thread');
-  const [{ openConnection, SqliteDb }, { SqliteWebhooks }] = await Promise.all([import('./sqlite/connection.js'), import('./sqlite/webhooks.js')]);
-  const sqlite = new SqliteDb(openConnection(db));
+  const [{ openConnection }, { EagerSqliteDb }, { SqliteWebhooks }] = await Promise.all([import('./sqlite/connection.js'), import('./sqlite/eager-lock.js'), import('./sqlite/webhooks.js')]);
+  const sqlite = new EagerSqliteDb(openConnection(db, { busyTimeoutMs: 0 }));
   return { hooks: new SqliteWebhooks(sqlite), close: async () => sqlite.close() };
 }

@@ -93,6 +93,8 @@ export class DeliveryThread {
   delivered = 0;
   /** Threads started so far (1 + restarts). */
   starts = 0;
+  /** Whether the running thread has opened its connection and is claiming (diagnostics and tests). */
+  ready = false;
 
   constructor(options: DeliveryThreadOptions) {
     this.#o = options;
@@ -171,7 +173,9 @@ export class DeliveryThread {
   }
 
   #onMessage(m: ThreadMessage): void {
-    if (m.type === 'attempts') {
+    if (m.type === 'ready') {
+      this.ready = true;
+    } else if (m.type === 'attempts') {
       this.delivered += m.counts.success ?? 0;
       this.#o.onAttempts?.(m.counts);
     } else if (m.type === 'log') {
@@ -182,6 +186,7 @@ export class DeliveryThread {
   #onExit(worker: Worker, code: number): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
+    this.ready = false;
     if (this.#stopping) return;
     if (Date.now() - this.#startedAt >= HEALTHY_AFTER_MS) this.#failures = 0;
     const delay = Math.min(MAX_RESTART_MS, (this.#o.restartMs ?? 1000) * 2 ** this.#failures);

@@ -60,6 +60,19 @@ export async function api(base: string, method: string, path: string, body?: unk
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
+/**
+ * Wait until the daemon's delivery thread runs and claims (it starts with the first subscription):
+ * a test whose retries must fit FAST_RETRY's 1.5 s window from the event creates the event after
+ * this, so a thread slow to start on a loaded machine does not use up the window.
+ */
+export async function threadReady(d: Daemon): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!d.webhooks.ready) {
+    if (Date.now() > end) throw new Error('timed out waiting for the webhook delivery thread to run');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** An agent labelled prod (so it holds `web`) and the id of the object it should apply. */
 export async function agentWithObject(base: string, name = 'edge'): Promise<{ id: string; pak: string; objectId: string }> {
   const created = await api(base, 'POST', '/agents', { name, cluster_name: 'eu' });

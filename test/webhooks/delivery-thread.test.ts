@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { tempDir } from '../http/http-fixture.js';
-import { agentWithObject, api, daemon, onCleanup, report, stackRepo } from './daemon-world.js';
+import { agentWithObject, api, daemon, onCleanup, report, stackRepo, threadReady } from './daemon-world.js';
 import { startReceiver, until, type Receiver } from './receiver.js';
 
 async function receiver(): Promise<Receiver> {
@@ -98,6 +98,7 @@ describe('the webhook delivery thread', () => {
     for (const path of ['/ok', '/500', '/404']) {
       expect((await api(d.url, 'POST', '/webhooks', { name: path.slice(1), url: rx.url(path), event_types: ['deployment.*'] })).status).toBe(201);
     }
+    await threadReady(d); // FAST_RETRY's window starts with the event
     await report(d.url, await agentWithObject(d.url), 'SUCCESS');
     const count = (text: string, outcome: string) => Number(new RegExp(`^brokkr_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
     // /ok: one success; /404: dead at once (a 4xx is final); /500: failed, retried until FAST_RETRY gives up, then dead.

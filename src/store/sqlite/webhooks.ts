@@ -260,9 +260,12 @@ export class SqliteWebhooks implements WebhookStore {
   }
 
   async pruneDeliveries(before: string): Promise<number> {
-    // Event keys go with the log they deduplicated (migration 10).
-    this.db.stmt('DELETE FROM webhook_event_ids WHERE created_at < ?').run(before);
-    return this.db.stmt("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < ?").run(before).changes;
+    // Event keys go with the log they deduplicated (migration 10). One transaction: the write lock
+    // is asked for once (the delivery thread's connection does not wait in SQLite's busy handler).
+    return this.db.tx(() => {
+      this.db.stmt('DELETE FROM webhook_event_ids WHERE created_at < ?').run(before);
+      return this.db.stmt("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < ?").run(before).changes;
+    });
   }
 
   async countDeliveries(): Promise<Record<DeliveryStatus, number>> {
