@@ -5,27 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../../src/store/store.js';
-import { openEngineStore, plainConnection } from './store-fixture.js';
-
-async function withObject(store: Store): Promise<string> {
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  const r = await store.applyCommit({
-    generatorId: g.id,
-    commit: { sha: 'c1', author_name: 'a', author_email: 'a@x', subject: 's', committed_at: '2030-01-01T00:00:00.000Z' },
-    expectedCursor: null,
-    upserts: [{ name: 'web', path: 'web', description: null, labels: [], annotations: {}, content: { yaml: 'a: 1\n', checksum: 'x' } }],
-    deletes: [],
-    errors: [],
-  });
-  return r.created[0]!.object_id;
-}
+import { openEngineStore, plainConnection, withStack } from './store-fixture.js';
 
 describe('SQLite event batch', () => {
   it('waits for another connection’s write lock without blocking the event loop, then writes every report made meanwhile', async () => {
     const { store, target } = await openEngineStore('sqlite');
-    const objectId = await withObject(store);
+    const { objectId } = await withStack(store);
     const agent = await store.createAgent({ name: 'a', cluster_name: 'c', pak_hash: 'h' });
     const report = (message: string) => store.createEvent({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message });
     const other = plainConnection(target);

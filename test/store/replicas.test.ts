@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.js';
 import { StoreUnavailableError, type StoreChange } from '../../src/store/store.js';
 import { postgresBaseUrl } from '../support/postgres.js';
-import { ENGINES, openEngineStore } from './store-fixture.js';
+import { ENGINES, openEngineStore, withStack } from './store-fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,20 +63,11 @@ describe.each(ENGINES)('sync leases (%s)', (engine) => {
 
   it('events are listed newest first by seq, even within one millisecond', async () => {
     const { store } = await openEngineStore(engine);
-    const g = await store.ensureGenerator('repo', null);
-    await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-    const r = await store.applyCommit({
-      generatorId: g.id,
-      commit: { sha: 'c1', author_name: 'a', author_email: 'a@x', subject: 's', committed_at: '2030-01-01T00:00:00.000Z' },
-      expectedCursor: null,
-      upserts: [{ name: 'web', path: 'web', description: null, labels: [], annotations: {}, content: { yaml: 'a: 1\n', checksum: 'x' } }],
-      deletes: [],
-      errors: [],
-    });
+    const { objectId } = await withStack(store);
     const agent = await store.createAgent({ name: 'a', cluster_name: 'c', pak_hash: 'h' });
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
-      ids.push((await store.createEvent({ agent_id: agent.id, deployment_object_id: r.created[0]!.object_id, event_type: 'DEPLOY', status: 'SUCCESS', message: `${i}` })).id);
+      ids.push((await store.createEvent({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `${i}` })).id);
     }
     expect((await store.listEvents({ agentId: agent.id })).map((e) => e.id)).toEqual(ids.reverse());
   });

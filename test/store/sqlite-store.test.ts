@@ -1,21 +1,7 @@
 /** The Store contract on every engine: agents, labels/annotations/targets for both owners, events, PAK lookup, error mapping, record shapes. */
 import { describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, type OwnerKind, type Store } from '../../src/store/store.js';
-import { ENGINES, ISO_MS, nextMillisecond, openEngineStore, UUID_V4 } from './store-fixture.js';
-
-async function withStack(store: Store): Promise<{ stackId: string; generatorId: string; objectId: string }> {
-  const g = await store.ensureGenerator('repo', null);
-  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
-  const r = await store.applyCommit({
-    generatorId: g.id,
-    commit: { sha: 'c1', author_name: 'a', author_email: 'a@x', subject: 's', committed_at: '2030-01-01T00:00:00.000Z' },
-    expectedCursor: null,
-    upserts: [{ name: 'web', path: 'web', description: null, labels: [], annotations: {}, content: { yaml: 'a: 1\n', checksum: 'x' } }],
-    deletes: [],
-    errors: [],
-  });
-  return { stackId: r.created[0]!.stack_id, generatorId: g.id, objectId: r.created[0]!.object_id };
-}
+import { ConflictError, NotFoundError, type OwnerKind } from '../../src/store/store.js';
+import { ENGINES, ISO_MS, nextMillisecond, openEngineStore, UUID_V4, withStack } from './store-fixture.js';
 
 describe.each(ENGINES)('%s store', (engine) => {
   it('close() twice is harmless: the second waits for the first', async () => {

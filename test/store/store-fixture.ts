@@ -196,3 +196,18 @@ export async function committer(store: Store, generatorName = 'repo') {
   };
   return { generatorId: g.id, apply };
 }
+
+/** One generator, one commit (`c1`) with one stack `web` and its object: the start of many store tests. */
+export async function withStack(store: Store): Promise<{ stackId: string; generatorId: string; objectId: string }> {
+  const g = await store.ensureGenerator('repo', null);
+  await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
+  const r = await store.applyCommit({
+    generatorId: g.id,
+    commit: { sha: 'c1', author_name: 'a', author_email: 'a@x', subject: 's', committed_at: '2030-01-01T00:00:00.000Z' },
+    expectedCursor: null,
+    upserts: [{ name: 'web', path: 'web', description: null, labels: [], annotations: {}, content: { yaml: 'a: 1\n', checksum: 'x' } }],
+    deletes: [],
+    errors: [],
+  });
+  return { stackId: r.created[0]!.stack_id, generatorId: g.id, objectId: r.created[0]!.object_id };
+}
