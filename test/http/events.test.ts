@@ -1,7 +1,6 @@
 /** Event reports: validation, ownership of the object, and the admin event list. */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { logLines } from '../helpers/log-lines.js';
 import { ENGINES } from '../store/store-fixture.js';
 import { buildWorld } from './world.js';
 
@@ -29,14 +28,8 @@ describe.each(ENGINES)('reporting events (%s)', (engine) => {
   });
 
   it('a successful event report is logged at debug (routine agent traffic, like polls); a refused one at info', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const w = await buildWorld({ logger: pino({ level: 'debug' }, sink) }, engine);
+    const { logger, lines } = logLines('debug');
+    const w = await buildWorld({ logger }, engine);
     lines.length = 0;
     const body = { deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS' };
     expect((await w.s.call('POST', `/api/v1/agents/${w.self.id}/events`, { pak: w.self.pak, body })).status).toBe(201);

@@ -1,7 +1,6 @@
 /** Protocol edges: unknown routes, body limits, content types, malformed JSON, error shape, security headers, logs without secrets. */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import pino from 'pino';
+import { logLines } from '../helpers/log-lines.js';
 import { ENGINES } from '../store/store-fixture.js';
 import { startTestServer } from './http-fixture.js';
 
@@ -48,14 +47,8 @@ describe.each(ENGINES)('errors (%s)', (engine) => {
   });
 
   it('an unexpected failure is a 500 {code: internal} without details, logged with its stack', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) }, { engine });
+    const { logger, lines } = logLines('info');
+    const s = await startTestServer({ logger }, { engine });
     s.store.listGenerators = async () => {
       throw new Error('disk on fire at /secret/path');
     };
@@ -87,14 +80,8 @@ describe.each(ENGINES)('headers and logs (%s)', (engine) => {
   });
 
   it('one log line per request with method, route pattern, status and duration; never the PAK or the body', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const s = await startTestServer({ logger: pino({ level: 'debug' }, sink) }, { engine });
+    const { logger, lines } = logLines('debug');
+    const s = await startTestServer({ logger }, { engine });
     const { agent, pak } = await s.createAgent({ name: 'secret-name-in-body' });
     lines.length = 0;
     await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });
@@ -112,14 +99,8 @@ describe.each(ENGINES)('headers and logs (%s)', (engine) => {
   });
 
   it('successful polls and heartbeats log at debug, their failures and everything else at info', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const s = await startTestServer({ logger: pino({ level: 'info' }, sink) }, { engine });
+    const { logger, lines } = logLines('info');
+    const s = await startTestServer({ logger }, { engine });
     const { agent, pak } = await s.createAgent();
     lines.length = 0;
     await s.call('GET', `/api/v1/agents/${agent.id}/target-state`, { pak });
