@@ -16,8 +16,19 @@ import type {
   WebhookSubscription,
   WebhookSubscriptionPatch,
 } from '../webhook-store.js';
-import { countsByStatus, deliveryPage, fairnessParams, flattenOutcome, presenceData, subscriptionAuditDetails, updateAuditDetails, type PresenceRow } from '../sqlite/webhooks.js';
-import { filtersJson, storedFilters, subscriptionChanges } from '../webhook-subscription-changes.js';
+import {
+  countsByStatus,
+  deliveryPage,
+  fairnessParams,
+  filtersJson,
+  flattenOutcome,
+  presenceData,
+  storedFilters,
+  subscriptionAuditDetails,
+  subscriptionChanges,
+  updateAuditDetails,
+  type PresenceRow,
+} from '../webhook-rows.js';
 import { recordAudit } from './audit.js';
 import { uuidParam, type PgDb } from './pg-db.js';
 

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import type { AuditContext } from '../audit.js';
 import { ConflictError } from '../store.js';
 import {
-  DELIVERY_STATUSES,
   type ClaimedDelivery,
   type ClaimFairness,
   type DeliveryOutcome,
@@ -20,7 +19,19 @@ import {
 } from '../webhook-store.js';
 import type { SqliteDb } from './connection.js';
 import { enqueueSql, keyedEventId, rememberEventSql } from './migrations/010-webhook-filters.js';
-import { filtersJson, storedFilters, subscriptionChanges } from '../webhook-subscription-changes.js';
+import {
+  countsByStatus,
+  deliveryPage,
+  fairnessParams,
+  filtersJson,
+  flattenOutcome,
+  presenceData,
+  storedFilters,
+  subscriptionAuditDetails,
+  subscriptionChanges,
+  updateAuditDetails,
+  type PresenceRow,
+} from '../webhook-rows.js';
 import { nowIso } from './rows.js';
 import { NOW_SQL } from './sql-fragments.js';
 import { recordAudit } from './audit.js';
@@ -42,27 +53,8 @@ function toSubscription(row: SubscriptionRow): WebhookSubscription {
   };
 }
 
-/** The audit details of an update: what the subscription is now (as on create, never the secret) and which fields changed. */
-export function updateAuditDetails(s: WebhookSubscription, changed: string[]): Record<string, unknown> {
-  return { ...subscriptionAuditDetails(s), enabled: s.enabled, filters: s.filters, changed };
-}
 
-/** Default and largest page of a delivery list. */
-export function deliveryPage(query: DeliveryQuery): { limit: number; offset: number } {
-  const limit = Math.min(1000, Math.max(1, Math.trunc(query.limit ?? 50)));
-  return { limit, offset: Math.max(0, Math.trunc(query.offset ?? 0)) };
-}
 
-/** The audit details of a subscription: never its secret, and its URL without path or query (a Slack URL's path is a token). */
-export function subscriptionAuditDetails(s: WebhookSubscription): Record<string, unknown> {
-  let host = '';
-  try {
-    host = new URL(s.url).host;
-  } catch {
-    /* stored URLs were checked on the way in */
-  }
-  return { name: s.name, host, format: s.format, event_types: s.event_types, signed: s.has_secret };
-}
 
 export class SqliteWebhooks implements WebhookStore {
   constructor(private readonly db: SqliteDb) {}
@@ -272,47 +264,4 @@ export class SqliteWebhooks implements WebhookStore {
     const rows = this.db.stmt<{ status: DeliveryStatus; n: number }>('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status').all();
     return countsByStatus(rows);
   }
-}
-
-export interface PresenceRow {
-  id: string;
-  name: string;
-  cluster_name: string;
-  last_heartbeat: string | null;
-  offline_heartbeat: string | null;
-}
-
-/** The `data` of agent.offline / agent.online. */
-export function presenceData(a: PresenceRow, offlineAfterMs: number): Record<string, unknown> {
-  return { agent_id: a.id, agent_name: a.name, cluster_name: a.cluster_name, last_heartbeat: a.last_heartbeat, offline_after_seconds: Math.round(offlineAfterMs / 1000) };
-}
-
-/** Every status present, zeros included. */
-export function countsByStatus(rows: readonly { status: DeliveryStatus; n: number }[]): Record<DeliveryStatus, number> {
-  const out = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
-  for (const r of rows) out[r.status] = Number(r.n);
-  return out;
-}
-
-/** An outcome as the columns it sets. */
-export function flattenOutcome(o: DeliveryOutcome): {
-  status: DeliveryOutcome['status'];
-  error: string | null;
-  status_code: number | null;
-  response_excerpt: string | null;
-  next_retry_at: string | null;
-} {
-  return {
-    status: o.status,
-    error: o.status === 'success' ? null : o.error,
-    status_code: o.status_code,
-    response_excerpt: o.response_excerpt,
-    next_retry_at: o.status === 'failed' ? o.next_retry_at : null,
-  };
-}
-
-/** A claim's cap and busy counts as query parameters (no fairness: no cap). */
-export function fairnessParams(f: ClaimFairness | undefined): { cap: number; busy: string } {
-  if (!f) return { cap: 1_000_000_000, busy: '{}' };
-  return { cap: Math.max(1, Math.trunc(f.perSubscription)), busy: JSON.stringify(Object.fromEntries([...f.busy].filter(([, n]) => n > 0))) };
 }
