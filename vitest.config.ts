@@ -11,6 +11,8 @@ export default defineConfig({
     maxWorkers: 2,
     // One embedded PostgreSQL server per run; store tests create a database each (test/support/postgres.ts).
     globalSetup: ['test/support/postgres-server.ts'],
+    // Servers a test file starts share their compiled route schemas (~200 ms of CPU per server otherwise).
+    setupFiles: ['test/support/shared-schema-compilers.ts'],
     // The JSON report lets .ci/run print one plain "N passed, N failed" line for CI.
     reporters: ['default', 'json'],
     outputFile: { json: 'node_modules/.cache/vitest-results.json' },
