@@ -1,8 +1,11 @@
 /**
- * The delivery thread's program (see delivery-thread.ts): open the queue on a connection of its
- * own, run the delivery worker, forward its logs and attempt counts to the daemon, and on `stop`
- * abort and record the sends in flight, close the connection and let the thread end.
+ * The delivery thread's program (see delivery-thread.ts): yield the CPU to the API, open the queue
+ * on a connection of its own, run the delivery worker, forward its logs and attempt counts to the
+ * daemon, and on `stop` abort and record the sends in flight, close the connection and let the
+ * thread end.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openWebhookQueue } from '../store/open-webhook-queue.js';
 import type { AttemptCounts, ControlMessage, ThreadConfig, ThreadMessage } from './delivery-thread.js';
@@ -19,6 +22,29 @@ const logger: WebhookLog = {
   warn: (obj, msg) => post({ type: 'log', level: 'warn', obj, msg }),
 };
 
+/**
+ * Deliveries are background work: on Linux the thread lowers its own scheduling priority (nice
+ * 19), so that when the cores are busy the scheduler runs the API's thread (polls, reports, syncs)
+ * first and deliveries take the CPU left over; only their lag grows. Linux keeps a nice value per
+ * thread, so `setpriority` on the calling thread leaves the API at its own; elsewhere it would
+ * lower the whole daemon, so it is not done there. The figures with and without: BENCHMARKS F12.
+ */
+const BACKGROUND_NICE = 19;
+
+function yieldCpu(): { tid: number | null; nice: number | null } {
+  if (process.platform !== 'linux') return { tid: null, nice: null };
+  let tid: number | null = null;
+  try {
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop()) || null;
+    setPriority(BACKGROUND_NICE);
+    return { tid, nice: BACKGROUND_NICE };
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'the webhook delivery thread could not lower its priority; it competes with the API for the CPU');
+    return { tid, nice: null };
+  }
+}
+
+const scheduling = yieldCpu();
 const queue = await openWebhookQueue(config.db);
 const worker = new DeliveryWorker({
   ...config.worker,
@@ -48,4 +74,4 @@ port.on('message', (m: ControlMessage) => {
   }
 });
 worker.start();
-post({ type: 'ready' });
+post({ type: 'ready', ...scheduling });

@@ -1,7 +1,8 @@
 /**
  * The delivery worker on a thread of its own (`node:worker_threads`), so that sending webhooks —
- * claims, HTTP, signatures, outcome writes: ~300 µs of CPU per delivery (BENCHMARKS F12) — runs
- * beside the API instead of on its event loop. The thread owns its connection to the database
+ * claims, HTTP, signatures, outcome writes: ~500 µs of CPU per delivery (BENCHMARKS F12) — runs
+ * beside the API instead of on its event loop, at a lower scheduling priority than the API (Linux,
+ * see delivery-thread-entry.ts). The thread owns its connection to the database
  * (store/open-webhook-queue.ts) and its HTTP connection pools; this side only forwards wake-ups
  * (the store's change notifications) and shutdown, and receives log lines and attempt counts.
  *
@@ -36,7 +37,8 @@ export type AttemptCounts = Partial<Record<DeliveryStatus, number>>;
 export type ControlMessage = { type: 'wake' } | { type: 'stop' };
 /** Thread → daemon. */
 export type ThreadMessage =
-  | { type: 'ready' }
+  /** `tid`: the thread's id in the operating system; `nice`: the priority it runs at (Linux; null elsewhere). */
+  | { type: 'ready'; tid: number | null; nice: number | null }
   | { type: 'attempts'; counts: AttemptCounts }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; obj: object; msg: string };
 
@@ -95,6 +97,8 @@ export class DeliveryThread {
   starts = 0;
   /** Whether the running thread has opened its connection and is claiming (diagnostics and tests). */
   ready = false;
+  /** The running thread's id in the operating system and its nice value, once ready (Linux; diagnostics and tests). */
+  scheduling: { tid: number | null; nice: number | null } | null = null;
 
   constructor(options: DeliveryThreadOptions) {
     this.#o = options;
@@ -175,6 +179,7 @@ export class DeliveryThread {
   #onMessage(m: ThreadMessage): void {
     if (m.type === 'ready') {
       this.ready = true;
+      this.scheduling = { tid: m.tid, nice: m.nice };
     } else if (m.type === 'attempts') {
       this.delivered += m.counts.success ?? 0;
       this.#o.onAttempts?.(m.counts);
@@ -187,6 +192,7 @@ export class DeliveryThread {
     if (this.#worker !== worker) return;
     this.#worker = null;
     this.ready = false;
+    this.scheduling = null;
     if (this.#stopping) return;
     if (Date.now() - this.#startedAt >= HEALTHY_AFTER_MS) this.#failures = 0;
     const delay = Math.min(MAX_RESTART_MS, (this.#o.restartMs ?? 1000) * 2 ** this.#failures);

@@ -1,4 +1,5 @@
 /** The delivery worker's own thread: started again when it dies, gone when the daemon stops, its counts and log lines reach the daemon. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -42,6 +43,27 @@ describe('the webhook delivery thread', () => {
     await until(() => rx.to('/ok').length >= 1 || null, 'the delivery');
     expect(rx.to('/ok').map((r) => JSON.parse(r.body.toString()).data.message)).toEqual(['first one heard']);
     expect(d.webhooks.starts).toBe(1);
+  });
+
+  it('the thread runs at the lowest scheduling priority (nice 19) and the API thread keeps its own', async () => {
+    /** A task's nice value, as the kernel reports it (/proc/PID/task/TID/stat, field 19). */
+    const niceOf = (tid: number) => {
+      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const apiNice = niceOf(process.pid);
+    const rx = await receiver();
+    const d = await daemon(stackRepo());
+    expect((await api(d.url, 'POST', '/webhooks', { name: 'ok', url: rx.url('/ok'), event_types: ['deployment.*'] })).status).toBe(201);
+    await threadReady(d);
+    const { tid, nice } = d.webhooks.scheduling!;
+    expect(nice).toBe(19);
+    expect(tid).not.toBe(process.pid);
+    expect(niceOf(tid!)).toBe(19);
+    expect(niceOf(process.pid)).toBe(apiNice);
+    // Deliveries still go out at that priority.
+    await report(d.url, await agentWithObject(d.url), 'SUCCESS', 'heard');
+    await until(() => rx.to('/ok').length >= 1 || null, 'the delivery');
   });
 
   it('a thread that dies is logged and started again, and deliveries go on', async () => {
