@@ -1,12 +1,12 @@
 // Scenario — outbound webhooks under load (issue 15 item 4): agents report 1,000 events a second
 // through the real daemon while probe agents wait in long polls for commits and a sampler reads
-// target states; run twice, without and with a subscription to every event (`*`) whose receiver
-// answers each POST after 200 ms. Compares target-state p99 and commit → agent latency between the
-// two runs, and measures the deliveries: how many were sent during the run, their lag (event
+// target states; in rounds of two runs, without and with a subscription to every event (`*`) whose
+// receiver (a process of its own) answers each POST after 200 ms. Compares target-state p99 and
+// commit → agent latency between the two sides, every round's samples pooled, and measures the deliveries: how many were sent during the run, their lag (event
 // created → receiver has it), what is left queued, the daemon's RSS, and its CPU during the load:
 // its main thread (the API's event loop) apart from the whole process (the webhook delivery thread).
 //
-//   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--concurrency N (default: the daemon's, 512)]
+//   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--rounds 3] [--concurrency N (default: the daemon's, 512)]
 //     [--profile DIR: --cpu-prof the daemon, a .cpuprofile per thread in DIR/without and DIR/with; results not saved]
 //
 // Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
@@ -24,6 +24,7 @@ import { fmt, summarize } from './lib/stats.mjs';
 import { probe } from './commit-to-agent.mjs';
 
 const EVENTS = new URL('./lib/events-worker.mjs', import.meta.url).pathname;
+const RECEIVER = new URL('./lib/receiver-worker.mjs', import.meta.url).pathname;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
@@ -45,26 +46,11 @@ function cpuOf(pid) {
   }
 }
 
-/** A receiver that answers every POST after `delayMs`; records when each event arrived. */
+/** A receiver in a process of its own (bench/lib/receiver-worker.mjs) that answers every POST after `delayMs`. */
 async function startReceiver(delayMs) {
-  const arrivals = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const at = Date.now();
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString());
-        arrivals.push({ at, type: body.event_type, createdAt: Date.parse(body.data?.created_at ?? body.timestamp) });
-      } catch {
-        /* counted as nothing */
-      }
-      setTimeout(() => res.end('ok'), delayMs);
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}/hook`, arrivals, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
+  const worker = startWorker(RECEIVER);
+  const { url } = await worker.call({ cmd: 'start', delayMs });
+  return { url, arrivals: (until) => worker.call({ cmd: 'arrivals', until }), close: () => worker.stop() };
 }
 
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
@@ -127,7 +113,8 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile })
     const endAt = Date.now();
     const hooks = await fleet.daemon.call({ cmd: 'webhooks' });
     memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
-    const arrivals = receiver ? receiver.arrivals.filter((a) => a.at <= endAt) : [];
+    const received = receiver ? await receiver.arrivals(endAt) : { arrivals: [], cpuS: null };
+    const arrivals = received.arrivals;
     return {
       subscribe,
       uptime: { before: loadBefore, after: uptime() },
@@ -141,6 +128,8 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile })
       deliveries: hooks,
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
       delivered: arrivals.length,
+      receiverCpuS: received.cpuS,
+      samples: { state: stateMs, commit: commitMs, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt) },
     };
   } finally {
     for (const p of probes) await p.stop();
@@ -150,42 +139,60 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile })
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, profile } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile } = {}) {
   const started = Date.now();
   const host = machine();
   const slots = concurrency ?? 'default';
-  console.log(`webhooks: ${rate} events/s for ${seconds} s, without then with a '*' subscription (receiver 200 ms, ${slots} in flight)`);
-  const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile });
+  console.log(`webhooks: ${rate} events/s for ${seconds} s, ${rounds} round(s) of without then with a '*' subscription (receiver 200 ms in its own process, ${slots} in flight)`);
   const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
-  console.log(`  without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-  const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile });
-  console.log(`  with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
-  const c = withSub.deliveries.counts;
+  const runs = [];
+  for (let round = 1; round <= rounds; round++) {
+    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile });
+    console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
+    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile });
+    console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
+    runs.push({ without, with: withSub });
+  }
+  // Figures over all rounds: every sample of every round of a side.
+  const pooled = (side, key) => summarize(runs.flatMap((r) => r[side].samples[key]));
+  const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag') });
+  const w = all('without');
+  const s = all('with');
+  const range = (side, pick) => { const v = runs.map((r) => pick(r[side])); return `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}`; };
+  const last = runs.at(-1).with;
+  const c = last.deliveries.counts;
   const created = Object.values(c).reduce((a, b) => a + b, 0);
-  const throughput = withSub.delivered / withSub.generated.seconds;
+  const deliveredAll = runs.reduce((n, r) => n + r.with.delivered, 0);
+  const secondsAll = runs.reduce((n, r) => n + r.with.generated.seconds, 0);
   const rows = [
-    { metric: `target-state p99 during ${rate} events/s: without / with a \`*\` subscription`, value: `${fmt(without.state.p99)} / ${fmt(withSub.state.p99)} ms`, goal: 'unchanged within noise' },
-    { metric: 'commit → agent median (p99): without / with', value: `${fmt(without.commit.median)} (${fmt(without.commit.p99)}) / ${fmt(withSub.commit.median)} (${fmt(withSub.commit.p99)}) ms`, goal: 'unchanged within noise' },
-    { metric: `deliveries sent during the run (receiver 200 ms, ${slots} in flight)`, value: `${withSub.delivered} of ${created} (${fmt(throughput, 1)}/s)` },
-    { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(withSub.lag.median)} (${fmt(withSub.lag.p99)}) ms` },
-    { metric: 'daemon RSS during the run: without / with', value: `${fmt(without.rss.during.max, 0)} / ${fmt(withSub.rss.during.max, 0)} MiB` },
+    { metric: `target-state p99 during ${rate} events/s: without / with a \`*\` subscription (${rounds} rounds pooled; per round)`, value: `${fmt(w.state.p99)} / ${fmt(s.state.p99)} ms (${range('without', (r) => r.state.p99)} / ${range('with', (r) => r.state.p99)})`, goal: 'unchanged within noise' },
+    { metric: 'commit → agent median (p99): without / with (pooled; medians per round)', value: `${fmt(w.commit.median)} (${fmt(w.commit.p99)}) / ${fmt(s.commit.median)} (${fmt(s.commit.p99)}) ms (${range('without', (r) => r.commit.median)} / ${range('with', (r) => r.commit.median)})`, goal: 'unchanged within noise' },
+    { metric: `deliveries sent during the runs (receiver 200 ms, ${slots} in flight)`, value: `${deliveredAll} (${fmt(deliveredAll / secondsAll, 1)}/s); last round ${last.delivered} of ${created}` },
+    { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(s.lag.median)} (${fmt(s.lag.p99)}) ms` },
+    { metric: 'daemon RSS during the run: without / with (most of any round)', value: `${fmt(Math.max(...runs.map((r) => r.without.rss.during.max)), 0)} / ${fmt(Math.max(...runs.map((r) => r.with.rss.during.max)), 0)} MiB` },
   ];
+  const cpuCell = (r) => (r.cpu ? `${fmt(r.cpuPerEventUs.main, 0)} / ${fmt(r.cpuPerEventUs.all, 0)}` : '–');
   const details = [
-    `A short run on a shared, loaded machine (${seconds} s of load per run, two runs). 1,000 stacks in 100 label groups, 200 agents reporting ` +
+    `${rounds} round(s) of two runs each, without then with the subscription (${seconds} s of load per run). 1,000 stacks in 100 label groups, 200 agents reporting ` +
       `DEPLOY events (every 10th a FAILURE) round-robin from another process at ${rate}/s; 4 probe agents long-poll for the ${commits} commits made during the load; ` +
-      'a sampler reads 20 target states a second (full answers). Run 2 adds one subscription to `*` whose receiver answers after 200 ms.',
+      'a sampler reads 20 target states a second (full answers). The second run of a round adds one subscription to `*` whose receiver (a process of its own, ' +
+      'standing for another machine) answers after 200 ms. The webhook delivery thread runs at nice 19 (Linux).',
     '',
-    '| figure | without | with `*` subscription |',
-    '| --- | --- | --- |',
-    `| events posted (errors), POST /events median / p99 ms | ${without.generated.sent} (${without.generated.errors}), ${fmt(without.generated.postMs.median)} / ${fmt(without.generated.postMs.p99)} | ${withSub.generated.sent} (${withSub.generated.errors}), ${fmt(withSub.generated.postMs.median)} / ${fmt(withSub.generated.postMs.p99)} |`,
-    `| target-state (200) median / p99 ms | ${fmt(without.state.median)} / ${fmt(without.state.p99)} | ${fmt(withSub.state.median)} / ${fmt(withSub.state.p99)} |`,
-    `| commit → agent median / p99 ms (${without.commitSamples} / ${withSub.commitSamples} answers) | ${fmt(without.commit.median)} / ${fmt(without.commit.p99)} | ${fmt(withSub.commit.median)} / ${fmt(withSub.commit.p99)} |`,
-    `| daemon CPU during the load: main thread (API's event loop) / whole process, µs per event posted | ${without.cpu ? `${fmt(without.cpuPerEventUs.main, 0)} / ${fmt(without.cpuPerEventUs.all, 0)}` : '–'} | ${withSub.cpu ? `${fmt(withSub.cpuPerEventUs.main, 0)} / ${fmt(withSub.cpuPerEventUs.all, 0)}` : '–'} |`,
-    `| daemon RSS before load, max during (MiB) | ${fmt(without.rss.before, 0)}, ${fmt(without.rss.during.max, 0)} | ${fmt(withSub.rss.before, 0)}, ${fmt(withSub.rss.during.max, 0)} |`,
-    `| deliveries at the end: ${Object.keys(c).join(' / ')} | – | ${Object.values(c).join(' / ')} |`,
-    `| \`uptime\` before / after the load | ${without.uptime.before} / ${without.uptime.after} | ${withSub.uptime.before} / ${withSub.uptime.after} |`,
-    `| delivery lag median / p90 / p99 / max ms | – | ${fmt(withSub.lag.median)} / ${fmt(withSub.lag.p90)} / ${fmt(withSub.lag.p99)} / ${fmt(withSub.lag.max)} |`,
+    '| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / whole | receiver CPU s | deliveries (lag median / p99 ms) | RSS max MiB | `uptime` after |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.flatMap((r, i) =>
+      ['without', 'with'].map((side) => {
+        const x = r[side];
+        const hooks = side === 'with' ? `${x.delivered} (${fmt(x.lag.median)} / ${fmt(x.lag.p99)})` : '–';
+        return `| ${i + 1} | ${side} | ${fmt(x.generated.postMs.median)} / ${fmt(x.generated.postMs.p99)} | ${fmt(x.state.median)} / ${fmt(x.state.p99)} | ${fmt(x.commit.median)} / ${fmt(x.commit.p99)} (${x.commitSamples}) | ${cpuCell(x)} | ${x.receiverCpuS === null ? '–' : fmt(x.receiverCpuS, 1)} | ${hooks} | ${fmt(x.rss.during.max, 0)} | ${x.uptime.after} |`;
+      }),
+    ),
+    `| all | without | ${fmt(w.post.median)} / ${fmt(w.post.p99)} | ${fmt(w.state.median)} / ${fmt(w.state.p99)} | ${fmt(w.commit.median)} / ${fmt(w.commit.p99)} | | | | | |`,
+    `| all | with | ${fmt(s.post.median)} / ${fmt(s.post.p99)} | ${fmt(s.state.median)} / ${fmt(s.state.p99)} | ${fmt(s.commit.median)} / ${fmt(s.commit.p99)} | | | ${fmt(s.lag.median)} / ${fmt(s.lag.p99)} | | |`,
+    '',
+    `Deliveries at the end of the last round: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
   ];
+  const strip = ({ samples, ...rest }) => rest;
   return {
     scenario: 'webhooks',
     title: '12. Outbound webhooks',
@@ -193,16 +200,16 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8,
     durationS: (Date.now() - started) / 1000,
     machine: host,
     rows,
-    summary: 'Loopback, real daemon (`startDaemon`, SQLite, watch on), a receiver in the bench process.',
+    summary: 'Loopback, real daemon (`startDaemon`, SQLite, watch on), the receiver in a process of its own.',
     details,
-    raw: { without, with: withSub },
+    raw: { rounds: runs.map((r) => ({ without: strip(r.without), with: strip(r.with) })), pooled: { without: w, with: s } },
   };
 }
 
 if (isMain(import.meta.url)) {
   await main(async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, profile: { type: 'string' } } });
-    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), profile: values.profile };
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' } } });
+    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile };
     const result = await run(options);
     // A profiled run measures the profiler too: print it, but keep it out of the results and docs.
     if (values.profile) console.log(`profiles (one per thread) in ${values.profile}/without and ${values.profile}/with`);
