@@ -148,10 +148,11 @@ function recordProvenance(db: SqliteDb, objectId: string, commit: CommitInfo): v
  * invisible to every query of the data model), then ONE transaction applies the plan reading each
  * content from there, one row at a time. Nothing is visible before that transaction commits, a
  * failure in any batch leaves nothing behind, and the cursor and lease checks are made in it.
+ * That transaction waits for the write lock without blocking the event loop (SqliteDb.txWhenFree).
  */
 export async function applyCommitStreamed(db: SqliteDb, plan: CommitPlan): Promise<CommitResult> {
   const batches = deferredBatches(plan);
-  if (batches.length === 0) return applyCommit(db, plan);
+  if (batches.length === 0) return db.txWhenFree(() => applyCommit(db, plan));
   db.raw.exec('CREATE TEMP TABLE IF NOT EXISTS commit_contents (token TEXT NOT NULL, upsert_index INTEGER NOT NULL, yaml TEXT NOT NULL, PRIMARY KEY (token, upsert_index))');
   const token = randomUUID(); // several repositories may stage at once on this connection
   const insert = db.stmt('INSERT INTO temp.commit_contents (token, upsert_index, yaml) VALUES (?, ?, ?)');
@@ -161,7 +162,7 @@ export async function applyCommitStreamed(db: SqliteDb, plan: CommitPlan): Promi
   try {
     for (const indexes of batches) stage(indexes, await readBatch(plan, indexes));
     const select = db.stmt<{ yaml: string }>('SELECT yaml FROM temp.commit_contents WHERE token = ? AND upsert_index = ?');
-    return applyCommit(db, plan, (index) => select.get(token, index)?.yaml ?? missingContent(plan, index));
+    return await db.txWhenFree(() => applyCommit(db, plan, (index) => select.get(token, index)?.yaml ?? missingContent(plan, index)));
   } finally {
     db.stmt('DELETE FROM temp.commit_contents WHERE token = ?').run(token);
   }

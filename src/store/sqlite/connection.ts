@@ -94,6 +94,36 @@ export class SqliteDb {
     return this.#run.immediate(fn) as T;
   }
 
+  /**
+   * tx(fn) for the daemon's event loop: better-sqlite3 waits for another connection's write lock
+   * synchronously (SQLite's busy handler sleeps in steps of up to 100 ms), stalling every request
+   * meanwhile, and the lock may be held by the webhook delivery thread, which runs at a lower
+   * priority. Here BEGIN asks for the lock without waiting and, while it is held elsewhere, asks
+   * again a millisecond later on a timer, the event loop serving in between; after the connection's
+   * busy timeout it fails with SQLITE_BUSY as tx(fn) would. Once the lock is taken, fn runs as in tx.
+   */
+  async txWhenFree<T>(fn: () => T): Promise<T> {
+    if (this.raw.inTransaction) return this.tx(fn);
+    const busyMs = Number(this.raw.pragma('busy_timeout', { simple: true }));
+    const since = Date.now();
+    for (;;) {
+      let began = false;
+      this.stmt('PRAGMA busy_timeout = 0').get();
+      try {
+        return this.tx(() => {
+          began = true;
+          this.stmt(`PRAGMA busy_timeout = ${busyMs}`).get();
+          return fn();
+        });
+      } catch (err) {
+        if (began || (err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - since >= busyMs) throw err;
+      } finally {
+        this.stmt(`PRAGMA busy_timeout = ${busyMs}`).get();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
   close(): void {
     this.#statements.clear();
     if (!this.raw.open) return;

@@ -236,7 +236,7 @@ export class SqliteStore implements Store {
   }
   /** Not announced: a heartbeat changes no target state, and thousands of agents send them. */
   async recordHeartbeat(id: string, report?: HeartbeatReport): Promise<void> {
-    agents.recordHeartbeat(this.db, id, report);
+    await this.db.txWhenFree(() => agents.recordHeartbeat(this.db, id, report));
   }
   async softDeleteAgent(id: string, audit?: AuditContext): Promise<void> {
     const before = audit ? agents.getAgent(this.db, id) : null;
