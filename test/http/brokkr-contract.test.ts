@@ -36,9 +36,9 @@ interface World {
  * One agent made the brokkr way (POST /agents, then labels, annotations and a target with
  * brokkr's bodies), a synced stack it is associated with, and the stack's object.
  */
-async function buildWorld(): Promise<World> {
+async function buildWorld(keep: 'test' | 'file' = 'test'): Promise<World> {
   // Nothing listens on 127.0.0.1:9: a test send fails, and nothing else is sent (this server runs no delivery worker).
-  const s = await startTestServer({ webhookPolicy: new UrlPolicy(['127.0.0.1']) });
+  const s = await startTestServer({ webhookPolicy: new UrlPolicy(['127.0.0.1']) }, { keep });
   const webhook = await s.call('POST', `${V1}/webhooks`, { body: { name: 'ops', url: 'http://127.0.0.1:9/hook', event_types: ['deployment.*'] } });
   expect(webhook.status, webhook.text).toBe(201);
   const ids = await s.repo.commit([
@@ -100,6 +100,14 @@ async function send(route: BrokkrRoute, w: World, pak = route.as === 'admin' ? w
   return w.s.call(route.method, urlOf(route, w), { pak, body: route.body === undefined ? undefined : fill(route.body, w) });
 }
 
+/**
+ * One world, built once and kept for the file, for the route tests that cannot change it: GET
+ * routes, and the git_managed routes (refused, which their test asserts). Every other test builds
+ * its own.
+ */
+let readOnly: Promise<World> | undefined;
+const worldFor = (route: BrokkrRoute) => (route.method === 'GET' || route.code === 'git_managed' ? (readOnly ??= buildWorld('file')) : buildWorld());
+
 const label = (r: BrokkrRoute) => `${r.method} ${r.path}${r.code ? ` → ${r.code}` : ''}`;
 const compatible = brokkr.routes.filter((r) => r.code !== 'git_managed');
 const gitManaged = brokkr.routes.filter((r) => r.code === 'git_managed');
@@ -125,7 +133,7 @@ describe('brokkr v1 contract: the fixture', () => {
 
 describe('brokkr v1 contract: shared routes', () => {
   it.each(compatible.map((r) => [label(r), r] as const))('%s: brokkr’s request is accepted, the answer validates against brokkr’s schema', async (_name, route) => {
-    const w = await buildWorld();
+    const w = await worldFor(route);
     const res = await send(route, w);
     expect(res.status, res.text).toBe(route.status);
     if (route.response) expect(brokkr.check(route.response, res.body), res.text).toEqual([]);
@@ -133,7 +141,7 @@ describe('brokkr v1 contract: shared routes', () => {
   });
 
   it.each(gitManaged.map((r) => [label(r), r] as const))('%s: 409 naming the repository and the stack’s path', async (_name, route) => {
-    const w = await buildWorld();
+    const w = await worldFor(route);
     const res = await send(route, w);
     expect(res.status, res.text).toBe(409);
     expect(brokkr.check(route.response!, res.body)).toEqual([]);
