@@ -47,6 +47,7 @@ describe.each(ENGINES)('creating agents (%s)', (engine) => {
     expect((await s.call('POST', A, { body: { name: 'a', cluster_name: 'd' } })).status).toBe(201);
   });
 
+  let refusals: ReturnType<typeof startTestServer> | undefined;
   it.each([
     [{ cluster_name: 'c' }, 'body.name is required'],
     [{ name: 'a' }, 'body.cluster_name is required'],
@@ -59,7 +60,8 @@ describe.each(ENGINES)('creating agents (%s)', (engine) => {
     [{ name: 'a', cluster_name: 'c', colour: 'red' }, 'body has an unknown field "colour"'],
     [{ name: ' padded', cluster_name: 'c' }, 'must not start or end with whitespace'],
   ])('%j is refused with 400: %s', async (body, message) => {
-    const s = await startTestServer({}, { engine });
+    // One server for these cases: each is refused, and each checks that no agent exists afterwards.
+    const s = await (refusals ??= startTestServer({}, { engine, keep: 'file' }));
     const res = await s.call('POST', A, { body });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('bad_request');
