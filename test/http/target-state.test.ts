@@ -343,6 +343,9 @@ describe.each(ENGINES)('long poll (%s)', (engine) => {
     expect((await poll).status).toBe(304);
   });
 
+  // One server for the refused requests below (each changes nothing; each creates its own agent).
+  let refusals: Promise<TestServer> | undefined;
+  const refusalServer = () => (refusals ??= startTestServer({}, { engine, keep: 'file' }));
   it.each([
     ['?wait=61', 'querystring.wait must be whole seconds from 0 to 60 (long poll)'],
     ['?wait=-1', 'querystring.wait'],
@@ -350,7 +353,7 @@ describe.each(ENGINES)('long poll (%s)', (engine) => {
     ['?wait=abc', 'querystring.wait'],
     ['?mode=everything', 'querystring.mode must be one of incremental, full'],
   ])('%s is refused with 400 naming the parameter', async (query, message) => {
-    const s = await startTestServer({}, { engine });
+    const s = await refusalServer();
     const { agent, pak } = await s.createAgent();
     const res = await ts(s, agent.id, pak, query);
     expect(res.status).toBe(400);
@@ -359,7 +362,7 @@ describe.each(ENGINES)('long poll (%s)', (engine) => {
   });
 
   it('an admin asking for an unknown agent gets 404', async () => {
-    const s = await startTestServer({}, { engine });
+    const s = await refusalServer();
     const res = await s.call('GET', '/api/v1/agents/00000000-0000-4000-8000-000000000000/target-state');
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('not_found');
