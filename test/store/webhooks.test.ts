@@ -75,6 +75,29 @@ describe.each(ENGINES)('webhooks store (%s)', (engine) => {
     expect((await hooks.listDeliveries(all.id, { status: 'pending', limit: 1 })).length).toBe(1);
   });
 
+  it('deliveries get time-ordered UUIDs (version 7): the creation time in milliseconds first, so later ones sort after earlier ones', async () => {
+    const { store } = await openEngineStore(engine);
+    const hooks = webhooksOf(store);
+    const all = await hooks.createSubscription(sub({ name: 'all' }));
+    const w = await world(store);
+    const before = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await store.createEvent({ agent_id: w.agent.id, deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `m${i}` });
+      await nextMillisecond();
+    }
+    const after = Date.now();
+    const byTime = (await hooks.listDeliveries(all.id)).sort((a, b) => (a.created_at < b.created_at ? -1 : 1));
+    expect(byTime.map((d) => JSON.parse(d.payload).data.message)).toEqual(['m0', 'm1', 'm2']);
+    for (const d of byTime) {
+      expect(d.id).toMatch(UUID_V7);
+      const ms = parseInt(d.id.replace(/-/g, '').slice(0, 12), 16);
+      expect(ms).toBeGreaterThanOrEqual(before);
+      expect(ms).toBeLessThanOrEqual(after);
+    }
+    const ids = byTime.map((d) => d.id);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('a sync error makes one stack.invalid per stack and commit; a repository that starts failing makes one sync.failed until it recovers', async () => {
     const { store } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
@@ -205,8 +228,9 @@ describe('webhooks triggers in the sqlite3 shell (SQLite 3.40, foreign keys off)
     const agent = seed.agent('edge');
     db.prepare(`INSERT INTO webhook_subscriptions (id, name, url, event_types) VALUES ('s1', 'ops', 'https://x.example/h', '["deployment.*"]')`).run();
     sqlite3(path, `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status) VALUES ('${agent}', '${object.id}', 'DEPLOY', 'FAILURE');`);
-    const row = seed.row<{ event_type: string; payload: string }>('SELECT event_type, payload FROM webhook_deliveries');
+    const row = seed.row<{ id: string; event_type: string; payload: string }>('SELECT id, event_type, payload FROM webhook_deliveries');
     expect(row.event_type).toBe('deployment.failed');
+    expect(row.id).toMatch(UUID_V7); // migration 11's id, computed by SQLite 3.40 too
     expect(JSON.parse(row.payload).data).toMatchObject({ agent_name: 'edge', stack_name: 'web', status: 'FAILURE' });
     sqlite3(path, `DELETE FROM webhook_subscriptions WHERE id = 's1';`);
     expect(seed.count('webhook_deliveries')).toBe(0);
@@ -242,6 +266,7 @@ describe('webhooks triggers in the sqlite3 shell (SQLite 3.40, foreign keys off)
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const AUDIT = { actorType: 'admin', actor: 'alice', ip: '127.0.0.1' } as const;
 
 describe.each(ENGINES)('webhook subscriptions changed in place, payload filters, event ids (%s)', (engine) => {

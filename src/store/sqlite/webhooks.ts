@@ -33,7 +33,7 @@ import {
   type PresenceRow,
 } from '../webhook-rows.js';
 import { nowIso } from './rows.js';
-import { NOW_SQL } from './sql-fragments.js';
+import { NOW_SQL, ORDERED_UUID_SQL } from './sql-fragments.js';
 import { recordAudit } from './audit.js';
 
 const SUBSCRIPTION_COLUMNS = 'id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
@@ -215,7 +215,7 @@ export class SqliteWebhooks implements WebhookStore {
     const cutoff = new Date(Date.now() - offlineAfterMs).toISOString();
     // The key (agent, heartbeat) is what two noticings of one change share; it gets its UUID once (migration 10).
     const remember = db.stmt(rememberEventSql('?'));
-    const enqueue = db.stmt(enqueueSql('?', keyedEventId('?'), '?'));
+    const enqueue = db.stmt(enqueueSql('?', keyedEventId('?'), '?', ORDERED_UUID_SQL));
     const mark = db.stmt(
       `INSERT INTO webhook_agent_presence (agent_id, offline, last_heartbeat, changed_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (agent_id) DO UPDATE SET offline = excluded.offline, last_heartbeat = excluded.last_heartbeat, changed_at = excluded.changed_at`,

@@ -10,6 +10,7 @@ import { rollouts } from './007-rollouts.js';
 import { auditAndOperators } from './008-audit-and-operators.js';
 import { webhooks } from './009-webhooks.js';
 import { webhookFilters } from './010-webhook-filters.js';
+import { orderedDeliveryIds } from './011-ordered-delivery-ids.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters, orderedDeliveryIds];
 export type { Migration };

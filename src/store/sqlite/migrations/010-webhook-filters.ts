@@ -36,9 +36,9 @@ const FILTERS_ADMIT = (data: string) =>
  * `eventId` is an SQL expression giving the event's UUID (see keyedEventId); `data` one giving a
  * JSON object. The body is brokkr's envelope {id, event_type, timestamp, data}.
  */
-export function enqueueSql(type: string, eventId: string, data: string): string {
+export function enqueueSql(type: string, eventId: string, data: string, deliveryId = UUID_SQL): string {
   return `INSERT OR IGNORE INTO webhook_deliveries (id, subscription_id, event_type, event_id, payload)
-  SELECT ${UUID_SQL}, s.id, e.t, e.eid, json_object('id', e.eid, 'event_type', e.t, 'timestamp', ${NOW_SQL}, 'data', json(e.data))
+  SELECT ${deliveryId}, s.id, e.t, e.eid, json_object('id', e.eid, 'event_type', e.t, 'timestamp', ${NOW_SQL}, 'data', json(e.data))
   FROM webhook_subscriptions s, (SELECT ${type} AS t, ${eventId} AS eid, ${data} AS data) e
   WHERE s.enabled = 1 AND json_valid(s.event_types) AND ${MATCHES('e.t')} AND ${FILTERS_ADMIT('e.data')}`;
 }
@@ -52,8 +52,8 @@ export const keyedEventId = (key: string) => `(SELECT event_id FROM webhook_even
 const ANY_SUBSCRIPTION = 'EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled = 1)';
 
 /** An enqueue for a keyed event: the key's UUID first, then the deliveries. */
-const keyed = (type: string, key: string, data: string) => `${rememberEventSql(key)};
-  ${enqueueSql(type, keyedEventId(key), data)}`;
+const keyed = (type: string, key: string, data: string, deliveryId: string) => `${rememberEventSql(key)};
+  ${enqueueSql(type, keyedEventId(key), data, deliveryId)}`;
 
 const STACK_INVALID_KEY = "'stack.invalid:' || NEW.generator_id || ':' || NEW.stack_path || ':' || NEW.commit_sha";
 const SYNC_FAILED_DATA = `(SELECT json_object('generator_id', NEW.generator_id, 'repository', g.name, 'branch', NEW.branch, 'cursor_commit', NEW.cursor_commit, 'message', NEW.last_error)
@@ -87,7 +87,14 @@ DROP TRIGGER webhook_rollout_halted_insert;
 DROP TRIGGER webhook_rollout_completed_insert;
 DROP TRIGGER webhook_rollout_halted_update;
 DROP TRIGGER webhook_rollout_completed_update;
+${webhookTriggersSql(UUID_SQL)}`;
 
+/**
+ * The webhook triggers, every delivery's id given by the SQL expression `deliveryId` (migration 11
+ * creates them again with time-ordered ids; the rest of their text is this migration's, frozen).
+ */
+export function webhookTriggersSql(deliveryId: string): string {
+  return `
 -- deployment.applied / deployment.failed: an agent's SUCCESS or FAILURE event; its id is the agent event's.
 CREATE TRIGGER webhook_agent_event AFTER INSERT ON agent_events FOR EACH ROW
 WHEN NEW.status IN ('SUCCESS', 'FAILURE') AND ${ANY_SUBSCRIPTION}
@@ -100,6 +107,7 @@ BEGIN
         'event_type', NEW.event_type, 'status', NEW.status, 'message', NEW.message, 'created_at', NEW.created_at)
       FROM agents a, deployment_objects o LEFT JOIN stacks st ON st.id = o.stack_id
       WHERE a.id = NEW.agent_id AND o.id = NEW.deployment_object_id)`,
+    deliveryId,
   )};
 END;
 
@@ -113,6 +121,7 @@ BEGIN
     `(SELECT json_object('generator_id', NEW.generator_id, 'repository', g.name, 'stack_path', NEW.stack_path, 'stack_name', NEW.stack_name,
         'commit_sha', NEW.commit_sha, 'file', NEW.file, 'line', NEW.line, 'message', NEW.message, 'created_at', NEW.created_at)
       FROM (SELECT NULL) LEFT JOIN generators g ON g.id = NEW.generator_id)`,
+    deliveryId,
   )};
 END;
 
@@ -120,20 +129,21 @@ END;
 CREATE TRIGGER webhook_sync_failed AFTER UPDATE OF last_error ON sync_state FOR EACH ROW
 WHEN NEW.last_error IS NOT NULL AND OLD.last_error IS NULL AND ${ANY_SUBSCRIPTION}
 BEGIN
-  ${enqueueSql("'sync.failed'", UUID_SQL, SYNC_FAILED_DATA)};
+  ${enqueueSql("'sync.failed'", UUID_SQL, SYNC_FAILED_DATA, deliveryId)};
 END;
 CREATE TRIGGER webhook_sync_failed_first AFTER INSERT ON sync_state FOR EACH ROW
 WHEN NEW.last_error IS NOT NULL AND ${ANY_SUBSCRIPTION}
 BEGIN
-  ${enqueueSql("'sync.failed'", UUID_SQL, SYNC_FAILED_DATA)};
+  ${enqueueSql("'sync.failed'", UUID_SQL, SYNC_FAILED_DATA, deliveryId)};
 END;
 
-${rolloutTriggers('INSERT')}
-${rolloutTriggers('UPDATE')}
+${rolloutTriggers('INSERT', deliveryId)}
+${rolloutTriggers('UPDATE', deliveryId)}
 `;
+}
 
 /** rollout.halted (once per halted object) and rollout.completed (once per object), as in migration 9. */
-function rolloutTriggers(on: 'INSERT' | 'UPDATE'): string {
+function rolloutTriggers(on: 'INSERT' | 'UPDATE', deliveryId: string): string {
   const data = `(SELECT json_object('stack_id', NEW.stack_id, 'stack_name', st.name, 'deployment_object_id', NEW.target_object_id,
       'sequence_id', o.sequence_id, 'waves', json_array_length(NEW.waves) + 1, 'halt_reason', NEW.halt_reason)
     FROM (SELECT NULL) LEFT JOIN stacks st ON st.id = NEW.stack_id LEFT JOIN deployment_objects o ON o.id = NEW.target_object_id)`;
@@ -146,12 +156,12 @@ function rolloutTriggers(on: 'INSERT' | 'UPDATE'): string {
 CREATE TRIGGER webhook_rollout_halted_${suffix} AFTER ${on} ON stack_rollouts FOR EACH ROW
 WHEN NEW.halt_reason IS NOT NULL ${wasHalted} AND ${ANY_SUBSCRIPTION}
 BEGIN
-  ${keyed("'rollout.halted'", "'rollout.halted:' || NEW.stack_id || ':' || coalesce(NEW.target_object_id, '')", data)};
+  ${keyed("'rollout.halted'", "'rollout.halted:' || NEW.stack_id || ':' || coalesce(NEW.target_object_id, '')", data, deliveryId)};
 END;
 CREATE TRIGGER webhook_rollout_completed_${suffix} AFTER ${on} ON stack_rollouts FOR EACH ROW
 WHEN json_valid(NEW.waves) AND json_array_length(NEW.waves) > 0 AND ${released('NEW')} ${wasComplete} AND ${ANY_SUBSCRIPTION}
 BEGIN
-  ${keyed("'rollout.completed'", "'rollout.completed:' || NEW.stack_id || ':' || NEW.target_object_id", data)};
+  ${keyed("'rollout.completed'", "'rollout.completed:' || NEW.stack_id || ':' || NEW.target_object_id", data, deliveryId)};
 END;`;
 }
 
