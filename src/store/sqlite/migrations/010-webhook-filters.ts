@@ -59,6 +59,16 @@ const STACK_INVALID_KEY = "'stack.invalid:' || NEW.generator_id || ':' || NEW.st
 const SYNC_FAILED_DATA = `(SELECT json_object('generator_id', NEW.generator_id, 'repository', g.name, 'branch', NEW.branch, 'cursor_commit', NEW.cursor_commit, 'message', NEW.last_error)
       FROM (SELECT NULL) LEFT JOIN generators g ON g.id = NEW.generator_id)`;
 
+/** Every trigger webhookTriggersSql creates (migration 9's, by the same names). */
+export const DROP_WEBHOOK_TRIGGERS_SQL = `DROP TRIGGER webhook_agent_event;
+DROP TRIGGER webhook_stack_invalid;
+DROP TRIGGER webhook_sync_failed;
+DROP TRIGGER webhook_sync_failed_first;
+DROP TRIGGER webhook_rollout_halted_insert;
+DROP TRIGGER webhook_rollout_completed_insert;
+DROP TRIGGER webhook_rollout_halted_update;
+DROP TRIGGER webhook_rollout_completed_update;`;
+
 const SQL = `
 ALTER TABLE webhook_subscriptions ADD COLUMN filters TEXT CHECK (filters IS NULL OR (json_valid(filters) AND json_type(filters) = 'object'));
 
@@ -79,14 +89,7 @@ UPDATE webhook_deliveries
         ELSE payload END
   WHERE instr(event_id, ':') > 0;
 
-DROP TRIGGER webhook_agent_event;
-DROP TRIGGER webhook_stack_invalid;
-DROP TRIGGER webhook_sync_failed;
-DROP TRIGGER webhook_sync_failed_first;
-DROP TRIGGER webhook_rollout_halted_insert;
-DROP TRIGGER webhook_rollout_completed_insert;
-DROP TRIGGER webhook_rollout_halted_update;
-DROP TRIGGER webhook_rollout_completed_update;
+${DROP_WEBHOOK_TRIGGERS_SQL}
 ${webhookTriggersSql(UUID_SQL)}`;
 
 /**

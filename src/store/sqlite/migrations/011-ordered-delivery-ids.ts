@@ -1,6 +1,6 @@
 /** Migration 11: webhook deliveries get time-ordered ids (UUID version 7) instead of random ones (issue 15, BENCHMARKS F12). */
 import { ORDERED_UUID_SQL } from '../sql-fragments.js';
-import { webhookTriggersSql } from './010-webhook-filters.js';
+import { DROP_WEBHOOK_TRIGGERS_SQL, webhookTriggersSql } from './010-webhook-filters.js';
 import type { Migration } from './migration.js';
 
 /*
@@ -13,14 +13,7 @@ import type { Migration } from './migration.js';
  * but for the id expression (SQLite cannot alter a trigger's body, so they are created again).
  */
 const SQL = `
-DROP TRIGGER webhook_agent_event;
-DROP TRIGGER webhook_stack_invalid;
-DROP TRIGGER webhook_sync_failed;
-DROP TRIGGER webhook_sync_failed_first;
-DROP TRIGGER webhook_rollout_halted_insert;
-DROP TRIGGER webhook_rollout_completed_insert;
-DROP TRIGGER webhook_rollout_halted_update;
-DROP TRIGGER webhook_rollout_completed_update;
+${DROP_WEBHOOK_TRIGGERS_SQL}
 ${webhookTriggersSql(ORDERED_UUID_SQL)}`;
 
 export const orderedDeliveryIds: Migration = { version: 11, name: 'ordered-delivery-ids', sql: SQL };
