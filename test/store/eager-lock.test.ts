@@ -94,7 +94,7 @@ describe('SqliteDb.txWhenFree (the API thread waiting for the write lock)', () =
   it("fails with SQLITE_BUSY after the connection's busy timeout, having written nothing; an error inside fn is fn's", async () => {
     const file = table('when-free-gives-up');
     const db = new SqliteDb(openConnection(file, { busyTimeoutMs: 100 }));
-    const worker = await holdLock(file, 1000);
+    const worker = await holdLock(file, 400);
     await expect(db.txWhenFree(() => db.stmt("INSERT INTO t (who) VALUES ('api')").run())).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
     await new Promise((resolve) => worker.once('message', resolve)); // released
     expect(db.stmt('SELECT who FROM t ORDER BY id').all()).toEqual([{ who: 'other' }]);
