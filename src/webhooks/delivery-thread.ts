@@ -1,6 +1,7 @@
 /**
  * The delivery worker on a thread of its own (`node:worker_threads`), so that sending webhooks —
- * claims, HTTP, signatures, outcome writes: ~500 µs of CPU per delivery (BENCHMARKS F12) — runs
+ * claims, HTTP, signatures, outcome writes: ~210–280 µs of the thread's CPU per delivery and ~100
+ * more on V8's helper threads (bench/experiments/webhook-thread-cpu.mjs, BENCHMARKS F12) — runs
  * beside the API instead of on its event loop, at a lower scheduling priority than the API (Linux,
  * see delivery-thread-entry.ts). The thread owns its connection to the database
  * (store/open-webhook-queue.ts) and its HTTP connection pools; this side only forwards wake-ups
