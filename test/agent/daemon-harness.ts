@@ -25,6 +25,8 @@ export interface Harness {
   /** One "commit": set these stacks (name → content) and delete the named ones. Returns stack ids by name. */
   commit(stacks: Record<string, StackSpec>, deletes?: string[]): Promise<Record<string, string>>;
   events(agentId: string): Promise<{ deployment_object_id: string; event_type: string; status: string; message: string | null }[]>;
+  /** Long polls parked on the server right now. */
+  waiting(): number;
   /** Stop listening (the store stays open), e.g. to simulate the daemon going away. */
   stopServer(): Promise<void>;
   /** Listen again on the same port. */
@@ -103,6 +105,7 @@ export async function startHarness(): Promise<Harness> {
     async events(agentId) {
       return (await admin('GET', `/agents/${agentId}/events`)) as never;
     },
+    waiting: () => feed.waiting,
     async stopServer() {
       await app?.close();
       app = null;

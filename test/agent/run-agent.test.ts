@@ -161,7 +161,9 @@ describe('agent against a real in-process daemon', () => {
     const opts = agentOpts(agent.pak, { waitSeconds: 30, heartbeatSeconds: 0 });
     background(opts);
     await until(() => existsSync(join(out, 'web.yaml')), 'first apply');
-    await new Promise((r) => setTimeout(r, 1_500)); // settle: the SUCCESS reported, a long poll parked on the new tag
+    // Settled: the SUCCESS reported, then a long poll parked (the agent polls again only after reporting,
+    // and a poll parks only on the current tag).
+    await until(async () => (await h.events(agent.id)).some((e) => e.status === 'SUCCESS') && h.waiting() > 0, 'the SUCCESS and a parked long poll');
     await h.stopServer();
     await until(() => opts.logger.lines.some((l) => l.includes('lost connection to')), 'the lost-connection line');
     await h.startServer();
