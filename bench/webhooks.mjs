@@ -82,6 +82,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
     const commitMs = [];
+    const stages = [];
     const memory = [];
     const t0 = performance.now();
     const sampler = (async () => {
@@ -103,9 +104,18 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       writeFileSync(join(fleet.repo, path), deployment(`svc-${i}`, i, 500 + c));
       git(fleet.repo, ['add', path]);
       const answers = probes.map((p) => p.next(15_000));
+      await fleet.daemon.call({ cmd: 'trace' }); // drop what came before this commit
       git(fleet.repo, ['commit', '-q', '-m', `bump svc-${i}`]);
       const c0 = performance.now();
-      for (const at of await Promise.all(answers)) if (at !== null) commitMs.push(at - c0);
+      const ats = (await Promise.all(answers)).filter((at) => at !== null);
+      for (const at of ats) commitMs.push(at - c0);
+      // Where the time went (as in commit-to-agent.mjs): ref change seen, objects committed and polls woken, answers.
+      const { trace } = await fleet.daemon.call({ cmd: 'trace' });
+      const base = performance.timeOrigin + c0;
+      const request = trace.find((e) => e.kind === 'request');
+      // The commit's wake-up names its stacks (agents' events wake their own agent without one).
+      const notify = request && trace.find((e) => e.kind === 'notify' && e.t >= request.t && e.scope?.stacks?.length > 0);
+      if (notify && ats.length) stages.push({ detect: request.t - base, sync: notify.t - request.t, deliver: Math.max(...ats) - c0 - (notify.t - base) });
       memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
     }
     const generated = await load;
@@ -126,12 +136,13 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       state: summarize(stateMs),
       commit: summarize(commitMs),
       commitSamples: commitMs.length,
+      stages: { detect: summarize(stages.map((x) => x.detect)), sync: summarize(stages.map((x) => x.sync)), deliver: summarize(stages.map((x) => x.deliver)) },
       rss: { before: before.rssMiB, during: summarize(memory) },
       deliveries: hooks,
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
       delivered: arrivals.length,
       receiverCpuS: received.cpuS,
-      samples: { state: stateMs, commit: commitMs, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt) },
+      samples: { state: stateMs, commit: commitMs, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), deliver: stages.map((x) => x.deliver) },
     };
   } finally {
     for (const p of probes) await p.stop();
@@ -164,12 +175,13 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
     const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile, db });
+    console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)}, deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
   }
   // Figures over all rounds: every sample of every round of a side.
   const pooled = (side, key) => summarize(runs.flatMap((r) => r[side].samples[key]));
-  const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag') });
+  const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag'), detect: pooled(side, 'detect'), sync: pooled(side, 'sync'), deliver: pooled(side, 'deliver') });
   const w = all('without');
   const s = all('with');
   const range = (side, pick) => { const v = runs.map((r) => pick(r[side])); return `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}`; };
@@ -203,6 +215,9 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     ),
     `| all | without | ${fmt(w.post.median)} / ${fmt(w.post.p99)} | ${fmt(w.state.median)} / ${fmt(w.state.p99)} | ${fmt(w.commit.median)} / ${fmt(w.commit.p99)} | | | | | |`,
     `| all | with | ${fmt(s.post.median)} / ${fmt(s.post.p99)} | ${fmt(s.state.median)} / ${fmt(s.state.p99)} | ${fmt(s.commit.median)} / ${fmt(s.commit.p99)} | | | ${fmt(s.lag.median)} / ${fmt(s.lag.p99)} | | |`,
+    '',
+    `Commit → agent by stage, medians over all rounds (ms), without / with: ref change seen ${fmt(w.detect.median)} / ${fmt(s.detect.median)}; ` +
+      `sync (git reads and the commit's transaction, polls woken) ${fmt(w.sync.median)} / ${fmt(s.sync.median)}; answers to the last probe ${fmt(w.deliver.median)} / ${fmt(s.deliver.median)}.`,
     '',
     `Deliveries at the end of the last round: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
   ];
