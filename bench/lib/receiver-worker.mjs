@@ -2,6 +2,7 @@
 // machine, so its work must not delay the bench's own clocks (the sampler and probes measuring the
 // daemon). Answers every POST after `delayMs`; records when each event arrived and when it was created.
 import http from 'node:http';
+import { setPriority } from 'node:os';
 import { serve } from './child.mjs';
 
 let server = null;
@@ -9,7 +10,9 @@ const arrivals = [];
 
 serve(
   {
-    async start({ delayMs }) {
+    /** `nice`: this process's scheduling priority (a variant that keeps the receiver's CPU out of the daemon's way, as another machine would). */
+    async start({ delayMs, nice = 0 }) {
+      if (nice) setPriority(nice);
       server = http.createServer((req, res) => {
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
