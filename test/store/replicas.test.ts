@@ -90,6 +90,23 @@ describe('replicas on one PostgreSQL database', () => {
     expect(seenByA.filter((c) => c.kind === 'agent')).toHaveLength(1);
   });
 
+  it("an agent's event reaches the other store's listeners once, and its own once; a refused one reaches nobody", async () => {
+    const { store: a, target } = await openEngineStore('postgres');
+    const { store: b } = await openEngineStore('postgres', target);
+    const { objectId } = await withStack(a);
+    const agent = await a.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'h' });
+    await sleep(200); // the agent's creation announced, everywhere
+    const seenByA: StoreChange[] = [];
+    const seenByB: StoreChange[] = [];
+    a.onChange((c) => seenByA.push(c));
+    b.onChange((c) => seenByB.push(c));
+    await a.createEvent({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null });
+    await expect(a.createEvent({ agent_id: agent.id, deployment_object_id: '00000000-0000-4000-8000-000000000000', event_type: 'DEPLOY', status: 'SUCCESS', message: null })).rejects.toThrow(/deployment object .* not found/);
+    await sleep(300); // B has heard by now, and A's own echo was recognised as its own
+    expect(seenByA).toEqual([{ kind: 'agent', agentId: agent.id }]);
+    expect(seenByB).toEqual([{ kind: 'agent', agentId: agent.id }]);
+  });
+
   it('a refused write announces nothing to anyone', async () => {
     const { store: a, target } = await openEngineStore('postgres');
     const { store: b } = await openEngineStore('postgres', target);
