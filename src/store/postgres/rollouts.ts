@@ -21,6 +21,7 @@ import { buildRolloutStatus, plainRow } from '../rollout-status.js';
 import { ConflictError, NotFoundError, type TargetStateEntry } from '../store.js';
 import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
 import { uuidParam, type Sql } from './pg-db.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 
 type Row = { stack_id: string; waves: string; gate: string; depends_on: string; target_object_id: string | null; released: string; paused: boolean; halt_reason: string | null; acknowledged_seq: number };
 
@@ -64,11 +65,7 @@ async function writeRollout(sql: Sql, row: RolloutRow): Promise<void> {
 }
 
 /** A live agent associated with the stack $1 (`a` is the agent). */
-const MEMBER = `a.deleted_at IS NULL AND (
-  EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = $1)
-  OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = $1)
-  OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-              WHERE aa.agent_id = a.id AND sa.stack_id = $1))`;
+const MEMBER = `a.deleted_at IS NULL AND ${holdsStackSql('a.id', '$1')}`;
 
 /** As SQLite's members: with `like`, only the agents matching a wave's first condition, found through the tag indexes. */
 async function members(sql: Sql, stackId: string, like?: WaveSelector): Promise<(RolloutMember & { cluster_name: string })[]> {

@@ -4,6 +4,7 @@ import type { TargetStateEntry } from '../store.js';
 import { STACK_COLUMNS, qualified } from '../sqlite/rows.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { resolveManaged } from './rollouts.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 
 /*
  * The same rule as SQLite's: a stack is associated by a target row, a shared label, or an
@@ -68,13 +69,7 @@ export async function listAgentStacks(sql: Sql, agentId: string): Promise<Stack[
  */
 export async function objectForAgent(sql: Sql, agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
   const row = await sql.one<{ stack_id: string; associated: boolean }>(
-    `SELECT o.stack_id AS stack_id,
-       EXISTS (SELECT 1 FROM agent_targets WHERE agent_id = $1 AND stack_id = o.stack_id)
-       OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
-                   WHERE al.agent_id = $1 AND sl.stack_id = o.stack_id)
-       OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                   WHERE aa.agent_id = $1 AND sa.stack_id = o.stack_id) AS associated
-     FROM deployment_objects o WHERE o.id = $2`,
+    `SELECT o.stack_id AS stack_id, ${holdsStackSql('$1', 'o.stack_id')} AS associated FROM deployment_objects o WHERE o.id = $2`,
     [uuidParam(agentId), uuidParam(objectId)],
   );
   return row ? { stack_id: row.stack_id, associated: row.associated === true } : null;
@@ -83,11 +78,7 @@ export async function objectForAgent(sql: Sql, agentId: string, objectId: string
 /** Whether the stack (deleted or not) is associated with the agent. */
 export async function isStackAssociated(sql: Sql, agentId: string, stackId: string): Promise<boolean> {
   const row = await sql.one<{ yes: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM agent_targets WHERE agent_id = $1 AND stack_id = $2)
-         OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
-                     WHERE al.agent_id = $1 AND sl.stack_id = $2)
-         OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                     WHERE aa.agent_id = $1 AND sa.stack_id = $2) AS yes`,
+    `SELECT ${holdsStackSql('$1', '$2')} AS yes`,
     [uuidParam(agentId), uuidParam(stackId)],
   );
   return row?.yes === true;

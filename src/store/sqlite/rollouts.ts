@@ -20,6 +20,7 @@ import { buildRolloutStatus, plainRow } from '../rollout-status.js';
 import { ConflictError, NotFoundError, type TargetStateEntry } from '../store.js';
 import { changed, mergeOutcomes, type RolloutOutcome } from '../rollout-outcome.js';
 import type { SqliteDb } from './connection.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 
 type Row = { stack_id: string; waves: string; gate: string; depends_on: string; target_object_id: string | null; released: string; paused: number; halt_reason: string | null; acknowledged_seq: number };
 
@@ -78,11 +79,7 @@ function writeRollout(db: SqliteDb, row: RolloutRow): void {
 }
 
 /** A live agent associated with the stack (`a` is the agent). */
-const MEMBER = `a.deleted_at IS NULL AND (
-  EXISTS (SELECT 1 FROM agent_targets t WHERE t.agent_id = a.id AND t.stack_id = @stack)
-  OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = a.id AND sl.stack_id = @stack)
-  OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-              WHERE aa.agent_id = a.id AND sa.stack_id = @stack))`;
+const MEMBER = `a.deleted_at IS NULL AND ${holdsStackSql('a.id', '@stack')}`;
 
 /**
  * Live agents associated with the stack, with the tags that pick their wave. With `like`, only

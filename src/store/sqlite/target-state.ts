@@ -4,6 +4,7 @@ import type { TargetStateEntry } from '../store.js';
 import type { SqliteDb } from './connection.js';
 import { STACK_COLUMNS, qualified } from './rows.js';
 import { resolveManaged } from './rollouts.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 
 /*
  * A stack is associated with an agent by a target row, a shared label, or an annotation equal in
@@ -77,13 +78,7 @@ export function listAgentStacks(db: SqliteDb, agentId: string): Stack[] {
 export function objectForAgent(db: SqliteDb, agentId: string, objectId: string): { stack_id: string; associated: boolean } | null {
   const row = db
     .stmt<{ stack_id: string; associated: number }>(
-      `SELECT o.stack_id AS stack_id,
-         EXISTS (SELECT 1 FROM agent_targets WHERE agent_id = @agent AND stack_id = o.stack_id)
-         OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
-                     WHERE al.agent_id = @agent AND sl.stack_id = o.stack_id)
-         OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                     WHERE aa.agent_id = @agent AND sa.stack_id = o.stack_id) AS associated
-       FROM deployment_objects o WHERE o.id = @object`,
+      `SELECT o.stack_id AS stack_id, ${holdsStackSql('@agent', 'o.stack_id')} AS associated FROM deployment_objects o WHERE o.id = @object`,
     )
     .get({ agent: agentId, object: objectId });
   return row ? { stack_id: row.stack_id, associated: row.associated === 1 } : null;
@@ -93,11 +88,7 @@ export function objectForAgent(db: SqliteDb, agentId: string, objectId: string):
 export function isStackAssociated(db: SqliteDb, agentId: string, stackId: string): boolean {
   const row = db
     .stmt<{ yes: number }>(
-      `SELECT EXISTS (SELECT 1 FROM agent_targets WHERE agent_id = @agent AND stack_id = @stack)
-           OR EXISTS (SELECT 1 FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
-                       WHERE al.agent_id = @agent AND sl.stack_id = @stack)
-           OR EXISTS (SELECT 1 FROM agent_annotations aa JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-                       WHERE aa.agent_id = @agent AND sa.stack_id = @stack) AS yes`,
+      `SELECT ${holdsStackSql('@agent', '@stack')} AS yes`,
     )
     .get({ agent: agentId, stack: stackId })!;
   return row.yes === 1;
