@@ -53,9 +53,6 @@ function toSubscription(row: SubscriptionRow): WebhookSubscription {
   };
 }
 
-
-
-
 export class SqliteWebhooks implements WebhookStore {
   constructor(private readonly db: SqliteDb) {}
 
