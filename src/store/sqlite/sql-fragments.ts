@@ -25,12 +25,17 @@ export const UUID_SQL =
  * milliseconds, the rest random. Rows keyed by it are appended at the right edge of their
  * primary-key index instead of at a random page, so a transaction writing a few of them dirties
  * one index page, not one each (webhook deliveries: one per event and subscription; migration 11).
- * Within one statement 'now' is one instant, so both halves of the time agree.
+ * `time` is an SQL time value ('now', or a column in NOW_SQL's format); within one statement 'now'
+ * is one instant, so both halves of the time agree.
  */
-const NOW_MS_SQL = "(CAST(strftime('%s','now') AS INTEGER) * 1000 + CAST(substr(strftime('%f','now'), 4) AS INTEGER))";
-export const ORDERED_UUID_SQL =
-  `printf('%08x-%04x-7', ${NOW_MS_SQL} >> 16, ${NOW_MS_SQL} & 65535) || substr(lower(hex(randomblob(2))), 2) || '-' || ` +
-  "substr('89ab', 1 + (random() & 3), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))";
+export function orderedUuidSql(time: string): string {
+  const ms = `(CAST(strftime('%s',${time}) AS INTEGER) * 1000 + CAST(substr(strftime('%f',${time}), 4) AS INTEGER))`;
+  return (
+    `printf('%08x-%04x-7', ${ms} >> 16, ${ms} & 65535) || substr(lower(hex(randomblob(2))), 2) || '-' || ` +
+    "substr('89ab', 1 + (random() & 3), 1) || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))"
+  );
+}
+export const ORDERED_UUID_SQL = orderedUuidSql("'now'");
 
 /** md5('') as a literal: SQLite has no md5(), and deletion markers carry this checksum (as in brokkr). */
 export const MD5_EMPTY = 'd41d8cd98f00b204e9800998ecf8427e';

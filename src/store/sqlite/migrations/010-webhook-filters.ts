@@ -21,12 +21,12 @@ import type { Migration } from './migration.js';
  */
 
 /** Does subscription `s` want event type `t` (exact, `*`, or a `prefix.*` pattern)? As in migration 9. */
-const MATCHES = (t: string) =>
+export const MATCHES = (t: string) =>
   `EXISTS (SELECT 1 FROM json_each(s.event_types) p WHERE p.value = '*' OR p.value = ${t}
      OR (substr(p.value, -2) = '.*' AND substr(${t}, 1, length(p.value) - 1) = substr(p.value, 1, length(p.value) - 1)))`;
 
 /** Do the payload filters of `s` admit an event with JSON `data` (brokkr's WebhookFilters::matches)? */
-const FILTERS_ADMIT = (data: string) =>
+export const FILTERS_ADMIT = (data: string) =>
   `(s.filters IS NULL OR (
      (json_extract(s.filters, '$.agent_id') IS NULL OR lower(json_extract(s.filters, '$.agent_id')) = lower(json_extract(${data}, '$.agent_id')))
      AND (json_extract(s.filters, '$.stack_id') IS NULL OR lower(json_extract(s.filters, '$.stack_id')) = lower(json_extract(${data}, '$.stack_id')))))`;
@@ -48,6 +48,16 @@ export const rememberEventSql = (key: string) => `INSERT OR IGNORE INTO webhook_
 
 /** The UUID rememberEventSql gave `key`. */
 export const keyedEventId = (key: string) => `(SELECT event_id FROM webhook_event_ids WHERE event_key = ${key})`;
+
+/** The webhook event type of agent event row `ev` (an SQL alias: NEW in a trigger): SUCCESS applied, FAILURE failed. */
+export const agentEventTypeSql = (ev: string) => `CASE ${ev}.status WHEN 'SUCCESS' THEN 'deployment.applied' ELSE 'deployment.failed' END`;
+
+/** The `data` of agent event row `ev`'s webhook event (brokkr's fields, plus names): a JSON object, NULL without its agent or object. */
+export const agentEventDataSql = (ev: string) => `(SELECT json_object('agent_event_id', ${ev}.id, 'agent_id', ${ev}.agent_id, 'agent_name', a.name, 'cluster_name', a.cluster_name,
+        'deployment_object_id', ${ev}.deployment_object_id, 'stack_id', o.stack_id, 'stack_name', st.name, 'sequence_id', o.sequence_id,
+        'event_type', ${ev}.event_type, 'status', ${ev}.status, 'message', ${ev}.message, 'created_at', ${ev}.created_at)
+      FROM agents a, deployment_objects o LEFT JOIN stacks st ON st.id = o.stack_id
+      WHERE a.id = ${ev}.agent_id AND o.id = ${ev}.deployment_object_id)`;
 
 const ANY_SUBSCRIPTION = 'EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled = 1)';
 
@@ -102,16 +112,7 @@ export function webhookTriggersSql(deliveryId: string): string {
 CREATE TRIGGER webhook_agent_event AFTER INSERT ON agent_events FOR EACH ROW
 WHEN NEW.status IN ('SUCCESS', 'FAILURE') AND ${ANY_SUBSCRIPTION}
 BEGIN
-  ${enqueueSql(
-    "CASE NEW.status WHEN 'SUCCESS' THEN 'deployment.applied' ELSE 'deployment.failed' END",
-    'NEW.id',
-    `(SELECT json_object('agent_event_id', NEW.id, 'agent_id', NEW.agent_id, 'agent_name', a.name, 'cluster_name', a.cluster_name,
-        'deployment_object_id', NEW.deployment_object_id, 'stack_id', o.stack_id, 'stack_name', st.name, 'sequence_id', o.sequence_id,
-        'event_type', NEW.event_type, 'status', NEW.status, 'message', NEW.message, 'created_at', NEW.created_at)
-      FROM agents a, deployment_objects o LEFT JOIN stacks st ON st.id = o.stack_id
-      WHERE a.id = NEW.agent_id AND o.id = NEW.deployment_object_id)`,
-    deliveryId,
-  )};
+  ${enqueueSql(agentEventTypeSql('NEW'), 'NEW.id', agentEventDataSql('NEW'), deliveryId)};
 END;
 
 -- stack.invalid: a commit recorded an error for a stack (one event per stack and commit: the key).
