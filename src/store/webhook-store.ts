@@ -1,6 +1,8 @@
 /**
  * Outbound webhooks as the store keeps them (SPEC §11): subscriptions, and the delivery queue the
- * database's triggers fill in the transaction of each change. One implementation per engine
+ * database's triggers fill in the transaction of each change (on SQLite an agent event's
+ * transaction only queues the event, and claims, delivery-log reads and subscription changes
+ * write its deliveries first: migration 12). One implementation per engine
  * (sqlite/webhooks.ts, postgres/webhooks.ts), held to one contract suite (test/store/webhooks.test.ts).
  *
  * Queue rule: a worker CLAIMS due deliveries (status 'acquired', acquired_by, acquired_until) in

@@ -1,8 +1,8 @@
-/** Outbound webhooks in the store, on every engine: subscriptions, deliveries written by the database with the change, claims, presence. */
+/** Outbound webhooks in the store, on every engine: subscriptions, deliveries written by the database for each change, claims, presence. */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { migrateDatabase } from '../../src/store/open-store.js';
+import { migrateDatabase, openStore } from '../../src/store/open-store.js';
 import { ConflictError, type Store } from '../../src/store/store.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { webhookFilters } from '../../src/store/sqlite/migrations/010-webhook-filters.js';
@@ -41,13 +41,13 @@ describe.each(ENGINES)('webhooks store (%s)', (engine) => {
     await expect(hooks.createSubscription(sub())).rejects.toBeInstanceOf(ConflictError);
     const w = await world(store);
     await store.createEvent({ agent_id: w.agent.id, deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null });
-    expect(await raw.count('webhook_deliveries')).toBe(1);
+    expect(await hooks.listDeliveries(created.id)).toHaveLength(1);
     expect(await hooks.deleteSubscription(created.id)).toBe(true);
     expect(await hooks.deleteSubscription(created.id)).toBe(false);
     expect(await raw.count('webhook_deliveries')).toBe(0);
   });
 
-  it('an agent event becomes deployment.applied / deployment.failed in its own transaction, for the subscriptions that want it', async () => {
+  it('an agent event becomes deployment.applied / deployment.failed for the subscriptions that want it', async () => {
     const { store } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     const all = await hooks.createSubscription(sub({ name: 'all', event_types: ['deployment.*'] }));
@@ -228,10 +228,20 @@ describe('webhooks triggers in the sqlite3 shell (SQLite 3.40, foreign keys off)
     const agent = seed.agent('edge');
     db.prepare(`INSERT INTO webhook_subscriptions (id, name, url, event_types) VALUES ('s1', 'ops', 'https://x.example/h', '["deployment.*"]')`).run();
     sqlite3(path, `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status) VALUES ('${agent}', '${object.id}', 'DEPLOY', 'FAILURE');`);
-    const row = seed.row<{ id: string; event_type: string; payload: string }>('SELECT id, event_type, payload FROM webhook_deliveries');
-    expect(row.event_type).toBe('deployment.failed');
-    expect(row.id).toMatch(UUID_V7); // migration 11's id, computed by SQLite 3.40 too
-    expect(JSON.parse(row.payload).data).toMatchObject({ agent_name: 'edge', stack_name: 'web', status: 'FAILURE' });
+    // Migration 12: the shell's trigger queues the event; the daemon's store writes its delivery.
+    expect(seed.count('webhook_event_queue')).toBe(1);
+    expect(seed.count('webhook_deliveries')).toBe(0);
+    const store = await openStore(path);
+    try {
+      const [delivery, ...more] = await webhooksOf(store).listDeliveries('s1');
+      expect(more).toEqual([]);
+      expect(delivery!.event_type).toBe('deployment.failed');
+      expect(delivery!.id).toMatch(UUID_V7);
+      expect(JSON.parse(delivery!.payload).data).toMatchObject({ agent_name: 'edge', stack_name: 'web', status: 'FAILURE' });
+    } finally {
+      await store.close();
+    }
+    expect(seed.count('webhook_event_queue')).toBe(0);
     sqlite3(path, `DELETE FROM webhook_subscriptions WHERE id = 's1';`);
     expect(seed.count('webhook_deliveries')).toBe(0);
   });

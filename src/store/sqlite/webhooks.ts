@@ -18,7 +18,7 @@ import {
   type WebhookSubscriptionPatch,
 } from '../webhook-store.js';
 import type { SqliteDb } from './connection.js';
-import { enqueueSql, keyedEventId, rememberEventSql } from './migrations/010-webhook-filters.js';
+import { FILTERS_ADMIT, MATCHES, agentEventDataSql, agentEventTypeSql, enqueueSql, keyedEventId, rememberEventSql } from './migrations/010-webhook-filters.js';
 import {
   countsByStatus,
   deliveryPage,
@@ -33,12 +33,51 @@ import {
   type PresenceRow,
 } from '../webhook-rows.js';
 import { nowIso } from './rows.js';
-import { NOW_SQL, ORDERED_UUID_SQL } from './sql-fragments.js';
+import { NOW_SQL, ORDERED_UUID_SQL, orderedUuidSql } from './sql-fragments.js';
 import { recordAudit } from './audit.js';
 
 const SUBSCRIPTION_COLUMNS = 'id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
 export const DELIVERY_COLUMNS =
   'id, subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
+
+/** Most queued agent events one transaction turns into deliveries (a few ms of the write lock). */
+const COLLECT_BATCH = 2000;
+
+/**
+ * The deliveries of queued agent events (migration 12), one per enabled subscription that wants the
+ * event, admits it by its filters and existed when it happened; brokkr's envelope as the other
+ * triggers write it. The event's own time is its timestamp, its delivery's creation, the time in
+ * its id, and when it fell due (so the claim that collects it takes it, oldest first). INSERT OR IGNORE: an event is
+ * one delivery per subscription however it was queued.
+ */
+const COLLECT_SQL = `INSERT OR IGNORE INTO webhook_deliveries (id, subscription_id, event_type, event_id, payload, created_at, next_retry_at)
+  SELECT ${orderedUuidSql('e.at')}, s.id, e.t, e.eid, json_object('id', e.eid, 'event_type', e.t, 'timestamp', e.at, 'data', json(e.data)), e.at, e.at
+  FROM (SELECT q.seq, ${agentEventTypeSql('ev')} AS t, ev.id AS eid, ev.created_at AS at, ${agentEventDataSql('ev')} AS data
+        FROM webhook_event_queue q JOIN agent_events ev ON ev.id = q.agent_event_id WHERE q.seq <= @last) e
+  JOIN webhook_subscriptions s ON s.enabled = 1 AND json_valid(s.event_types) AND ${MATCHES('e.t')} AND ${FILTERS_ADMIT('e.data')}
+    AND s.created_at <= e.at
+  ORDER BY e.seq`;
+
+/**
+ * Turn up to COLLECT_BATCH queued agent events into deliveries and take them off the queue. Runs
+ * inside the caller's transaction, so an event leaves the queue only with its deliveries written.
+ * How many queued events it took (0: the queue is empty).
+ */
+function collectAgentEvents(db: SqliteDb): number {
+  const { last } = db.stmt<{ last: number | null }>('SELECT max(seq) AS last FROM (SELECT seq FROM webhook_event_queue ORDER BY seq LIMIT ?)').get(COLLECT_BATCH)!;
+  if (last === null) return 0;
+  db.stmt(COLLECT_SQL).run({ last });
+  return db.stmt('DELETE FROM webhook_event_queue WHERE seq <= ?').run(last).changes;
+}
+
+/**
+ * Every queued agent event made into deliveries, inside the caller's transaction. A change to the
+ * subscriptions does this first, so queued events meet the subscriptions as they were when the
+ * events happened (one disabled or deleted since still gets them, one created since does not).
+ */
+function collectAllAgentEvents(db: SqliteDb): void {
+  while (collectAgentEvents(db) > 0);
+}
 
 type SubscriptionRow = Omit<WebhookSubscription, 'event_types' | 'has_secret' | 'enabled' | 'filters'> & { event_types: string; has_secret: number; enabled: number; filters: string | null };
 
@@ -62,6 +101,7 @@ export class SqliteWebhooks implements WebhookStore {
       if (db.stmt('SELECT 1 FROM webhook_subscriptions WHERE name = ?').get(input.name)) {
         throw new ConflictError(`a webhook subscription named '${input.name}' exists already`);
       }
+      collectAllAgentEvents(db);
       const row = db
         .stmt<SubscriptionRow>(
           `INSERT INTO webhook_subscriptions (id, name, url, secret, format, event_types, timeout_seconds, created_by, filters)
@@ -100,6 +140,7 @@ export class SqliteWebhooks implements WebhookStore {
         throw new ConflictError(`a webhook subscription named '${String(columns.name)}' exists already`);
       }
       if (columns.enabled !== undefined) columns.enabled = columns.enabled ? 1 : 0;
+      collectAllAgentEvents(db);
       const names = Object.keys(columns);
       // updated_at set here rather than by the trigger, so the row read back below is final.
       db.stmt(`UPDATE webhook_subscriptions SET ${names.map((n) => `${n} = ?`).join(', ')}, updated_at = ${NOW_SQL} WHERE id = ?`).run(...names.map((n) => columns[n]), id);
@@ -114,13 +155,25 @@ export class SqliteWebhooks implements WebhookStore {
     return db.tx(() => {
       const row = db.stmt<SubscriptionRow>(`SELECT ${SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = ?`).get(id);
       if (!row) return false;
+      collectAllAgentEvents(db);
       db.stmt('DELETE FROM webhook_subscriptions WHERE id = ?').run(id);
       recordAudit(db, audit, { action: 'webhook.deleted', resource_type: 'webhook', resource_id: id, details: subscriptionAuditDetails(toSubscription(row)) });
       return true;
     });
   }
 
+  /**
+   * What reads of the delivery log do first: write the deliveries of the agent events still queued,
+   * so a report's delivery is listed as soon as the report is answered. A write only when the queue
+   * has rows (the delivery thread keeps it near empty).
+   */
+  private collectQueued(): void {
+    const { db } = this;
+    if (db.stmt('SELECT 1 FROM webhook_event_queue LIMIT 1').get()) db.tx(() => collectAllAgentEvents(db));
+  }
+
   async listDeliveries(subscriptionId: string, query: DeliveryQuery = {}): Promise<WebhookDelivery[]> {
+    this.collectQueued();
     const { limit, offset } = deliveryPage(query);
     return this.db
       .stmt<WebhookDelivery>(
@@ -131,6 +184,7 @@ export class SqliteWebhooks implements WebhookStore {
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | null> {
+    this.collectQueued();
     return this.db.stmt<WebhookDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?`).get(id) ?? null;
   }
 
@@ -144,6 +198,8 @@ export class SqliteWebhooks implements WebhookStore {
     const until = new Date(Date.now() + leaseMs).toISOString();
     const { cap, busy } = fairnessParams(fairness);
     return db.tx(() => {
+      // Queued agent events become deliveries first, due now: claimed by this same statement below.
+      collectAgentEvents(db);
       const claimed = db
         .stmt<Omit<ClaimedDelivery, 'url' | 'secret' | 'format' | 'timeout_seconds'>>(
           // One index range per status (status, next_retry_at / acquired_until), each already in order: no sort of a backlog.
@@ -258,6 +314,7 @@ export class SqliteWebhooks implements WebhookStore {
   }
 
   async countDeliveries(): Promise<Record<DeliveryStatus, number>> {
+    this.collectQueued();
     const rows = this.db.stmt<{ status: DeliveryStatus; n: number }>('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status').all();
     return countsByStatus(rows);
   }
