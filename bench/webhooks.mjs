@@ -23,7 +23,7 @@ import { deployment, git, stackDir } from './lib/gen-repo.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { request } from './lib/replicas.mjs';
 import { finish, isMain, machine, main, positive, resultsTable } from './lib/report.mjs';
-import { fmt, summarize } from './lib/stats.mjs';
+import { bootstrapDiff, fmt, median, p99, summarize } from './lib/stats.mjs';
 import { probe } from './commit-to-agent.mjs';
 
 const EVENTS = new URL('./lib/events-worker.mjs', import.meta.url).pathname;
@@ -83,6 +83,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
     const commitMs = [];
+    const commitGroups = []; // the probes' answers to one commit: they share that commit's sync
     const stages = [];
     const memory = [];
     const t0 = performance.now();
@@ -109,7 +110,9 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       git(fleet.repo, ['commit', '-q', '-m', `bump svc-${i}`]);
       const c0 = performance.now();
       const ats = (await Promise.all(answers)).filter((at) => at !== null);
-      for (const at of ats) commitMs.push(at - c0);
+      const group = ats.map((at) => at - c0);
+      commitMs.push(...group);
+      if (group.length) commitGroups.push(group);
       // Where the time went (as in commit-to-agent.mjs): ref change seen, objects committed and polls woken, answers.
       const { trace } = await fleet.daemon.call({ cmd: 'trace' });
       const base = performance.timeOrigin + c0;
@@ -143,7 +146,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
       delivered: arrivals.length,
       receiverCpuS: received.cpuS,
-      samples: { state: stateMs, commit: commitMs, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), deliver: stages.map((x) => x.deliver) },
+      samples: { state: stateMs, commit: commitMs, commitGroups, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), deliver: stages.map((x) => x.deliver) },
     };
   } finally {
     for (const p of probes) await p.stop();
@@ -185,6 +188,13 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
   const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag'), detect: pooled(side, 'detect'), sync: pooled(side, 'sync'), deliver: pooled(side, 'deliver') });
   const w = all('without');
   const s = all('with');
+  // With minus without, and a 95 % bootstrap interval: commits are the clusters of commit → agent,
+  // each target-state read its own.
+  const clusters = (side, pick) => runs.flatMap((r) => pick(r[side].samples));
+  const commitDiff = bootstrapDiff(clusters('without', (x) => x.commitGroups), clusters('with', (x) => x.commitGroups), median);
+  const stateDiff = bootstrapDiff(clusters('without', (x) => x.state.map((v) => [v])), clusters('with', (x) => x.state.map((v) => [v])), p99);
+  const signed = (x) => `${x >= 0 ? '+' : '−'}${fmt(Math.abs(x))}`;
+  const interval = (d) => `${signed(d.diff)} ms (95 % interval ${signed(d.low)} … ${signed(d.high)})`;
   const range = (side, pick) => { const v = runs.map((r) => pick(r[side])); return `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}`; };
   const last = runs.at(-1).with;
   const c = last.deliveries.counts;
@@ -194,6 +204,8 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
   const rows = [
     { metric: `target-state p99 during ${rate} events/s: without / with a \`*\` subscription (${rounds} rounds pooled; per round)`, value: `${fmt(w.state.p99)} / ${fmt(s.state.p99)} ms (${range('without', (r) => r.state.p99)} / ${range('with', (r) => r.state.p99)})`, goal: 'unchanged within noise' },
     { metric: 'commit → agent median (p99): without / with (pooled; medians per round)', value: `${fmt(w.commit.median)} (${fmt(w.commit.p99)}) / ${fmt(s.commit.median)} (${fmt(s.commit.p99)}) ms (${range('without', (r) => r.commit.median)} / ${range('with', (r) => r.commit.median)})`, goal: 'unchanged within noise' },
+    { metric: 'commit → agent median, with minus without (bootstrap over commits)', value: interval(commitDiff), goal: 'an interval holding 0' },
+    { metric: 'target-state p99, with minus without (bootstrap over reads)', value: interval(stateDiff), goal: 'an interval holding 0' },
     { metric: `deliveries sent during the runs (receiver 200 ms, ${slots} in flight)`, value: `${deliveredAll} (${fmt(deliveredAll / secondsAll, 1)}/s); last round ${last.delivered} of ${created}` },
     { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(s.lag.median)} (${fmt(s.lag.p99)}) ms` },
     { metric: 'daemon RSS during the run: without / with (most of any round)', value: `${fmt(Math.max(...runs.map((r) => r.without.rss.during.max)), 0)} / ${fmt(Math.max(...runs.map((r) => r.with.rss.during.max)), 0)} MiB` },
