@@ -47,8 +47,8 @@ const COLLECT_BATCH = 2000;
  * The deliveries of queued agent events (migration 12), one per enabled subscription that wants the
  * event, admits it by its filters and existed when it happened; brokkr's envelope as the other
  * triggers write it. The event's own time is its timestamp, its delivery's creation, the time in
- * its id, and when it fell due (so the claim that collects it takes it, oldest first). INSERT OR IGNORE: an event is
- * one delivery per subscription however it was queued.
+ * its id, and when it fell due (so the claim that collects it takes it, oldest first).
+ * INSERT OR IGNORE: an event is one delivery per subscription however it was queued.
  */
 const COLLECT_SQL = `INSERT OR IGNORE INTO webhook_deliveries (id, subscription_id, event_type, event_id, payload, created_at, next_retry_at)
   SELECT ${orderedUuidSql('e.at')}, s.id, e.t, e.eid, json_object('id', e.eid, 'event_type', e.t, 'timestamp', e.at, 'data', json(e.data)), e.at, e.at
@@ -198,7 +198,7 @@ export class SqliteWebhooks implements WebhookStore {
     const until = new Date(Date.now() + leaseMs).toISOString();
     const { cap, busy } = fairnessParams(fairness);
     return db.tx(() => {
-      // Queued agent events become deliveries first, due now: claimed by this same statement below.
+      // Queued agent events become deliveries first, due since their event: the statement below claims them.
       collectAgentEvents(db);
       const claimed = db
         .stmt<Omit<ClaimedDelivery, 'url' | 'secret' | 'format' | 'timeout_seconds'>>(
