@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { CatFileProcess } from './cat-file-process.js';
 import { GitError, summarizeStderr } from './git-error.js';
 import type { GitCommit, GitSource, TreeChange, TreeEntry } from './git-source.js';
-import { MissingTreeError, diffTreeObjects, parseCommitObject, parseTreeObject, walkTree, type TreeReader } from './object-reader.js';
+import { MissingTreeError, commitTreeOf, diffTreeObjects, parseCommitObject, parseTreeObject, walkTree, type RawTreeEntry, type TreeReader } from './object-reader.js';
 import { LOG_FORMAT, parseDiffTree, parseLog, parseLsTree } from './parse-git-output.js';
 import { runGit, runGitRaw } from './run-git.js';
 
@@ -14,6 +14,14 @@ const OID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const WALK_LIMIT = 64;
 /** Parsed commits kept, least recently used dropped (immutable objects; a pass reads the same few more than once). */
 const COMMIT_CACHE = 256;
+/**
+ * Tree entries kept across parsed trees, and blob sizes kept (immutable by id, like commits). A
+ * commit's sync reads the trees on its changed paths to diff them, then the same stacks' trees and
+ * blob sizes again to build them: from these caches that is no round trip to git, and a round trip
+ * is a wait for a core when the machine is busy.
+ */
+const TREE_CACHE_ENTRIES = 50_000;
+const BLOB_SIZE_CACHE = 4096;
 
 export interface CliGitSourceOptions {
   /** Directory git runs in: a work tree's top level or a bare repository. */
@@ -32,12 +40,21 @@ export class CliGitSource implements GitSource {
   private readonly infos: CatFileProcess;
   private emptyTree: string | null = null;
   private readonly commits = new LRUCache<string, GitCommit>({ max: COMMIT_CACHE });
+  /** A commit's root tree, by commit id. */
+  private readonly commitTrees = new LRUCache<string, string>({ max: COMMIT_CACHE });
+  private readonly trees = new LRUCache<string, RawTreeEntry[]>({ maxSize: TREE_CACHE_ENTRIES, sizeCalculation: (entries) => Math.max(1, entries.length) });
+  private readonly blobSizes = new LRUCache<string, number>({ max: BLOB_SIZE_CACHE });
   /** Device and inodes of the repository directory and its .git when the readers last looked. */
   private identity: string | null = null;
   /** Tree objects by id through the long-lived reader; null when it does not have them. */
   private readonly readTree: TreeReader = async (oid) => {
+    const cached = this.trees.get(oid);
+    if (cached) return cached;
     const { header, body } = await this.blobs.request(oid);
-    return header && header.type === 'tree' && body ? parseTreeObject(body, oid.length / 2) : null;
+    if (!header || header.type !== 'tree' || !body) return null;
+    const entries = parseTreeObject(body, oid.length / 2);
+    this.trees.set(oid, entries);
+    return entries;
   };
 
   constructor(options: CliGitSourceOptions) {
@@ -66,10 +83,14 @@ export class CliGitSource implements GitSource {
     }
     const ref = branch.startsWith('refs/') ? branch : `refs/heads/${branch}`;
     this.checkIdentity();
-    // Through the long-lived reader (it reads the ref afresh on every request); a "missing" answer
-    // is confirmed by a fresh git, as for trees: the reader may be stale (a repository re-cloned in place).
-    const { header } = await this.infos.request(`${ref}^{commit}`);
-    if (header && header.type === 'commit') return header.oid;
+    // Through the long-lived reader (it reads the ref afresh on every request), the commit itself
+    // with it: the pass asks for it next. A "missing" answer is confirmed by a fresh git, as for
+    // trees: the reader may be stale (a repository re-cloned in place).
+    const { header, body } = await this.blobs.request(`${ref}^{commit}`);
+    if (header && header.type === 'commit') {
+      if (body) this.rememberCommit(header.oid, body);
+      return header.oid;
+    }
     const result = await runGitRaw(this.cwd, ['rev-parse', '-q', '--verify', `${ref}^{commit}`]);
     if (result.code !== 0) return null;
     this.restartReaders();
@@ -81,13 +102,18 @@ export class CliGitSource implements GitSource {
     const cached = this.commits.get(sha);
     if (cached) return cached;
     const { header, body } = await this.blobs.request(sha);
-    const parsed = header && header.type === 'commit' && body ? parseCommitObject(sha, body) : null;
-    if (parsed) {
-      this.commits.set(sha, parsed);
-      return parsed;
-    }
+    const parsed = header && header.type === 'commit' && body ? this.rememberCommit(sha, body) : null;
     // Not readable here (or needs git's re-encoding): git log decides, and says why.
-    return this.logCommit(sha);
+    return parsed ?? this.logCommit(sha);
+  }
+
+  /** Keep a commit object's root tree and, when it parses here, the commit. */
+  private rememberCommit(sha: string, body: Buffer): GitCommit | null {
+    const tree = commitTreeOf(body);
+    if (tree !== null) this.commitTrees.set(sha, tree);
+    const parsed = parseCommitObject(sha, body);
+    if (parsed) this.commits.set(sha, parsed);
+    return parsed;
   }
 
   private async logCommit(sha: string): Promise<GitCommit> {
@@ -146,7 +172,7 @@ export class CliGitSource implements GitSource {
       // whole tree (a snapshot) stays one ls-tree: one spawn for tens of thousands of entries.
       try {
         const entries = await walkTree(this.readTree, tree, dir);
-        const sizes = await Promise.all(entries.map((e) => (e.type === 'blob' ? this.infos.request(e.oid) : null)));
+        const sizes = await Promise.all(entries.map((e) => (e.type === 'blob' ? this.blobSize(e.oid) : null)));
         entries.forEach((e, i) => {
           const size = sizes[i]?.header?.size;
           if (size !== undefined) e.size = size;
@@ -160,6 +186,12 @@ export class CliGitSource implements GitSource {
   }
 
   async treeId(commit: string, dir: string): Promise<string | null> {
+    const known = this.cachedTreeId(this.checkOid(commit), dir);
+    return known !== undefined ? known : this.lookupTreeId(commit, dir);
+  }
+
+  /** treeId through git: the long-lived reader, confirmed by a fresh git when it says "missing". */
+  private async lookupTreeId(commit: string, dir: string): Promise<string | null> {
     const name = dir === '' ? `${this.checkOid(commit)}^{tree}` : `${this.checkOid(commit)}:${dir}`;
     if (/[\n\r]/.test(name)) {
       // cat-file's line protocol cannot carry a line break; rare enough to spawn ls-tree.
@@ -170,6 +202,33 @@ export class CliGitSource implements GitSource {
     const { header } = await this.infos.request(name);
     if (header) return header.type === 'tree' ? header.oid : null;
     return this.confirmMissingTree(commit, dir);
+  }
+
+  /**
+   * A tree id found through the commit and tree caches alone (trees are immutable, so what they
+   * say is what git would); undefined when a commit or tree on the way is not cached. The tree
+   * itself must be cached too: a commit names its root tree even when that object is missing.
+   */
+  private cachedTreeId(commit: string, dir: string): string | null | undefined {
+    let oid = this.commitTrees.get(commit);
+    if (oid === undefined) return undefined;
+    for (const name of dir === '' ? [] : dir.split('/')) {
+      const entries = this.trees.get(oid);
+      if (!entries) return undefined;
+      const entry = entries.find((e) => e.name === name);
+      if (!entry || entry.type !== 'tree') return null;
+      oid = entry.oid;
+    }
+    return this.trees.has(oid) ? oid : undefined;
+  }
+
+  /** A blob's header from the size cache, else through the long-lived batch-check reader. */
+  private async blobSize(oid: string): Promise<{ header: { oid: string; type: string; size: number } | null }> {
+    const size = this.blobSizes.get(oid);
+    if (size !== undefined) return { header: { oid, type: 'blob', size } };
+    const { header } = await this.infos.request(oid);
+    if (header && header.type === 'blob') this.blobSizes.set(oid, header.size);
+    return { header };
   }
 
   /**
@@ -224,6 +283,9 @@ export class CliGitSource implements GitSource {
   /** Let the long-lived readers start over on their next request (they reopen the repository). */
   private restartReaders(): void {
     this.commits.clear();
+    this.commitTrees.clear();
+    this.trees.clear();
+    this.blobSizes.clear();
     this.blobs.restartWhenIdle();
     this.infos.restartWhenIdle();
   }
@@ -232,11 +294,17 @@ export class CliGitSource implements GitSource {
     if (from !== null) {
       // Compare tree objects, descending only where subtree ids differ: a one-file commit reads
       // a handful of small trees instead of spawning diff-tree.
+      // The root trees as the commit objects name them (cached with the commits): reading them is
+      // the diff's first step, and a missing one is looked up again below to say why.
+      const rootOf = (commit: string) => this.commitTrees.get(this.checkOid(commit)) ?? this.treeId(commit, '');
       try {
-        const [a, b] = await Promise.all([this.treeId(this.checkOid(from), ''), this.treeId(this.checkOid(to), '')]);
+        const [a, b] = await Promise.all([rootOf(from), rootOf(to)]);
         if (a !== null && b !== null) return await diffTreeObjects(this.readTree, a, b, '');
       } catch (err) {
         if (!(err instanceof MissingTreeError)) throw err;
+        // An unreadable root tree is a corrupt repository, and the lookup says so; a tree further
+        // down is left to git diff-tree.
+        await Promise.all([this.lookupTreeId(from, ''), this.lookupTreeId(to, '')]);
       }
     }
     const base = from === null ? await this.emptyTreeId() : this.checkOid(from);
@@ -249,7 +317,7 @@ export class CliGitSource implements GitSource {
     for (const oid of unique) this.checkOid(oid);
     // Sizes first (cheap, no decompression), then contents of the blobs that fit: a 100 MB file
     // is never read, and all requests of each phase are pipelined through one process.
-    const headers = await Promise.all(unique.map((oid) => this.infos.request(oid)));
+    const headers = await Promise.all(unique.map((oid) => this.blobSize(oid)));
     const result = new Map<string, Buffer | { tooLarge: number }>();
     const wanted: string[] = [];
     headers.forEach(({ header }, i) => {

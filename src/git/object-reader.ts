@@ -62,6 +62,12 @@ export function parseCommitObject(sha: string, body: Buffer): GitCommit | null {
   };
 }
 
+/** The root tree id named by a commit object's first line, or null when it does not start with one. */
+export function commitTreeOf(body: Buffer): string | null {
+  const m = /^tree ([0-9a-f]{40}|[0-9a-f]{64})\n/.exec(body.toString('latin1', 0, 70));
+  return m ? m[1]! : null;
+}
+
 /** git's order of tree entries: by name, a tree compared as if its name ended in '/'. */
 export function compareTreeEntries(a: RawTreeEntry, b: RawTreeEntry): number {
   const ka = Buffer.from(a.type === 'tree' ? `${a.name}/` : a.name, 'utf8');

@@ -1,7 +1,8 @@
 /** Commits and trees read through the long-lived cat-file answer exactly what git's own commands print. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { CatFileProcess } from '../../src/git/cat-file-process.js';
 import { openGitSource } from '../../src/git/open-git-source.js';
 import type { GitSource } from '../../src/git/git-source.js';
 import { LOG_FORMAT, parseDiffTree, parseLog, parseLsTree } from '../../src/git/parse-git-output.js';
@@ -11,8 +12,8 @@ let repo: TestRepo;
 let source: GitSource;
 let dataDir: { path: string; cleanup(): void };
 
-const gitDiff = (from: string, to: string) =>
-  parseDiffTree(Buffer.from(repo.git('diff-tree', '-r', '--no-renames', '-z', from, to), 'utf8'));
+const gitDiffIn = (r: TestRepo, from: string, to: string) => parseDiffTree(Buffer.from(r.git('diff-tree', '-r', '--no-renames', '-z', from, to), 'utf8'));
+const gitDiff = (from: string, to: string) => gitDiffIn(repo, from, to);
 const gitLog = (...args: string[]) => parseLog(Buffer.from(repo.git('log', '-z', `--format=${LOG_FORMAT}`, ...args, '--'), 'utf8'));
 
 beforeAll(async () => {
@@ -107,5 +108,57 @@ describe('reads through the long-lived reader', () => {
     expect(await source.resolveBranch('temporary')).toBe(second);
     repo.git('branch', '-q', '-D', 'temporary');
     expect(await source.resolveBranch('temporary')).toBeNull();
+  });
+});
+
+describe("a one-file commit's reads, as a sync makes them", () => {
+  it("git is asked for the ref with its commit, then the diff's trees; the stack's tree and listing come from the caches, each blob size is asked once, and the answers equal git's", async () => {
+    const own = await makeRepo();
+    const dir = makeTempDir();
+    const reader = await openGitSource({ repo: own.path, dataDir: dir.path });
+    const realRequest = CatFileProcess.prototype.request;
+    const asked: string[] = [];
+    const spy = vi.spyOn(CatFileProcess.prototype, 'request').mockImplementation(function (this: CatFileProcess, object: string) {
+      asked.push(`${(this as unknown as { mode: string }).mode} ${object}`);
+      return realRequest.call(this, object);
+    });
+    try {
+      own.writeAll({ 'apps/web/stack.yaml': 'name: web\n', 'apps/web/cm.yaml': 'v: 1\n', 'apps/web/svc.yaml': 's: 1\n', 'apps/db/stack.yaml': 'name: db\n' });
+      const from = own.commit('first');
+      // The pass before read `from`, its stack and its blobs.
+      expect(await reader.resolveBranch('main')).toBe(from);
+      await reader.getCommit(from);
+      const before = await reader.listTree(from, 'apps/web');
+      await reader.readBlobs(before.map((e) => e.oid), 1 << 20);
+      own.write('apps/web/cm.yaml', 'v: 2\n');
+      const to = own.commit('second');
+      const newBlob = own.git('rev-parse', `${to}:apps/web/cm.yaml`);
+
+      asked.length = 0;
+      expect(await reader.resolveBranch('main')).toBe(to);
+      expect((await reader.getCommit(to)).subject).toBe('second');
+      expect(asked).toEqual(['batch refs/heads/main^{commit}']);
+
+      asked.length = 0;
+      expect(await reader.diffTrees(from, to)).toEqual(gitDiffIn(own, from, to));
+      expect(asked.every((a) => a.startsWith('batch '))).toBe(true); // trees only: no lookup of a root tree's id
+
+      asked.length = 0;
+      expect(await reader.treeId(to, 'apps/web')).toBe(own.git('rev-parse', `${to}:apps/web`));
+      const listing = await reader.listTree(to, 'apps/web');
+      const tree = own.git('rev-parse', `${to}:apps/web`);
+      expect(listing).toEqual(parseLsTree(Buffer.from(own.git('ls-tree', '-r', '-z', '--long', tree), 'utf8'), 'apps/web'));
+      expect(asked).toEqual([`batch-check ${newBlob}`]);
+
+      asked.length = 0;
+      const blobs = await reader.readBlobs(listing.map((e) => e.oid), 1 << 20);
+      expect(blobs.get(newBlob)?.toString()).toBe('v: 2\n');
+      expect(asked.sort()).toEqual(listing.map((e) => `batch ${e.oid}`).sort());
+    } finally {
+      spy.mockRestore();
+      await reader.close();
+      own.cleanup();
+      dir.cleanup();
+    }
   });
 });
