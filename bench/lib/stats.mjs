@@ -40,31 +40,19 @@ export function fmt(x, digits) {
 /** "median (min–max)" of a summary. */
 export const spread = (s, digits) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32): the same resamples on every run. */
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * How much a statistic differs from side A to side B, with a 95 % bootstrap interval: each side's
  * clusters (arrays of samples that belong together, e.g. the agents answering one commit) are
  * drawn with replacement, `stat` of the pooled draw on B minus that on A, `iterations` times.
- * An interval that holds 0 is a difference the runs cannot tell from noise.
+ * An interval that holds 0 is a difference the runs cannot tell from noise. The draws are random
+ * (not seeded): computed again, the interval's ends move a little.
  * Returns { diff, low, high } (diff: on the samples as measured).
  */
-export function bootstrapDiff(clustersA, clustersB, stat, { iterations = 2000, seed = 1 } = {}) {
-  const random = seeded(seed);
+export function bootstrapDiff(clustersA, clustersB, stat, { iterations = 2000 } = {}) {
   const pooled = (clusters) => clusters.flat();
   const draw = (clusters) => {
     const out = [];
-    for (let i = 0; i < clusters.length; i++) out.push(...clusters[Math.floor(random() * clusters.length)]);
+    for (let i = 0; i < clusters.length; i++) out.push(...clusters[Math.floor(Math.random() * clusters.length)]);
     return out;
   };
   const diffs = [];
