@@ -18,10 +18,12 @@ const COMMIT_CACHE = 256;
  * Tree entries kept across parsed trees, and blob sizes kept (immutable by id, like commits). A
  * commit's sync reads the trees on its changed paths to diff them, then the same stacks' trees and
  * blob sizes again to build them: from these caches that is no round trip to git, and a round trip
- * is a wait for a core when the machine is busy.
+ * is a wait for a core when the machine is busy. Bounded for the daemon's memory (~2 MB at most):
+ * a tree of more than TREE_CACHE_LARGEST entries (a big repository's root) is not kept.
  */
-const TREE_CACHE_ENTRIES = 50_000;
-const BLOB_SIZE_CACHE = 4096;
+const TREE_CACHE_ENTRIES = 10_000;
+const TREE_CACHE_LARGEST = 2_000;
+const BLOB_SIZE_CACHE = 1024;
 
 export interface CliGitSourceOptions {
   /** Directory git runs in: a work tree's top level or a bare repository. */
@@ -42,7 +44,7 @@ export class CliGitSource implements GitSource {
   private readonly commits = new LRUCache<string, GitCommit>({ max: COMMIT_CACHE });
   /** A commit's root tree, by commit id. */
   private readonly commitTrees = new LRUCache<string, string>({ max: COMMIT_CACHE });
-  private readonly trees = new LRUCache<string, RawTreeEntry[]>({ maxSize: TREE_CACHE_ENTRIES, sizeCalculation: (entries) => Math.max(1, entries.length) });
+  private readonly trees = new LRUCache<string, RawTreeEntry[]>({ maxSize: TREE_CACHE_ENTRIES, maxEntrySize: TREE_CACHE_LARGEST, sizeCalculation: (entries) => Math.max(1, entries.length) });
   private readonly blobSizes = new LRUCache<string, number>({ max: BLOB_SIZE_CACHE });
   /** Device and inodes of the repository directory and its .git when the readers last looked. */
   private identity: string | null = null;
