@@ -242,7 +242,11 @@ describe('webhooks triggers in the sqlite3 shell (SQLite 3.40, foreign keys off)
       await store.close();
     }
     expect(seed.count('webhook_event_queue')).toBe(0);
-    sqlite3(path, `DELETE FROM webhook_subscriptions WHERE id = 's1';`);
+    // The other triggers still write their deliveries themselves, migration 11's v7 id computed by SQLite 3.40 too.
+    db.prepare(`INSERT INTO webhook_subscriptions (id, name, url, event_types) VALUES ('s2', 'stacks', 'https://x.example/s', '["stack.*"]')`).run();
+    sqlite3(path, `INSERT INTO sync_errors (generator_id, stack_path, commit_sha, message) VALUES ('${g}', 'web', 'abc', 'bad label');`);
+    expect(seed.row<{ id: string }>("SELECT id FROM webhook_deliveries WHERE subscription_id = 's2'").id).toMatch(UUID_V7);
+    sqlite3(path, `DELETE FROM webhook_subscriptions WHERE id IN ('s1', 's2');`);
     expect(seed.count('webhook_deliveries')).toBe(0);
   });
 
