@@ -3,9 +3,10 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { CatFileProcess } from './cat-file-process.js';
+import { DiffTreeProcess } from './diff-tree-process.js';
 import { GitError, summarizeStderr } from './git-error.js';
 import type { GitCommit, GitSource, TreeChange, TreeEntry } from './git-source.js';
-import { MissingTreeError, commitTreeOf, diffTreeObjects, parseCommitObject, parseTreeObject, walkTree, type RawTreeEntry, type TreeReader } from './object-reader.js';
+import { MissingTreeError, commitTreeOf, parseCommitObject, parseTreeObject, walkTree, type TreeReader } from './object-reader.js';
 import { LOG_FORMAT, parseDiffTree, parseLog, parseLsTree } from './parse-git-output.js';
 import { runGit, runGitRaw } from './run-git.js';
 
@@ -15,15 +16,13 @@ const WALK_LIMIT = 64;
 /** Parsed commits kept, least recently used dropped (immutable objects; a pass reads the same few more than once). */
 const COMMIT_CACHE = 256;
 /**
- * Tree entries kept across parsed trees, and blob sizes kept (immutable by id, like commits). A
- * commit's sync reads the trees on its changed paths to diff them, then the same stacks' trees and
- * blob sizes again to build them: from these caches that is no round trip to git, and a round trip
- * is a wait for a core when the machine is busy. Bounded for the daemon's memory (~2 MB at most):
- * a tree of more than TREE_CACHE_LARGEST entries (a big repository's root) is not kept.
+ * Blob sizes kept (immutable by id, like commits), and the new tree ids of the directories a diff
+ * found changed: a commit's build lists its stacks' directories and checks their blobs' sizes right
+ * after the diff, and from these that is no round trip to git — a round trip is a wait for a core
+ * when the machine is busy.
  */
-const TREE_CACHE_ENTRIES = 10_000;
-const TREE_CACHE_LARGEST = 2_000;
 const BLOB_SIZE_CACHE = 1024;
+const CHANGED_DIRS_CACHE = 1024;
 
 export interface CliGitSourceOptions {
   /** Directory git runs in: a work tree's top level or a bare repository. */
@@ -44,19 +43,16 @@ export class CliGitSource implements GitSource {
   private readonly commits = new LRUCache<string, GitCommit>({ max: COMMIT_CACHE });
   /** A commit's root tree, by commit id. */
   private readonly commitTrees = new LRUCache<string, string>({ max: COMMIT_CACHE });
-  private readonly trees = new LRUCache<string, RawTreeEntry[]>({ maxSize: TREE_CACHE_ENTRIES, maxEntrySize: TREE_CACHE_LARGEST, sizeCalculation: (entries) => Math.max(1, entries.length) });
   private readonly blobSizes = new LRUCache<string, number>({ max: BLOB_SIZE_CACHE });
+  /** `<commit>:<dir>` → tree id, for the directories a diff found changed (its new side). */
+  private readonly changedDirs = new LRUCache<string, string>({ max: CHANGED_DIRS_CACHE });
+  private readonly differ: DiffTreeProcess;
   /** Device and inodes of the repository directory and its .git when the readers last looked. */
   private identity: string | null = null;
   /** Tree objects by id through the long-lived reader; null when it does not have them. */
   private readonly readTree: TreeReader = async (oid) => {
-    const cached = this.trees.get(oid);
-    if (cached) return cached;
     const { header, body } = await this.blobs.request(oid);
-    if (!header || header.type !== 'tree' || !body) return null;
-    const entries = parseTreeObject(body, oid.length / 2);
-    this.trees.set(oid, entries);
-    return entries;
+    return header && header.type === 'tree' && body ? parseTreeObject(body, oid.length / 2) : null;
   };
 
   constructor(options: CliGitSourceOptions) {
@@ -65,6 +61,7 @@ export class CliGitSource implements GitSource {
     this.fetcher = options.fetch;
     this.blobs = new CatFileProcess(this.cwd, 'batch');
     this.infos = new CatFileProcess(this.cwd, 'batch-check');
+    this.differ = new DiffTreeProcess(this.cwd);
   }
 
   async fetch(): Promise<void> {
@@ -206,22 +203,9 @@ export class CliGitSource implements GitSource {
     return this.confirmMissingTree(commit, dir);
   }
 
-  /**
-   * A tree id found through the commit and tree caches alone (trees are immutable, so what they
-   * say is what git would); undefined when a commit or tree on the way is not cached. The tree
-   * itself must be cached too: a commit names its root tree even when that object is missing.
-   */
-  private cachedTreeId(commit: string, dir: string): string | null | undefined {
-    let oid = this.commitTrees.get(commit);
-    if (oid === undefined) return undefined;
-    for (const name of dir === '' ? [] : dir.split('/')) {
-      const entries = this.trees.get(oid);
-      if (!entries) return undefined;
-      const entry = entries.find((e) => e.name === name);
-      if (!entry || entry.type !== 'tree') return null;
-      oid = entry.oid;
-    }
-    return this.trees.has(oid) ? oid : undefined;
+  /** A changed directory's tree id as the last diff to this commit named it; undefined when it did not. */
+  private cachedTreeId(commit: string, dir: string): string | undefined {
+    return dir === '' ? undefined : this.changedDirs.get(`${commit}:${dir}`);
   }
 
   /** A blob's header from the size cache, else through the long-lived batch-check reader. */
@@ -286,27 +270,31 @@ export class CliGitSource implements GitSource {
   private restartReaders(): void {
     this.commits.clear();
     this.commitTrees.clear();
-    this.trees.clear();
     this.blobSizes.clear();
+    this.changedDirs.clear();
+    this.differ.restartWhenIdle();
     this.blobs.restartWhenIdle();
     this.infos.restartWhenIdle();
   }
 
   async diffTrees(from: string | null, to: string): Promise<TreeChange[]> {
     if (from !== null) {
-      // Compare tree objects, descending only where subtree ids differ: a one-file commit reads
-      // a handful of small trees instead of spawning diff-tree.
-      // The root trees as the commit objects name them (cached with the commits): reading them is
-      // the diff's first step, and a missing one is looked up again below to say why.
+      // One request to the long-lived diff-tree, however deep the change, on the root trees as the
+      // commit objects name them (cached with the commits). It also names the changed directories'
+      // new trees, which the build then looks up. If it fails, a root tree the repository lacks is
+      // looked up again to say so; anything else is left to a one-shot git diff-tree.
+      const target = this.checkOid(to);
       const rootOf = (commit: string) => this.commitTrees.get(this.checkOid(commit)) ?? this.treeId(commit, '');
-      try {
-        const [a, b] = await Promise.all([rootOf(from), rootOf(to)]);
-        if (a !== null && b !== null) return await diffTreeObjects(this.readTree, a, b, '');
-      } catch (err) {
-        if (!(err instanceof MissingTreeError)) throw err;
-        // An unreadable root tree is a corrupt repository, and the lookup says so; a tree further
-        // down is left to git diff-tree.
-        await Promise.all([this.lookupTreeId(from, ''), this.lookupTreeId(to, '')]);
+      const [a, b] = await Promise.all([rootOf(from), rootOf(to)]);
+      if (a !== null && b !== null) {
+        try {
+          return await this.differ.diff(a, b, (path, oid) => {
+            if (oid !== null) this.changedDirs.set(`${target}:${path}`, oid);
+          });
+        } catch (err) {
+          if (!(err instanceof GitError)) throw err;
+          await Promise.all([this.lookupTreeId(from, ''), this.lookupTreeId(to, '')]);
+        }
       }
     }
     const base = from === null ? await this.emptyTreeId() : this.checkOid(from);
@@ -343,7 +331,7 @@ export class CliGitSource implements GitSource {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.blobs.close(), this.infos.close()]);
+    await Promise.all([this.blobs.close(), this.infos.close(), this.differ.close()]);
   }
 
   private logArgs(args: string[]): string[] {

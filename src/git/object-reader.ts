@@ -1,5 +1,5 @@
 /** Commits and trees read as raw objects through the long-lived `cat-file --batch`: a sync's steady-state reads without spawning git (whose fork cost grows with the daemon's RSS). */
-import type { GitCommit, TreeChange, TreeEntry } from './git-source.js';
+import type { GitCommit, TreeEntry } from './git-source.js';
 
 /** One entry of a raw tree object. */
 export interface RawTreeEntry {
@@ -68,13 +68,6 @@ export function commitTreeOf(body: Buffer): string | null {
   return m ? m[1]! : null;
 }
 
-/** git's order of tree entries: by name, a tree compared as if its name ended in '/'. */
-export function compareTreeEntries(a: RawTreeEntry, b: RawTreeEntry): number {
-  const ka = Buffer.from(a.type === 'tree' ? `${a.name}/` : a.name, 'utf8');
-  const kb = Buffer.from(b.type === 'tree' ? `${b.name}/` : b.name, 'utf8');
-  return Buffer.compare(ka, kb);
-}
-
 /** Reads a tree object by id (null when git does not have it). */
 export type TreeReader = (oid: string) => Promise<RawTreeEntry[] | null>;
 
@@ -92,42 +85,4 @@ export async function walkTree(read: TreeReader, oid: string, prefix: string): P
     }),
   );
   return parts.flat();
-}
-
-/** `git diff-tree -r --no-renames` of two trees, descending only where the subtree ids differ. */
-export async function diffTreeObjects(read: TreeReader, a: string | null, b: string | null, prefix: string): Promise<TreeChange[]> {
-  const [ea, eb] = await Promise.all([a ? read(a) : [], b ? read(b) : []]);
-  if (!ea || !eb) throw new MissingTreeError('a tree to compare is missing');
-  // Merge by name; a name that is a tree on one side and a file on the other is two changes.
-  const byName = new Map<string, { old?: RawTreeEntry; new?: RawTreeEntry }>();
-  for (const e of ea) byName.set(e.name, { old: e });
-  for (const e of eb) byName.set(e.name, { ...byName.get(e.name), new: e });
-  const pieces: { key: RawTreeEntry; changes: Promise<TreeChange[]> }[] = [];
-  for (const [name, { old, new: now }] of byName) {
-    if (old && now && old.oid === now.oid && old.mode === now.mode) continue;
-    const path = prefix === '' ? name : `${prefix}/${name}`;
-    const oldTree = old?.type === 'tree' ? old : undefined;
-    const newTree = now?.type === 'tree' ? now : undefined;
-    const oldFile = old && old.type !== 'tree' ? old : undefined;
-    const newFile = now && now.type !== 'tree' ? now : undefined;
-    if (oldTree || newTree) {
-      pieces.push({ key: (oldTree ?? newTree)!, changes: diffTreeObjects(read, oldTree?.oid ?? null, newTree?.oid ?? null, path) });
-    }
-    if (oldFile || newFile) {
-      const change: TreeChange =
-        oldFile && newFile
-          ? { path, status: kind(oldFile) === kind(newFile) ? 'M' : 'T', oldOid: oldFile.oid, newOid: newFile.oid, oldMode: oldFile.mode, newMode: newFile.mode }
-          : oldFile
-            ? { path, status: 'D', oldOid: oldFile.oid, newOid: null, oldMode: oldFile.mode, newMode: null }
-            : { path, status: 'A', oldOid: null, newOid: newFile!.oid, oldMode: null, newMode: newFile!.mode };
-      pieces.push({ key: (oldFile ?? newFile)!, changes: Promise.resolve([change]) });
-    }
-  }
-  pieces.sort((x, y) => compareTreeEntries(x.key, y.key));
-  return (await Promise.all(pieces.map((p) => p.changes))).flat();
-}
-
-/** What `T` (type change) distinguishes: regular file, symlink, submodule. */
-function kind(e: RawTreeEntry): string {
-  return e.mode === '120000' ? 'link' : e.mode === '160000' ? 'gitlink' : 'file';
 }

@@ -112,7 +112,7 @@ describe('reads through the long-lived reader', () => {
 });
 
 describe("a one-file commit's reads, as a sync makes them", () => {
-  it("git is asked for the ref with its commit, then the diff's trees; the stack's tree and listing come from the caches, each blob size is asked once, and the answers equal git's", async () => {
+  it("cat-file is asked for the ref with its commit, nothing for the diff (one diff-tree request) or the stack's tree id, then the stack's tree, each new blob's size once and the contents; the answers equal git's", async () => {
     const own = await makeRepo();
     const dir = makeTempDir();
     const reader = await openGitSource({ repo: own.path, dataDir: dir.path });
@@ -141,14 +141,13 @@ describe("a one-file commit's reads, as a sync makes them", () => {
 
       asked.length = 0;
       expect(await reader.diffTrees(from, to)).toEqual(gitDiffIn(own, from, to));
-      expect(asked.every((a) => a.startsWith('batch '))).toBe(true); // trees only: no lookup of a root tree's id
-
-      asked.length = 0;
-      expect(await reader.treeId(to, 'apps/web')).toBe(own.git('rev-parse', `${to}:apps/web`));
-      const listing = await reader.listTree(to, 'apps/web');
       const tree = own.git('rev-parse', `${to}:apps/web`);
+      expect(await reader.treeId(to, 'apps/web')).toBe(tree); // the diff named the changed directory
+      expect(asked).toEqual([]);
+
+      const listing = await reader.listTree(to, 'apps/web');
       expect(listing).toEqual(parseLsTree(Buffer.from(own.git('ls-tree', '-r', '-z', '--long', tree), 'utf8'), 'apps/web'));
-      expect(asked).toEqual([`batch-check ${newBlob}`]);
+      expect(asked).toEqual([`batch ${tree}`, `batch-check ${newBlob}`]);
 
       asked.length = 0;
       const blobs = await reader.readBlobs(listing.map((e) => e.oid), 1 << 20);
