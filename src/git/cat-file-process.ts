@@ -1,7 +1,6 @@
 /** A long-lived `git cat-file --batch` (or `--batch-check`) child: read many objects through one process. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { GitError, summarizeStderr } from './git-error.js';
-import { gitEnv } from './run-git.js';
+import { GitChild } from './git-child.js';
+import { GitError } from './git-error.js';
 
 /** What git says about an object; null when it is missing. */
 export interface ObjectHeader {
@@ -27,11 +26,10 @@ interface Pending {
  * reading thousands of blobs cheap). The process starts on first use and restarts after a crash.
  */
 export class CatFileProcess {
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private child: GitChild | null = null;
   private pending: Pending[] = [];
   private buf: Buffer = Buffer.alloc(0);
   private body: { header: ObjectHeader; need: number; got: number; chunks: Buffer[] } | null = null;
-  private stderr = '';
   /** Lines of requests not yet written; they belong to the last entries of `pending`. */
   private outgoing: string[] = [];
   private flushScheduled = false;
@@ -62,7 +60,7 @@ export class CatFileProcess {
     this.flushScheduled = false;
     const lines = this.outgoing.join('');
     this.outgoing = [];
-    if (lines && this.child) this.child.stdin.write(lines);
+    if (lines && this.child) this.child.write(lines);
   }
 
   /**
@@ -73,50 +71,30 @@ export class CatFileProcess {
     const child = this.child;
     if (!child || this.pending.length > 0 || this.outgoing.length > 0) return;
     this.child = null;
-    child.stdin.end();
+    child.endInput();
   }
 
   /** Stop the child (pending requests are rejected). */
   async close(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      child.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.stdin.end();
-    });
+    await this.child?.close();
   }
 
-  private start(): ChildProcessWithoutNullStreams {
+  private start(): GitChild {
     if (this.child) return this.child;
-    const child = spawn('git', ['cat-file', `--${this.mode}`], { cwd: this.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child: GitChild = new GitChild(this.cwd, ['cat-file', `--${this.mode}`], {
+      onStdout: (chunk) => {
+        if (this.child === child) this.onData(chunk); // a replaced child's late output is not ours to parse
+      },
+      onFail: (err) => {
+        if (this.child !== child) return;
+        this.child = null;
+        this.outgoing = [];
+        for (const p of this.pending.splice(0)) p.reject(err);
+      },
+    });
     this.child = child;
     this.buf = Buffer.alloc(0);
     this.body = null;
-    this.stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (this.child === child) this.onData(chunk); // a replaced child's late output is not ours to parse
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (this.stderr.length < 8192) this.stderr += chunk.toString('utf8');
-    });
-    child.stdin.on('error', () => undefined); // reported through 'close'
-    const fail = (err: Error): void => {
-      if (this.child !== child) return;
-      this.child = null;
-      this.outgoing = [];
-      for (const p of this.pending.splice(0)) p.reject(err);
-    };
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'ENOENT' ? new GitError('GIT_NOT_INSTALLED', 'git is not installed or not on PATH') : new GitError('GIT_FAILED', `git cat-file: ${e.message}`)),
-    );
-    child.on('close', (code) => {
-      const detail = summarizeStderr(this.stderr) || `exit code ${code}`;
-      fail(new GitError('GIT_FAILED', `git cat-file stopped: ${detail}`));
-    });
     return child;
   }
 

@@ -6,11 +6,10 @@
  * writes the changes (-z), and answers the empty line with an empty line, flushing its output: the
  * end of the answer. An object git cannot read gets an error on stderr and no header.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { GitError, summarizeStderr } from './git-error.js';
+import { GitChild } from './git-child.js';
+import { GitError } from './git-error.js';
 import type { TreeChange } from './git-source.js';
 import { parseDiffTree } from './parse-git-output.js';
-import { gitEnv } from './run-git.js';
 
 /** Requests one child serves before the next starts (git keeps every tree it parsed in memory). */
 const REQUESTS_PER_CHILD = 500;
@@ -23,13 +22,12 @@ interface Waiting {
 }
 
 export class DiffTreeProcess {
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private child: GitChild | null = null;
   private served = 0;
   private buf: Buffer = Buffer.alloc(0);
   /** Where the scan of the answer in `buf` stopped (the start of an incomplete change). */
   private scanned = 0;
   private waiting: Waiting | null = null;
-  private stderr = '';
   /** One diff at a time: answers carry no request id. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -48,7 +46,7 @@ export class DiffTreeProcess {
   /** Start a new child on the next request (the old one exits at EOF). */
   restartWhenIdle(): void {
     if (this.waiting) return;
-    this.child?.stdin.end();
+    this.child?.endInput();
     this.child = null;
   }
 
@@ -56,15 +54,7 @@ export class DiffTreeProcess {
     await this.queue;
     const child = this.child;
     this.child = null;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      child.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.stdin.end();
-    });
+    await child?.close();
   }
 
   private once(a: string, b: string, onTree?: (path: string, oid: string | null) => void): Promise<TreeChange[]> {
@@ -86,35 +76,27 @@ export class DiffTreeProcess {
         },
         reject,
       };
-      child.stdin.write(`${a} ${b}\n\n`);
+      child.write(`${a} ${b}\n\n`);
     });
   }
 
-  private start(): ChildProcessWithoutNullStreams {
+  private start(): GitChild {
     if (this.child) return this.child;
     // -t: the changed directories too, so the caller learns their new tree ids (filtered out of the changes).
-    const child = spawn('git', ['diff-tree', '--stdin', '-r', '-t', '-z', '--no-renames', '--no-ext-diff'], { cwd: this.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child: GitChild = new GitChild(this.cwd, ['diff-tree', '--stdin', '-r', '-t', '-z', '--no-renames', '--no-ext-diff'], {
+      onStdout: (chunk) => {
+        if (this.child === child) this.onData(chunk);
+      },
+      onFail: (err) => {
+        if (this.child !== child) return;
+        this.child = null;
+        this.settle(err);
+      },
+    });
     this.child = child;
     this.served = 0;
     this.buf = Buffer.alloc(0);
     this.scanned = 0;
-    this.stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (this.child === child) this.onData(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (this.stderr.length < 8192) this.stderr += chunk.toString('utf8');
-    });
-    child.stdin.on('error', () => undefined); // reported through 'close'
-    const fail = (err: Error): void => {
-      if (this.child !== child) return;
-      this.child = null;
-      this.settle(err);
-    };
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'ENOENT' ? new GitError('GIT_NOT_INSTALLED', 'git is not installed or not on PATH') : new GitError('GIT_FAILED', `git diff-tree: ${e.message}`)),
-    );
-    child.on('close', (code) => fail(new GitError('GIT_FAILED', `git diff-tree stopped: ${summarizeStderr(this.stderr) || `exit code ${code}`}`)));
     return child;
   }
 
@@ -136,8 +118,7 @@ export class DiffTreeProcess {
       // No header: git could not read a tree (its error is on stderr). Skip to the end of this answer.
       this.buf = this.buf.subarray(nl + 1);
       this.scanned = 0;
-      const detail = summarizeStderr(this.stderr) || `unexpected output ${JSON.stringify(header.slice(0, 100))}`;
-      this.stderr = '';
+      const detail = this.child?.takeStderr() || `unexpected output ${JSON.stringify(header.slice(0, 100))}`;
       this.settle(new GitError('GIT_FAILED', `git diff-tree: ${detail}`));
       return;
     }
