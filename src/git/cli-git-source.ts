@@ -40,9 +40,8 @@ export class CliGitSource implements GitSource {
   private readonly blobs: CatFileProcess;
   private readonly infos: CatFileProcess;
   private emptyTree: string | null = null;
-  private readonly commits = new LRUCache<string, GitCommit>({ max: COMMIT_CACHE });
-  /** A commit's root tree, by commit id. */
-  private readonly commitTrees = new LRUCache<string, string>({ max: COMMIT_CACHE });
+  /** What a commit object gave: the commit when it parses here (else git log is asked), and its root tree. */
+  private readonly commits = new LRUCache<string, { commit: GitCommit | null; tree: string | null }>({ max: COMMIT_CACHE });
   private readonly blobSizes = new LRUCache<string, number>({ max: BLOB_SIZE_CACHE });
   /** `<commit>:<dir>` → tree id, for the directories a diff found changed (its new side). */
   private readonly changedDirs = new LRUCache<string, string>({ max: CHANGED_DIRS_CACHE });
@@ -98,7 +97,7 @@ export class CliGitSource implements GitSource {
 
   async getCommit(sha: string): Promise<GitCommit> {
     this.checkOid(sha);
-    const cached = this.commits.get(sha);
+    const cached = this.commits.get(sha)?.commit;
     if (cached) return cached;
     const { header, body } = await this.blobs.request(sha);
     const parsed = header && header.type === 'commit' && body ? this.rememberCommit(sha, body) : null;
@@ -108,11 +107,9 @@ export class CliGitSource implements GitSource {
 
   /** Keep a commit object's root tree and, when it parses here, the commit. */
   private rememberCommit(sha: string, body: Buffer): GitCommit | null {
-    const tree = commitTreeOf(body);
-    if (tree !== null) this.commitTrees.set(sha, tree);
-    const parsed = parseCommitObject(sha, body);
-    if (parsed) this.commits.set(sha, parsed);
-    return parsed;
+    const commit = parseCommitObject(sha, body);
+    this.commits.set(sha, { commit, tree: commitTreeOf(body) });
+    return commit;
   }
 
   private async logCommit(sha: string): Promise<GitCommit> {
@@ -269,7 +266,6 @@ export class CliGitSource implements GitSource {
   /** Let the long-lived readers start over on their next request (they reopen the repository). */
   private restartReaders(): void {
     this.commits.clear();
-    this.commitTrees.clear();
     this.blobSizes.clear();
     this.changedDirs.clear();
     this.differ.restartWhenIdle();
@@ -284,7 +280,7 @@ export class CliGitSource implements GitSource {
       // new trees, which the build then looks up. If it fails, a root tree the repository lacks is
       // looked up again to say so; anything else is left to a one-shot git diff-tree.
       const target = this.checkOid(to);
-      const rootOf = (commit: string) => this.commitTrees.get(this.checkOid(commit)) ?? this.treeId(commit, '');
+      const rootOf = (commit: string) => this.commits.get(this.checkOid(commit))?.tree ?? this.treeId(commit, '');
       const [a, b] = await Promise.all([rootOf(from), rootOf(to)]);
       if (a !== null && b !== null) {
         try {
