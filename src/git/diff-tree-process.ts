@@ -50,11 +50,9 @@ export class DiffTreeProcess {
     this.child = null;
   }
 
+  /** End the child: it answers the diff in flight first; one that hangs is killed after 2 s and its diff fails. */
   async close(): Promise<void> {
-    await this.queue;
-    const child = this.child;
-    this.child = null;
-    await child?.close();
+    await this.child?.close();
   }
 
   private once(a: string, b: string, onTree?: (path: string, oid: string | null) => void): Promise<TreeChange[]> {
