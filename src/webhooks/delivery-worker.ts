@@ -192,8 +192,6 @@ export class DeliveryWorker {
     const batch = this.#finished;
     this.#finished = [];
     if (batch.length === 0) return this.#flushing;
-    // Attempts are counted when they are made (metrics see them no later than the database does).
-    this.#o.onAttempts?.(batch.map((f) => f.outcome.status));
     for (const { d, outcome } of batch) {
       if (outcome.status === 'success') this.delivered++;
       else this.#o.logger[outcome.status === 'dead' ? 'warn' : 'info'](
@@ -201,6 +199,10 @@ export class DeliveryWorker {
         outcome.status === 'dead' ? 'webhook delivery gave up' : 'webhook delivery failed; will retry',
       );
     }
+    // Attempts are counted when they are made (metrics see them no later than the database does),
+    // after their log lines: the thread posts both to the daemon in this order, so whoever sees
+    // the count has the lines too.
+    this.#o.onAttempts?.(batch.map((f) => f.outcome.status));
     this.#flushing = this.#flushing.then(async () => {
       try {
         await this.#hooks.finishDeliveries(this.#o.holder, batch);
