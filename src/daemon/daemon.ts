@@ -26,7 +26,7 @@ import { createServer, type ServerTimeouts } from '../http/server.js';
 import { resolve } from 'node:path';
 import { isPostgresUrl } from '../store/db-target.js';
 import { webhooksOf } from '../store/webhooks-of.js';
-import { DeliveryThread } from '../webhooks/delivery-thread.js';
+import { DeliveryProcess } from '../webhooks/delivery-process.js';
 import type { WebhookWorkerOptions } from '../webhooks/delivery-worker.js';
 import { UrlPolicy } from '../webhooks/url-policy.js';
 import { registerWebhookMetrics } from '../webhooks/webhook-metrics.js';
@@ -88,7 +88,7 @@ export interface Daemon {
   /** Resolves when the first sync pass is over (successful or not). */
   firstSync: Promise<void>;
   /** The outbound webhook sender (a thread of its own). */
-  webhooks: DeliveryThread;
+  webhooks: DeliveryProcess;
   /** Stop accepting, answer parked long polls, finish the sync transaction in flight, close the database. */
   close(): Promise<void>;
 }
@@ -194,7 +194,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const db = isPostgresUrl(dbPath) ? dbPath : resolve(dbPath);
     const hooks = webhooksOf(opened);
     const wanted = async () => (await hooks.listSubscriptions()).some((s) => s.enabled);
-    const webhooks = new DeliveryThread({ db, holder: replicaId, allowHosts, logger, onAttempts, wanted, worker: webhookOptions });
+    const webhooks = new DeliveryProcess({ db, holder: replicaId, allowHosts, logger, onAttempts, wanted, worker: webhookOptions });
     webhooks.start();
     const stopWaking = opened.onChange(() => webhooks.wake());
 

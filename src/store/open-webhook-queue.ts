@@ -1,9 +1,9 @@
 /**
- * The webhook delivery queue on a connection of its own, for the delivery thread: a second
+ * The webhook delivery queue on a connection of its own, for the delivery process: a second
  * better-sqlite3 connection to the daemon's file (WAL; claims and outcomes wait for the API's write
  * lock by trying again every millisecond, sqlite/eager-lock.ts; it takes over checkpointing), or a
  * small PostgreSQL pool. The daemon has migrated
- * the database already; this only connects. Engines are imported on demand so the thread loads
+ * the database already; this only connects. Engines are imported on demand so the process loads
  * one driver, not the whole store.
  */
 import { isPostgresUrl } from './db-target.js';
@@ -14,17 +14,17 @@ export interface WebhookQueue {
   close(): Promise<void>;
 }
 
-/** PostgreSQL connections of the thread: one claim or flush at a time, plus presence and pruning. */
+/** PostgreSQL connections of the delivery process: one claim or flush at a time, plus presence and pruning. */
 const PG_POOL_SIZE = 3;
 
 /**
- * WAL pages after which the thread's SQLite connection checkpoints (the API's: SQLite's default
+ * WAL pages after which the delivery process's SQLite connection checkpoints (the API's: SQLite's default
  * 1,000). Whichever connection's commit crosses the threshold copies the WAL into the database file
- * (and syncs it) before its call returns; with deliveries flowing, the thread commits claims and
+ * (and syncs it) before its call returns; with deliveries flowing, the delivery process commits claims and
  * outcomes several times a second and so reaches its lower threshold first, and the API's event
  * loop is left out of that work (BENCHMARKS F12). A checkpoint never holds the write lock.
  */
-export const THREAD_WAL_AUTOCHECKPOINT = 200;
+export const DELIVERY_WAL_AUTOCHECKPOINT = 200;
 
 export async function openWebhookQueue(db: string): Promise<WebhookQueue> {
   if (isPostgresUrl(db)) {
@@ -32,9 +32,9 @@ export async function openWebhookQueue(db: string): Promise<WebhookQueue> {
     const pg = PgDb.open(db, PG_POOL_SIZE);
     return { hooks: new PostgresWebhooks(pg), close: () => pg.close() };
   }
-  if (db === ':memory:' || db === '') throw new Error('webhook deliveries need a database file or a postgres:// URL: an in-memory SQLite database cannot be shared with the delivery thread');
+  if (db === ':memory:' || db === '') throw new Error('webhook deliveries need a database file or a postgres:// URL: an in-memory SQLite database cannot be shared with the delivery process');
   const [{ openConnection }, { EagerSqliteDb }, { SqliteWebhooks }] = await Promise.all([import('./sqlite/connection.js'), import('./sqlite/eager-lock.js'), import('./sqlite/webhooks.js')]);
   const sqlite = new EagerSqliteDb(openConnection(db, { busyTimeoutMs: 0 }));
-  sqlite.raw.pragma(`wal_autocheckpoint = ${THREAD_WAL_AUTOCHECKPOINT}`);
+  sqlite.raw.pragma(`wal_autocheckpoint = ${DELIVERY_WAL_AUTOCHECKPOINT}`);
   return { hooks: new SqliteWebhooks(sqlite), close: async () => sqlite.close() };
 }

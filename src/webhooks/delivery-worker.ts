@@ -13,7 +13,7 @@
  * notifications, forwarded; debounced) and polls every `pollMs` for retries and for deliveries
  * written through another replica; when every slot is busy a wake-up costs nothing (no query).
  * With several replicas each runs one; a claim (lease) gives each delivery to one of them.
- * The daemon runs it on a thread of its own (delivery-thread.ts), beside the API, not on its loop.
+ * The daemon runs it in a process of its own (delivery-process.ts), beside the API, not on its loop.
  */
 import { setMaxListeners } from 'node:events';
 import type { ClaimedDelivery, DeliveryOutcome, FinishedDelivery, WebhookStore } from '../store/webhook-store.js';

@@ -1,10 +1,10 @@
 /** Prometheus series of outbound webhooks, on the server's registry: the queue by status (read at scrape time) and attempts by outcome. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Store } from '../store/store.js';
-import type { AttemptCounts } from './delivery-thread.js';
+import type { AttemptCounts } from './delivery-process.js';
 import { webhooksOf } from '../store/webhooks-of.js';
 
-/** Register the series; returns what the delivery thread's attempt counts are added with. */
+/** Register the series; returns what the delivery process's attempt counts are added with. */
 export function registerWebhookMetrics(registry: Registry, store: Store): (counts: AttemptCounts) => void {
   new Gauge({
     name: 'brokkr_webhook_deliveries',

@@ -1,5 +1,5 @@
 /**
- * The webhook delivery thread's SQLite connection (src/store/sqlite/eager-lock.ts) asks for the write
+ * The webhook delivery process's SQLite connection (src/store/sqlite/eager-lock.ts) asks for the write
  * lock every millisecond instead of in SQLite's busy handler: it writes as soon as another
  * connection lets go, and fails with SQLITE_BUSY when the lock is held past its bound. The API's
  * connection waits for that lock on a timer instead (SqliteDb.txWhenFree), its event loop serving.

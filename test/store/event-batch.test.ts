@@ -14,7 +14,7 @@ describe('SQLite event batch', () => {
     const agent = await store.createAgent({ name: 'a', cluster_name: 'c', pak_hash: 'h' });
     const report = (message: string) => store.createEvent({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message });
     const other = plainConnection(target);
-    other.exec('BEGIN IMMEDIATE'); // the write lock, as the webhook delivery thread takes it
+    other.exec('BEGIN IMMEDIATE'); // the write lock, as the webhook delivery process takes it
     let answered = 0;
     const first = report('first').then((e) => (answered++, e));
     // The event loop turns while the lock is held: timers fire, a second report joins.

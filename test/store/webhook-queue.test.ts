@@ -1,15 +1,15 @@
 /**
  * The webhook queue on SQLite. An agent event's transaction only queues the event (migration 12);
  * claims, reads of the delivery log and changes to subscriptions turn queued events into
- * deliveries (src/store/sqlite/webhooks.ts). And the delivery thread's own connection
+ * deliveries (src/store/sqlite/webhooks.ts). And the delivery process's own connection
  * (src/store/open-webhook-queue.ts) checkpoints the WAL after far fewer pages than the API's
  * connection, so with deliveries flowing the copying into the database file happens on the
- * thread, not on the API's event loop.
+ * delivery process, not on the API's event loop.
  */
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { THREAD_WAL_AUTOCHECKPOINT, openWebhookQueue } from '../../src/store/open-webhook-queue.js';
+import { DELIVERY_WAL_AUTOCHECKPOINT, openWebhookQueue } from '../../src/store/open-webhook-queue.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -162,7 +162,7 @@ describe('the webhook queue on SQLite', () => {
     other.exec('CREATE TABLE scratch (b BLOB)');
     const insert = other.prepare('INSERT INTO scratch (b) VALUES (randomblob(?))');
     other.transaction(() => {
-      for (let i = 0; i < THREAD_WAL_AUTOCHECKPOINT * 2; i++) insert.run(PAGE - 100);
+      for (let i = 0; i < DELIVERY_WAL_AUTOCHECKPOINT * 2; i++) insert.run(PAGE - 100);
     })();
     other.close();
     const before = statSync(path).size;
@@ -173,6 +173,6 @@ describe('the webhook queue on SQLite', () => {
     expect(claimed).toMatchObject({ event_type: 'deployment.applied' });
 
     // That claim's commit copied the WAL into the database file: the scratch pages are in it now.
-    expect(statSync(path).size - before).toBeGreaterThanOrEqual(THREAD_WAL_AUTOCHECKPOINT * 2 * PAGE);
+    expect(statSync(path).size - before).toBeGreaterThanOrEqual(DELIVERY_WAL_AUTOCHECKPOINT * 2 * PAGE);
   });
 });

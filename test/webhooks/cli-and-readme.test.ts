@@ -3,17 +3,43 @@
  * and the README's signature-verification snippets (Node and shell) run against a real delivery.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, killAll, requireBuild, ROOT, runCli, startCli } from '../e2e/cli-process.js';
+import { openStore } from '../../src/store/open-store.js';
+import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { tempDir } from '../http/http-fixture.js';
 import { agentWithObject, ADMIN_PAK, api, onCleanup, report, stackRepo } from './daemon-world.js';
 import { startReceiver, until } from './receiver.js';
 
 beforeAll(() => requireBuild());
 afterEach(() => killAll());
+
+/** The pids of a process's children (Linux /proc: the fourth field of each process's stat is its parent). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+    } catch {
+      /* it ended meanwhile */
+    }
+  }
+  return found;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** The code block after `<!-- snippet: NAME -->` in the README. */
 function readmeSnippet(name: string): string {
@@ -80,5 +106,34 @@ describe('webhooks from the command line', () => {
     expect((await api(base, 'GET', '/webhooks')).body).toEqual([]);
     expect(serve.stdout() + serve.stderr()).not.toContain('readme-secret-0123');
     expect(await serve.stop()).toBe(0);
+  });
+
+  it('a daemon killed outright leaves no delivery process behind: the child records its send in flight and stops', async () => {
+    const rx = await startReceiver();
+    onCleanup(() => rx.close());
+    const port = await freePort();
+    const db = join(tempDir('brokkr-webhooks-kill-'), 'b.db');
+    const serve = startCli(['serve', '--repo', stackRepo().path, '--db', db, '--port', String(port), '--webhook-allow-hosts', '127.0.0.1'], {
+      env: { BROKKR_ADMIN_PAK: ADMIN_PAK },
+    });
+    await serve.waitFor(/serving/, 'the daemon serving');
+    const base = `http://127.0.0.1:${port}`;
+    const sub = await api(base, 'POST', '/webhooks', { name: 'hang', url: rx.url('/hang'), event_types: ['deployment.*'], timeout_seconds: 60 });
+    expect(sub.status).toBe(201);
+    await until(async () => ((await api(base, 'GET', '/stacks')).body?.length ? true : null), 'the first sync');
+    await report(base, await agentWithObject(base), 'SUCCESS', 'before the kill');
+    await until(() => rx.to('/hang').length >= 1 || null, 'the receiver holding the delivery');
+    const [child, ...more] = childrenOf(serve.child.pid!).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('delivery-process-entry'));
+    expect(child).toBeDefined();
+    expect(more).toEqual([]);
+
+    serve.child.kill('SIGKILL');
+    await serve.exited();
+    // Long before the send's 60 s timeout: the child heard its daemon go (the IPC channel closed).
+    await until(() => !alive(child!) || null, 'the delivery process to exit after its daemon was killed', 15_000);
+    const store = await openStore(db);
+    onCleanup(() => store.close());
+    const [delivery] = await webhooksOf(store).listDeliveries(sub.body.id);
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 1, last_error: 'the daemon shut down during the attempt', acquired_by: null });
   });
 });

@@ -61,14 +61,14 @@ export async function api(base: string, method: string, path: string, body?: unk
 }
 
 /**
- * Wait until the daemon's delivery thread runs and claims (it starts with the first subscription):
+ * Wait until the daemon's delivery process runs and claims (it starts with the first subscription):
  * a test whose retries must fit FAST_RETRY's 1.5 s window from the event creates the event after
- * this, so a thread slow to start on a loaded machine does not use up the window.
+ * this, so a process slow to start on a loaded machine does not use up the window.
  */
-export async function threadReady(d: Daemon): Promise<void> {
+export async function processReady(d: Daemon): Promise<void> {
   const end = Date.now() + 20_000;
   while (!d.webhooks.ready) {
-    if (Date.now() > end) throw new Error('timed out waiting for the webhook delivery thread to run');
+    if (Date.now() > end) throw new Error('timed out waiting for the webhook delivery process to run');
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -3,7 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { closedPort, startReceiver, until, type Receiver } from './receiver.js';
-import { agentWithObject, api, daemon, onCleanup, report, stackRepo, threadReady } from './daemon-world.js';
+import { agentWithObject, api, daemon, onCleanup, report, stackRepo, processReady } from './daemon-world.js';
 
 async function receiver(): Promise<Receiver> {
   const r = await startReceiver();
@@ -87,7 +87,7 @@ describe('outbound webhooks', () => {
       rejects: await subscribe('rejects', rx.url('/404')),
       ok: await subscribe('ok', rx.url('/ok')),
     };
-    await threadReady(d); // FAST_RETRY's window starts with the event
+    await processReady(d); // FAST_RETRY's window starts with the event
     const agent = await agentWithObject(d.url);
     await report(d.url, agent, 'SUCCESS');
     // Two hanging receivers hold two of the four slots; the API answers and the good receivers get theirs meanwhile.

@@ -97,7 +97,7 @@ export class SqliteDb {
   /**
    * tx(fn) for the daemon's event loop: better-sqlite3 waits for another connection's write lock
    * synchronously (SQLite's busy handler sleeps in steps of up to 100 ms), stalling every request
-   * meanwhile, and the lock may be held by the webhook delivery thread, which runs at a lower
+   * meanwhile, and the lock may be held by the webhook delivery process, which runs at a lower
    * priority. Here BEGIN asks for the lock without waiting and, while it is held elsewhere, asks
    * again a millisecond later on a timer, the event loop serving in between; after the connection's
    * busy timeout it fails with SQLITE_BUSY as tx(fn) would. Once the lock is taken, fn runs as in tx.

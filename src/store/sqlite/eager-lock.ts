@@ -2,9 +2,9 @@
  * A connection that asks for SQLite's write lock the way the API's event batch does
  * (event-batch.ts): without SQLite's busy handler, whose sleeps grow to 100 ms a try. Against a
  * daemon that takes the lock every millisecond or so under load that handler rarely wins, and the
- * webhook delivery thread's claims and outcomes lagged by seconds (BENCHMARKS F12, third pass).
+ * webhook delivery process's claims and outcomes lagged by seconds (BENCHMARKS F12, third pass).
  * Here a busy lock is tried again every millisecond — blocking, so only for a connection on a
- * thread that serves nothing else (the delivery thread) — up to the same 5 s after which any write
+ * process that serves nothing else (the delivery process) — up to the same 5 s after which any write
  * fails with SQLITE_BUSY. Open the connection with `busyTimeoutMs: 0`.
  */
 import type { Database as Db } from 'better-sqlite3';

@@ -12,7 +12,7 @@
  * report waits only for the end of the current turn (`setImmediate`).
  *
  * The batch never blocks the event loop on SQLite's write lock: while another connection holds it
- * (the webhook delivery thread's claims and outcomes, `db migrate`, a second process) SQLite's busy
+ * (the webhook delivery process's claims and outcomes, `db migrate`, another daemon) SQLite's busy
  * handler would sleep the whole daemon in growing steps of up to 100 ms. Instead the batch asks for
  * the lock without waiting (`busy_timeout` 0 for its BEGIN) and tries again 1 ms later, the API
  * serving in between and later reports joining the batch; after the connection's own busy timeout

@@ -165,7 +165,7 @@ export class SqliteWebhooks implements WebhookStore {
   /**
    * What reads of the delivery log do first: write the deliveries of the agent events still queued,
    * so a report's delivery is listed as soon as the report is answered. A write only when the queue
-   * has rows (the delivery thread keeps it near empty).
+   * has rows (the delivery process keeps it near empty).
    */
   private collectQueued(): void {
     const { db } = this;
@@ -306,7 +306,7 @@ export class SqliteWebhooks implements WebhookStore {
 
   async pruneDeliveries(before: string): Promise<number> {
     // Event keys go with the log they deduplicated (migration 10). One transaction: the write lock
-    // is asked for once (the delivery thread's connection does not wait in SQLite's busy handler).
+    // is asked for once (the delivery process's connection does not wait in SQLite's busy handler).
     return this.db.tx(() => {
       this.db.stmt('DELETE FROM webhook_event_ids WHERE created_at < ?').run(before);
       return this.db.stmt("DELETE FROM webhook_deliveries WHERE status IN ('success', 'dead') AND created_at < ?").run(before).changes;

@@ -1,4 +1,4 @@
-/** Migration 12: an agent event's webhook deliveries are written by the delivery thread, from a queue the event's trigger appends to (issue 15, BENCHMARKS F12). */
+/** Migration 12: an agent event's webhook deliveries are written by the delivery process, from a queue the event's trigger appends to (issue 15, BENCHMARKS F12). */
 import type { Migration } from './migration.js';
 
 /*
