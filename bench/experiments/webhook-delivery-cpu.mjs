@@ -1,10 +1,12 @@
-// Experiment — CPU of the webhook delivery thread per delivery, measured by the kernel's count of
-// that one thread's CPU time (/proc/self/task/TID/stat), so the figure holds on a busy machine where
-// latencies would not. Events are written at `rate`/s for `seconds` straight into the store (no
-// HTTP), each making one delivery for a `*` subscription; a receiver in its own process answers
-// after 200 ms; the run ends when every delivery has been sent.
+// Experiment — CPU of the webhook delivery process per delivery, measured by the kernel's count of
+// its threads' CPU time (/proc/PID/task/TID/stat), so the figure holds on a busy machine where
+// latencies would not: its main thread (claims, HTTP, outcomes) apart from its other threads (V8's
+// garbage collector helpers, libuv). Events are written at `rate`/s for `seconds` straight into the
+// store (no HTTP), each making one delivery for a `*` subscription; a receiver in its own process
+// answers after 200 ms; the run ends when every delivery has been sent.
 //
-//   npm run build && node bench/experiments/webhook-thread-cpu.mjs [--rate 1000] [--seconds 10]
+//   npm run build && node bench/experiments/webhook-delivery-cpu.mjs [--rate 1000] [--seconds 10]
+// Also prints the delivery process's peak RSS (VmHWM).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +14,25 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { openStore } from '../../dist/store/open-store.js';
 import { webhooksOf } from '../../dist/store/webhooks-of.js';
-import { DeliveryThread } from '../../dist/webhooks/delivery-thread.js';
+import { DeliveryProcess } from '../../dist/webhooks/delivery-process.js';
 import { startWorker } from '../lib/child.mjs';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const cpuOfTask = (tid) => {
-  const stat = readFileSync(tid === null ? `/proc/${process.pid}/stat` : `/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+/** CPU seconds of one thread of a process, or (tid null) of the whole process. */
+const cpuOf = (pid, tid) => {
+  const stat = readFileSync(tid === null ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 
-const dir = mkdtempSync(join(tmpdir(), 'brokkr-thread-cpu-'));
+const dir = mkdtempSync(join(tmpdir(), 'brokkr-delivery-cpu-'));
 const path = join(dir, 'brokkr.db');
 const store = await openStore(path);
 const receiver = startWorker(new URL('../lib/receiver-worker.mjs', import.meta.url).pathname);
-let thread = null;
+let delivery = null;
 try {
   const g = await store.ensureGenerator('repo', null);
   await store.saveSyncTarget(g.id, { repo: '/r', branch: 'main', root: '' });
@@ -40,14 +43,13 @@ try {
   for (let i = 0; i < 200; i++) agents.push(await store.createAgent({ name: `a${i}`, cluster_name: 'c', pak_hash: `h${i}` }));
   const { url } = await receiver.call({ cmd: 'start', delayMs: 200 });
   await webhooksOf(store).createSubscription({ name: 'all', url, event_types: ['*'], secret: 'bench-secret', format: 'json', timeout_seconds: 30, created_by: null });
-  thread = new DeliveryThread({ db: path, holder: 'bench', allowHosts: ['127.0.0.1'], logger: pino({ level: 'warn' }) });
-  thread.start();
-  while (!thread.ready) await sleep(20);
-  const tid = thread.scheduling?.tid;
-  if (!tid) throw new Error('the thread did not report its id (Linux only)');
-  const threadBefore = cpuOfTask(tid);
-  const mainBefore = cpuOfTask(process.pid);
-  const allBefore = cpuOfTask(null);
+  delivery = new DeliveryProcess({ db: path, holder: 'bench', allowHosts: ['127.0.0.1'], logger: pino({ level: 'warn' }) });
+  delivery.start();
+  while (!delivery.ready) await sleep(20);
+  const child = delivery.scheduling.pid;
+  const threadBefore = cpuOf(child, child);
+  const childBefore = cpuOf(child, null);
+  const mainBefore = cpuOf(process.pid, process.pid);
   const t0 = performance.now();
   const total = rate * seconds;
   let sent = 0;
@@ -56,24 +58,24 @@ try {
     const batch = [];
     while (sent < due) batch.push(store.createEvent({ agent_id: agents[sent++ % agents.length].id, deployment_object_id: objectId, event_type: 'DEPLOY', status: sent % 10 === 0 ? 'FAILURE' : 'SUCCESS', message: 'applied' }));
     await Promise.all(batch);
-    if (batch.length) thread.wake();
+    if (batch.length) delivery.wake();
     await sleep(10);
   }
   const injectedS = (performance.now() - t0) / 1000;
-  const mainAfter = cpuOfTask(process.pid);
-  while (thread.delivered < total && performance.now() - t0 < (seconds + 60) * 1000) await sleep(50);
-  const threadCpu = cpuOfTask(tid) - threadBefore;
-  const mainCpu = cpuOfTask(process.pid) - mainBefore;
-  const othersCpu = cpuOfTask(null) - allBefore - threadCpu - mainCpu;
+  const mainAfter = cpuOf(process.pid, process.pid);
+  while (delivery.delivered < total && performance.now() - t0 < (seconds + 60) * 1000) await sleep(50);
+  const rssMiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child}/status`, 'utf8'))?.[1]) / 1024;
+  const threadCpu = cpuOf(child, child) - threadBefore;
+  const othersCpu = cpuOf(child, null) - childBefore - threadCpu;
   const { arrivals, cpuS } = await receiver.call({ cmd: 'arrivals', until: Date.now() });
   const lags = arrivals.map((a) => a.at - a.createdAt).sort((a, b) => a - b);
   console.log(
-    `${total} events in ${injectedS.toFixed(1)} s; delivered ${thread.delivered} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
-      `thread CPU ${threadCpu.toFixed(2)} s = ${((threadCpu * 1e6) / Math.max(1, thread.delivered)).toFixed(0)} µs/delivery; ` +
-      `main (event writes) ${(((mainAfter - mainBefore) * 1e6) / total).toFixed(0)} µs/event; other threads (GC helpers, libuv) ${((othersCpu * 1e6) / Math.max(1, thread.delivered)).toFixed(0)} µs/delivery; receiver CPU ${cpuS.toFixed(1)} s; lag median ${lags[lags.length >> 1]} ms`,
+    `${total} events in ${injectedS.toFixed(1)} s; delivered ${delivery.delivered} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+      `delivery process: main thread ${threadCpu.toFixed(2)} s = ${((threadCpu * 1e6) / Math.max(1, delivery.delivered)).toFixed(0)} µs/delivery, ` +
+      `other threads (GC helpers, libuv) ${((othersCpu * 1e6) / Math.max(1, delivery.delivered)).toFixed(0)} µs/delivery; this process (event writes) ${(((mainAfter - mainBefore) * 1e6) / total).toFixed(0)} µs/event; receiver CPU ${cpuS.toFixed(1)} s; lag median ${lags[lags.length >> 1]} ms; delivery process peak RSS ${rssMiB.toFixed(0)} MiB`,
   );
 } finally {
-  await thread?.stop();
+  await delivery?.stop();
   await receiver.stop();
   await store.close();
   rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // F12, sixth pass): CPU per event of inserts as the event batch writes them (5 events a transaction,
 // 20,000 events written first), on a database at schema 11 (the trigger writes each delivery row in
 // the event's transaction) and at the latest schema (migration 12: the trigger queues the event, the
-// delivery thread writes the row), without and with the subscription. CPU time of this process, so
+// delivery process writes the row), without and with the subscription. CPU time of this process, so
 // the figure holds on a busy machine; each variant twice, interleaved.
 //
 //   npm run build && node bench/experiments/webhook-trigger-cost.mjs [--events 20000]

@@ -91,7 +91,7 @@ serve(
       return { agents: out };
     },
     /** Outbound webhooks: deliveries sent by this daemon, and the queue by status. */
-    webhooks: async () => ({ delivered: daemon.webhooks.delivered, counts: await webhooksOf(daemon.store).countDeliveries() }),
+    webhooks: async () => ({ delivered: daemon.webhooks.delivered, counts: await webhooksOf(daemon.store).countDeliveries(), pid: daemon.webhooks.child?.pid ?? null, ready: daemon.webhooks.ready }),
     /** Trace entries recorded since the last call. */
     trace: () => ({ trace: trace.splice(0) }),
     /** Diagnostics: write a heap snapshot (a full GC first) and report memory after it. */
@@ -113,7 +113,7 @@ serve(
     /**
      * CPU time of this process's threads so far (µs, from /proc/self/task/<tid>/stat: 10 ms ticks):
      * the main thread (the event loop that answers HTTP) apart from all others (V8's GC and
-     * compiler helpers, libuv's pool, the webhook delivery thread).
+     * compiler helpers, libuv's pool, the webhook delivery process).
      */
     threadCpu: async () => {
       const { readdirSync, readFileSync } = await import('node:fs');
@@ -156,10 +156,19 @@ serve(
       }
       return { smapsMiB: out };
     },
+    /** `deliveryRssMiB`: the webhook delivery process's (a child of the daemon; 0 while there is none). */
     async memory() {
       const mem = process.memoryUsage();
+      const delivery = daemon.webhooks.child?.pid;
+      let deliveryRssMiB = 0;
+      try {
+        if (delivery) deliveryRssMiB = memoryOf(delivery).rssMiB;
+      } catch {
+        /* it exited meanwhile */
+      }
       return {
         ...memoryOf(),
+        deliveryRssMiB,
         heapUsedMiB: mem.heapUsed / 2 ** 20,
         heapTotalMiB: mem.heapTotal / 2 ** 20,
         externalMiB: mem.external / 2 ** 20,
