@@ -1,4 +1,5 @@
 /** Agent events on PostgreSQL: what an agent reports about applying a deployment object. */
+import { randomUUID } from 'node:crypto';
 import type { AgentEvent } from '../records.js';
 import { NotFoundError, type EventQuery } from '../store.js';
 import { EVENT_COLUMNS } from '../sqlite/rows.js';
@@ -31,6 +32,64 @@ export async function createEvent(
   // Release rules run in the event's own transaction (the rollout row locked), as on SQLite.
   const outcome = await rolloutOfEvent(sql, input.deployment_object_id, input.agent_id);
   return outcome ? Object.defineProperty(event, 'rolloutChanged', { value: outcome, enumerable: false }) : event;
+}
+
+export type EventInput = Parameters<typeof createEvent>[1];
+export type EventOutcome = { event: AgentEvent & { rolloutChanged?: RolloutOutcome } } | { error: NotFoundError };
+
+/**
+ * Several agents' events in the caller's transaction (the store's group commit, event-batch.ts),
+ * each one's outcome in input order: its event, or NotFoundError for an agent or object that does
+ * not exist — that event alone is not written. Without a rollout on any of their objects they are
+ * one statement, one round trip; with one, event by event as createEvent, so each report meets the
+ * rollout as the reports before it left it. The rollouts are locked first, in object-id order, as
+ * every writer of rollouts locks them, so concurrent batches cannot deadlock.
+ */
+export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Promise<EventOutcome[]> {
+  const objectIds = [...new Set(inputs.map((i) => uuidParam(i.deployment_object_id)).filter((id) => id !== null))];
+  const rollouts = await sql.rows('SELECT target_object_id FROM stack_rollouts WHERE target_object_id = ANY($1::uuid[]) ORDER BY target_object_id FOR UPDATE', [objectIds]);
+  if (rollouts.length > 0) {
+    const outcomes: EventOutcome[] = [];
+    for (const input of inputs) {
+      try {
+        outcomes.push({ event: await createEvent(sql, input) });
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        outcomes.push({ error });
+      }
+    }
+    return outcomes;
+  }
+  // Ids made here (v4, as the column's default) tell each input its row; the insert follows the input's order, so seq does.
+  const ids = inputs.map(() => randomUUID());
+  const rows = await sql.rows<AgentEvent & { input_id: string; agent_found: boolean; object_found: boolean }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+         AS t (id, agent_id, object_id, event_type, status, message, n)),
+     a AS (SELECT id FROM agents WHERE id IN (SELECT agent_id FROM input) AND deleted_at IS NULL ORDER BY id FOR SHARE),
+     o AS (SELECT id FROM deployment_objects WHERE id IN (SELECT object_id FROM input)),
+     ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
+             SELECT input.id, input.agent_id, input.object_id, input.event_type, input.status, input.message FROM input
+             WHERE input.agent_id IN (SELECT id FROM a) AND input.object_id IN (SELECT id FROM o) ORDER BY input.n
+             RETURNING ${EVENT_COLUMNS})
+     SELECT input.id AS input_id, input.agent_id IN (SELECT id FROM a) AS agent_found, input.object_id IN (SELECT id FROM o) AS object_found, ins.*
+     FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.n`,
+    [
+      ids,
+      inputs.map((i) => uuidParam(i.agent_id)),
+      inputs.map((i) => uuidParam(i.deployment_object_id)),
+      inputs.map((i) => i.event_type),
+      inputs.map((i) => i.status),
+      inputs.map((i) => i.message),
+    ],
+  );
+  return rows.map((row, n): EventOutcome => {
+    const input = inputs[n]!;
+    if (!row.agent_found) return { error: new NotFoundError(`agent ${input.agent_id} not found`) };
+    if (!row.object_found) return { error: new NotFoundError(`deployment object ${input.deployment_object_id} not found`) };
+    const { input_id: _i, agent_found: _a, object_found: _o, ...event } = row;
+    return { event };
+  });
 }
 
 /** Live events, newest first (by seq), optionally filtered by agent and object. */

@@ -1,6 +1,7 @@
 /** PostgresStore: the Store interface over a PostgreSQL database shared by any number of replicas. */
 import { randomUUID } from 'node:crypto';
 import * as repositories from './repositories.js';
+import { PgEventBatch } from './event-batch.js';
 import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   NameHolder,
@@ -134,6 +135,7 @@ export class PostgresStore implements Store {
   /** Idempotent, as on SQLite: a second close waits for the first. */
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
+      await this.#events.drain();
       await this.#subscription.close();
       await this.db.close();
     })());
@@ -373,12 +375,38 @@ export class PostgresStore implements Store {
     status: string;
     message: string | null;
   }): Promise<AgentEvent> {
-    // A released wave concerns its agents, which may not hold the stack yet: they are named.
-    return this.#write(
-      (sql) => events.createEvent(sql, input),
-      (event) => [...releaseChanges(event.rolloutChanged), { kind: 'agent', agentId: input.agent_id }],
-    );
+    return this.#events.add(input);
   }
+
+  /** The changes an event announces. A released wave concerns its agents, which may not hold the stack yet: they are named. */
+  static #eventChanges(event: AgentEvent & { rolloutChanged?: RolloutOutcome }): StoreChange[] {
+    return [...releaseChanges(event.rolloutChanged), { kind: 'agent', agentId: event.agent_id }];
+  }
+
+  /** Group commit of events (event-batch.ts): one transaction and one notification statement for all of them. */
+  readonly #events = new PgEventBatch(
+    async (inputs) => {
+      let announced: StoreChange[] = [];
+      const outcomes = await this.db.tx(async (sql) => {
+        const out = await events.createEvents(sql, inputs);
+        const seen = new Set<string>();
+        announced = out
+          .flatMap((o) => ('event' in o ? PostgresStore.#eventChanges(o.event) : []))
+          .filter((c) => {
+            const key = JSON.stringify(c);
+            return !seen.has(key) && seen.add(key);
+          });
+        if (announced.length > 0) {
+          await sql.run('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
+        }
+        return out;
+      });
+      for (const a of announced) this.#hub.emit(a);
+      return outcomes;
+    },
+    (input) => this.#write((sql) => events.createEvent(sql, input), PostgresStore.#eventChanges),
+  );
+
   async getEvent(id: string): Promise<AgentEvent | null> {
     return events.getEvent(this.db, id);
   }
