@@ -76,7 +76,7 @@ export class PgEventBatch {
   async #write(batch: Waiting[]): Promise<void> {
     let outcomes: EventOutcome[];
     try {
-      outcomes = await this.writeAll(batch.map((w) => w.input));
+      outcomes = await this.#writeAllRetryingDeadlocks(batch.map((w) => w.input));
     } catch (err) {
       if (batch.length === 1 || !refusedValue(err)) {
         for (const w of batch) w.reject(err);
@@ -88,7 +88,24 @@ export class PgEventBatch {
     }
     outcomes.forEach((o, i) => ('event' in o ? batch[i]!.resolve(o.event) : batch[i]!.reject(o.error)));
   }
+
+  /**
+   * A batch with events on several rollouts locks their rows in object-id order; a write that moves
+   * agents between waves locks rollouts in stack-id order, so the two can deadlock. PostgreSQL then
+   * rolls one transaction back (40P01) and nothing of it was written: the batch is tried again.
+   */
+  async #writeAllRetryingDeadlocks(inputs: EventInput[]): Promise<EventOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeAll(inputs);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '40P01' || attempt >= DEADLOCK_ATTEMPTS) throw err;
+      }
+    }
+  }
 }
+
+const DEADLOCK_ATTEMPTS = 3;
 
 /**
  * Whether the database refused a value (SQLSTATE class 22, data exception, or 23, integrity

@@ -42,8 +42,9 @@ export type EventOutcome = { event: AgentEvent & { rolloutChanged?: RolloutOutco
  * each one's outcome in input order: its event, or NotFoundError for an agent or object that does
  * not exist — that event alone is not written. Without a rollout on any of their objects they are
  * one statement, one round trip; with one, event by event as createEvent, so each report meets the
- * rollout as the reports before it left it. The rollouts are locked first, in object-id order, as
- * every writer of rollouts locks them, so concurrent batches cannot deadlock.
+ * rollout as the reports before it left it. The rollouts are locked first, in object-id order (as
+ * health reports lock them), so concurrent batches cannot deadlock with each other; one that does
+ * with a change of wave membership is tried again (event-batch.ts).
  */
 export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Promise<EventOutcome[]> {
   const objectIds = [...new Set(inputs.map((i) => uuidParam(i.deployment_object_id)).filter((id) => id !== null))];
