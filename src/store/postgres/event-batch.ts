@@ -17,11 +17,7 @@
  * batch thus holds whatever arrived during the round trips of the one before (a batch formed every
  * turn of the event loop would hold one or two reports and cost as many round trips as before).
  */
-import type { AgentEvent } from '../records.js';
-import type { RolloutOutcome } from '../rollout-outcome.js';
-import type { EventInput, EventOutcome } from './events.js';
-
-type Written = AgentEvent & { rolloutChanged?: RolloutOutcome };
+import type { EventInput, EventOutcome, WrittenEvent as Written } from './events.js';
 interface Waiting {
   input: EventInput;
   resolve: (event: Written) => void;

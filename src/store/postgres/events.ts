@@ -7,6 +7,9 @@ import { uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfEvent } from './rollouts.js';
 import type { RolloutOutcome } from '../rollout-outcome.js';
 
+/** An event as written, with what it changed of its stack's rollout (not enumerable). */
+export type WrittenEvent = AgentEvent & { rolloutChanged?: RolloutOutcome };
+
 /**
  * Call inside a transaction: the checks and the insert see one state. They are one statement, one
  * round trip instead of three: at 1,000 reports a second each round trip costs the API's thread a
@@ -15,7 +18,7 @@ import type { RolloutOutcome } from '../rollout-outcome.js';
 export async function createEvent(
   sql: Sql,
   input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): Promise<AgentEvent & { rolloutChanged?: RolloutOutcome }> {
+): Promise<WrittenEvent> {
   const row = (await sql.one<AgentEvent & { agent_found: boolean; object_found: boolean }>(
     `WITH a AS (SELECT id FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE),
           o AS (SELECT id FROM deployment_objects WHERE id = $2),
@@ -35,7 +38,7 @@ export async function createEvent(
 }
 
 export type EventInput = Parameters<typeof createEvent>[1];
-export type EventOutcome = { event: AgentEvent & { rolloutChanged?: RolloutOutcome } } | { error: NotFoundError };
+export type EventOutcome = { event: WrittenEvent } | { error: NotFoundError };
 
 /**
  * Several agents' events in the caller's transaction (the store's group commit, event-batch.ts),

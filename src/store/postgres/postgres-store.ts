@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import * as repositories from './repositories.js';
 import { PgEventBatch } from './event-batch.js';
+import type { WrittenEvent } from './events.js';
 import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   NameHolder,
@@ -94,7 +95,10 @@ export class PostgresStore implements Store {
       const r = await fn(sql);
       const c = change(r);
       announced = c === null ? [] : Array.isArray(c) ? c : [c];
-      for (const a of announced) await sql.run('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, changePayload(this.#origin, a)]);
+      // One statement for all of them: a batch of events announces each of its agents.
+      if (announced.length > 0) {
+        await sql.run('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
+      }
       return r;
     });
     for (const a of announced) this.#hub.emit(a);
@@ -378,33 +382,23 @@ export class PostgresStore implements Store {
     return this.#events.add(input);
   }
 
-  /** The changes an event announces. A released wave concerns its agents, which may not hold the stack yet: they are named. */
-  static #eventChanges(event: AgentEvent & { rolloutChanged?: RolloutOutcome }): StoreChange[] {
-    return [...releaseChanges(event.rolloutChanged), { kind: 'agent', agentId: event.agent_id }];
+  /**
+   * What written events announce: each agent that reported, once, and the agents of any wave they
+   * released (which may not hold the stack yet, so they are named).
+   */
+  static #eventChanges(written: readonly WrittenEvent[]): StoreChange[] {
+    const agents = new Set(written.map((e) => e.agent_id));
+    return [...written.flatMap((e) => releaseChanges(e.rolloutChanged)), ...[...agents].map((agentId): StoreChange => ({ kind: 'agent', agentId }))];
   }
 
-  /** Group commit of events (event-batch.ts): one transaction and one notification statement for all of them. */
+  /** Group commit of events (event-batch.ts): one transaction, and one notification statement, for all of them. */
   readonly #events = new PgEventBatch(
-    async (inputs) => {
-      let announced: StoreChange[] = [];
-      const outcomes = await this.db.tx(async (sql) => {
-        const out = await events.createEvents(sql, inputs);
-        const seen = new Set<string>();
-        announced = out
-          .flatMap((o) => ('event' in o ? PostgresStore.#eventChanges(o.event) : []))
-          .filter((c) => {
-            const key = JSON.stringify(c);
-            return !seen.has(key) && seen.add(key);
-          });
-        if (announced.length > 0) {
-          await sql.run('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
-        }
-        return out;
-      });
-      for (const a of announced) this.#hub.emit(a);
-      return outcomes;
-    },
-    (input) => this.#write((sql) => events.createEvent(sql, input), PostgresStore.#eventChanges),
+    (inputs) =>
+      this.#write(
+        (sql) => events.createEvents(sql, inputs),
+        (outcomes) => PostgresStore.#eventChanges(outcomes.flatMap((o) => ('event' in o ? [o.event] : []))),
+      ),
+    (input) => this.#write((sql) => events.createEvent(sql, input), (event) => PostgresStore.#eventChanges([event])),
   );
 
   async getEvent(id: string): Promise<AgentEvent | null> {
