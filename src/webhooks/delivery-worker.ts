@@ -21,7 +21,7 @@ import { nextRetryAt, type RetryOptions } from './retry-policy.js';
 import { deliveryAgents, sendAttempt, type AttemptResult, type DeliveryAgents } from './send-delivery.js';
 import type { UrlPolicy } from './url-policy.js';
 
-/** What the worker logs through: pino's Logger, or the thread's forwarder to the daemon's logger. */
+/** What the worker logs through: pino's Logger, or the delivery process's forwarder to the daemon's logger. */
 export interface WebhookLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -200,7 +200,7 @@ export class DeliveryWorker {
       );
     }
     // Attempts are counted when they are made (metrics see them no later than the database does),
-    // after their log lines: the thread posts both to the daemon in this order, so whoever sees
+    // after their log lines: the delivery process sends both to the daemon in this order, so whoever sees
     // the count has the lines too.
     this.#o.onAttempts?.(batch.map((f) => f.outcome.status));
     this.#flushing = this.#flushing.then(async () => {
