@@ -1,21 +1,21 @@
 /**
- * The webhook queue on SQLite. An agent event's transaction only queues the event (migration 12);
- * claims, reads of the delivery log and changes to subscriptions turn queued events into
- * deliveries (src/store/sqlite/webhooks.ts). And the delivery process's own connection
+ * The webhook queue. An agent event's transaction only queues the event (migration 12, both
+ * engines); claims, reads of the delivery log and changes to subscriptions turn queued events into
+ * deliveries (src/store/{sqlite,postgres}/webhooks.ts). And on SQLite the delivery process's own connection
  * (src/store/open-webhook-queue.ts) checkpoints the WAL after far fewer pages than the API's
  * connection, so with deliveries flowing the copying into the database file happens on the
  * delivery process, not on the API's event loop.
  */
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DELIVERY_WAL_AUTOCHECKPOINT, openWebhookQueue } from '../../src/store/open-webhook-queue.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
-import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import type { NewWebhookSubscription } from '../../src/store/webhook-store.js';
-import { openTestStore, plainConnection, withStack } from './store-fixture.js';
+import { ENGINES, openEngineStore, openTestStore, plainConnection, withStack } from './store-fixture.js';
 
 const PAGE = 4096;
 
@@ -41,19 +41,9 @@ async function reporting(store: Store) {
   };
 }
 
-/** Rows of a table, read on a connection of its own (what is committed, not what a store caches). */
-function count(path: string, table: string): number {
-  const db = plainConnection(path);
-  try {
-    return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-
-describe('agent events queued for their deliveries (migration 12)', () => {
+describe.each(ENGINES)('agent events queued for their deliveries (migration 12, %s)', (engine) => {
   it("an event's own transaction writes one queue row and no delivery; the first claim writes the deliveries, claims them, and empties the queue", async () => {
-    const { store, path } = await openTestStore();
+    const { store, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     const all = await hooks.createSubscription(sub('all'));
     const failures = await hooks.createSubscription(sub('failures', { event_types: ['deployment.failed'] }));
@@ -61,8 +51,8 @@ describe('agent events queued for their deliveries (migration 12)', () => {
     const ok = await report('SUCCESS');
     const bad = await report('FAILURE', 'boom');
     await report('PENDING'); // not an outcome: never queued
-    expect(count(path, 'webhook_event_queue')).toBe(2);
-    expect(count(path, 'webhook_deliveries')).toBe(0);
+    expect(await raw.count('webhook_event_queue')).toBe(2);
+    expect(await raw.count('webhook_deliveries')).toBe(0);
 
     const claimed = await hooks.claimDeliveries('replica-1', 10, 60_000);
     expect(claimed.map((d) => [d.subscription_id, d.event_type, d.event_id]).sort()).toEqual(
@@ -75,14 +65,14 @@ describe('agent events queued for their deliveries (migration 12)', () => {
     const body = JSON.parse(claimed.find((d) => d.subscription_id === failures.id)!.payload);
     // The envelope the trigger wrote before: the event's id, its time, brokkr's data.
     expect(body).toEqual({ id: bad.id, event_type: 'deployment.failed', timestamp: bad.created_at, data: expect.objectContaining({ agent_event_id: bad.id, agent_id: agent.id, agent_name: 'edge', status: 'FAILURE', message: 'boom' }) });
-    expect(count(path, 'webhook_event_queue')).toBe(0);
-    expect(count(path, 'webhook_deliveries')).toBe(3);
+    expect(await raw.count('webhook_event_queue')).toBe(0);
+    expect(await raw.count('webhook_deliveries')).toBe(3);
     expect(await hooks.claimDeliveries('replica-1', 10, 60_000)).toEqual([]);
-    expect(count(path, 'webhook_deliveries')).toBe(3);
+    expect(await raw.count('webhook_deliveries')).toBe(3);
   });
 
   it('a subscription created after an event does not get it; one disabled or deleted after it does (as when the trigger wrote deliveries)', async () => {
-    const { store, path } = await openTestStore();
+    const { store, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     const early = await hooks.createSubscription(sub('early'));
     const gone = await hooks.createSubscription(sub('gone'));
@@ -92,25 +82,24 @@ describe('agent events queued for their deliveries (migration 12)', () => {
     // Deleting 'gone' writes its delivery first, then takes it with the subscription.
     expect(await hooks.deleteSubscription(gone.id)).toBe(true);
     const late = await hooks.createSubscription(sub('late'));
-    expect(count(path, 'webhook_event_queue')).toBe(0);
+    expect(await raw.count('webhook_event_queue')).toBe(0);
     const after = await report();
     expect((await hooks.listDeliveries(early.id)).map((d) => d.event_id)).toEqual([before.id]);
     expect((await hooks.listDeliveries(late.id)).map((d) => d.event_id)).toEqual([after.id]);
-    expect(count(path, 'webhook_deliveries')).toBe(2);
+    expect(await raw.count('webhook_deliveries')).toBe(2);
   });
 
   it('queued events survive a restart and are written once, oldest first, however many claims it takes (2,500 events, 2,000 a transaction)', async () => {
-    const { store, path } = await openTestStore();
+    const { store, target, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     await hooks.createSubscription(sub('all'));
     const { report } = await reporting(store);
     const ids: string[] = [];
     for (let i = 0; i < 2500; i++) ids.push((await report('SUCCESS', `m${i}`)).id);
     await store.close();
-    expect(count(path, 'webhook_event_queue')).toBe(2500);
+    expect(await raw.count('webhook_event_queue')).toBe(2500);
 
-    const again = await openStore(path);
-    onCleanup(() => again.close());
+    const { store: again } = await openEngineStore(engine, target);
     const seen: string[] = [];
     for (let claims = 0; claims < 10; claims++) {
       const claimed = await webhooksOf(again).claimDeliveries('replica-1', 1000, 60_000);
@@ -120,11 +109,11 @@ describe('agent events queued for their deliveries (migration 12)', () => {
     expect(seen).toHaveLength(2500);
     expect(new Set(seen).size).toBe(2500);
     expect(seen).toEqual(ids);
-    expect(count(path, 'webhook_event_queue')).toBe(0);
+    expect(await raw.count('webhook_event_queue')).toBe(0);
   });
 
   it('the delivery log and the queue counts include events still queued', async () => {
-    const { store } = await openTestStore();
+    const { store } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     const all = await hooks.createSubscription(sub('all'));
     const { report } = await reporting(store);
@@ -136,14 +125,86 @@ describe('agent events queued for their deliveries (migration 12)', () => {
   });
 
   it('without an enabled subscription an event queues nothing', async () => {
-    const { store, path } = await openTestStore();
+    const { store, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
     const off = await hooks.createSubscription(sub('off'));
     await hooks.updateSubscription(off.id, { enabled: false });
     const { report } = await reporting(store);
     await report('SUCCESS');
     await report('FAILURE');
-    expect(count(path, 'webhook_event_queue')).toBe(0);
+    expect(await raw.count('webhook_event_queue')).toBe(0);
+  });
+});
+
+describe('the webhook queue on PostgreSQL, with several replicas', () => {
+  it('two replicas claiming at once write every queued event once (1,200 events, a statement-level trigger)', async () => {
+    const { store, target, raw } = await openEngineStore('postgres');
+    const hooks = webhooksOf(store);
+    await hooks.createSubscription(sub('all'));
+    const { objectId, agent } = await reporting(store);
+    // One INSERT of many rows, as the daemon's group commit writes reports: the trigger queues the outcomes only.
+    await raw.exec(
+      `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status)
+       SELECT ?::uuid, ?::uuid, 'DEPLOY', CASE WHEN n % 4 = 0 THEN 'PENDING' ELSE 'SUCCESS' END FROM generate_series(1, 1600) n`,
+      agent.id,
+      objectId,
+    );
+    expect(await raw.count('webhook_event_queue')).toBe(1200);
+    const { store: second } = await openEngineStore('postgres', target);
+    const replicas = [hooks, webhooksOf(second)];
+    const seen: string[] = [];
+    await Promise.all(
+      replicas.map(async (replica, i) => {
+        for (;;) {
+          const claimed = await replica.claimDeliveries(`replica-${i}`, 100, 60_000);
+          if (claimed.length === 0 && (await raw.count('webhook_event_queue')) === 0) return;
+          seen.push(...claimed.map((d) => d.event_id));
+        }
+      }),
+    );
+    expect(seen).toHaveLength(1200);
+    expect(new Set(seen).size).toBe(1200);
+    expect(await raw.count('webhook_deliveries')).toBe(1200);
+  });
+
+  it("a read of the delivery log waits for another replica's collection in progress, and then lists what it wrote", async () => {
+    const { store, target } = await openEngineStore('postgres');
+    const hooks = webhooksOf(store);
+    const all = await hooks.createSubscription(sub('all'));
+    const { report } = await reporting(store);
+    const event = await report();
+    const other = new pg.Client({ connectionString: target });
+    await other.connect();
+    onCleanup(() => other.end());
+    await other.query('BEGIN');
+    expect((await other.query('SELECT webhook_collect_agent_events(2000, false) AS n')).rows[0].n).toBe(1);
+    let listed: unknown[] | undefined;
+    const reading = hooks.listDeliveries(all.id).then((rows) => (listed = rows));
+    // The other replica has the queued event locked and its delivery uncommitted: the read waits for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(listed).toBeUndefined();
+    await other.query('COMMIT');
+    await reading;
+    expect(listed).toEqual([expect.objectContaining({ event_id: event.id, status: 'pending' })]);
+  });
+
+  it("a subscription changed while another replica collects waits for it, and the delivery that replica wrote stays", async () => {
+    const { store, target, raw } = await openEngineStore('postgres');
+    const hooks = webhooksOf(store);
+    const all = await hooks.createSubscription(sub('all'));
+    const { report } = await reporting(store);
+    const event = await report();
+    const other = new pg.Client({ connectionString: target });
+    await other.connect();
+    onCleanup(() => other.end());
+    await other.query('BEGIN');
+    await other.query('SELECT webhook_collect_agent_events(2000, false)');
+    const updating = hooks.updateSubscription(all.id, { enabled: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await other.query('COMMIT');
+    expect(await updating).toMatchObject({ enabled: false });
+    expect((await hooks.listDeliveries(all.id)).map((d) => d.event_id)).toEqual([event.id]);
+    expect(await raw.count('webhook_event_queue')).toBe(0);
   });
 });
 

@@ -30,12 +30,33 @@ import {
   type PresenceRow,
 } from '../webhook-rows.js';
 import { recordAudit } from './audit.js';
-import { uuidParam, type PgDb } from './pg-db.js';
+import { uuidParam, type PgDb, type Sql } from './pg-db.js';
 
 const SUBSCRIPTION_COLUMNS =
   'id::text AS id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
 const DELIVERY_COLUMNS =
   'id::text AS id, subscription_id::text AS subscription_id, event_type, event_id, payload, status, acquired_by, acquired_until, attempts, last_attempt_at, next_retry_at, last_error, last_status_code, response_excerpt, created_at, completed_at';
+
+/** Most queued agent events one statement turns into deliveries. */
+const COLLECT_BATCH = 2000;
+
+/**
+ * Up to COLLECT_BATCH queued agent events made into deliveries and taken off the queue, in one
+ * statement (migration 12's webhook_collect_agent_events); how many it took. `wait` false skips
+ * events another replica is collecting at this moment; true waits for that collection to commit.
+ */
+async function collectAgentEvents(sql: Sql, wait: boolean): Promise<number> {
+  return (await sql.one<{ n: number }>('SELECT webhook_collect_agent_events($1, $2) AS n', [COLLECT_BATCH, wait]))!.n;
+}
+
+/**
+ * Every agent event queued so far made into deliveries: what reads of the delivery log and changes
+ * to the subscriptions do first. Waits for collections in progress elsewhere; a pass that took
+ * nothing while the queue still has rows met only rows another replica took meanwhile, so it looks again.
+ */
+async function collectAllAgentEvents(sql: Sql): Promise<void> {
+  while ((await collectAgentEvents(sql, true)) > 0 || (await sql.one('SELECT 1 FROM webhook_event_queue LIMIT 1')));
+}
 
 type SubscriptionRow = Omit<WebhookSubscription, 'format' | 'filters'> & { format: string; filters: unknown };
 const toSubscription = (row: SubscriptionRow): WebhookSubscription => ({ ...row, format: row.format as WebhookFormat, filters: storedFilters(row.filters) });
@@ -50,6 +71,8 @@ export class PostgresWebhooks implements WebhookStore {
       if (await sql.one('SELECT 1 FROM webhook_subscriptions WHERE name = $1', [input.name])) {
         throw new ConflictError(`a webhook subscription named '${input.name}' exists already`);
       }
+      // Events queued before it are not its own (they meet the subscriptions as they were).
+      await collectAllAgentEvents(sql);
       const row = await sql.one<SubscriptionRow>(
         `INSERT INTO webhook_subscriptions (name, url, secret, format, event_types, timeout_seconds, created_by, filters)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::jsonb) RETURNING ${SUBSCRIPTION_COLUMNS}`,
@@ -83,6 +106,9 @@ export class PostgresWebhooks implements WebhookStore {
     return this.db.tx(async (sql) => {
       // Renames are serialised by name, as creations are.
       if (patch.name !== undefined) await sql.run('SELECT pg_advisory_xact_lock(hashtext($1))', [`webhook:${patch.name}`]);
+      // Queued events first, before the row is locked: a collection elsewhere that writes this subscription's deliveries
+      // needs a share of that lock, and this one could be waiting for that collection's queue rows.
+      await collectAllAgentEvents(sql);
       const row = await sql.one<SubscriptionRow & { secret: string | null }>(`SELECT ${SUBSCRIPTION_COLUMNS}, secret FROM webhook_subscriptions WHERE id = $1 FOR UPDATE`, [key]);
       if (!row) return null;
       const { secret, ...rest } = row;
@@ -105,15 +131,28 @@ export class PostgresWebhooks implements WebhookStore {
   }
 
   async deleteSubscription(id: string, audit?: AuditContext): Promise<boolean> {
+    const key = uuidParam(id);
+    if (key === null) return false;
     return this.db.tx(async (sql) => {
-      const row = await sql.one<SubscriptionRow>(`DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`, [uuidParam(id)]);
+      await collectAllAgentEvents(sql);
+      const row = await sql.one<SubscriptionRow>(`DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING ${SUBSCRIPTION_COLUMNS}`, [key]);
       if (!row) return false;
       await recordAudit(sql, audit, { action: 'webhook.deleted', resource_type: 'webhook', resource_id: row.id, details: subscriptionAuditDetails(toSubscription(row)) });
       return true;
     });
   }
 
+  /**
+   * What reads of the delivery log do first: write the deliveries of the agent events still queued,
+   * so a report's delivery is listed as soon as the report is answered. A write only when the queue
+   * has rows (the delivery processes keep it near empty).
+   */
+  private async collectQueued(): Promise<void> {
+    if (await this.db.one('SELECT 1 FROM webhook_event_queue LIMIT 1')) await collectAllAgentEvents(this.db);
+  }
+
   async listDeliveries(subscriptionId: string, query: DeliveryQuery = {}): Promise<WebhookDelivery[]> {
+    await this.collectQueued();
     const { limit, offset } = deliveryPage(query);
     return this.db.rows<WebhookDelivery>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
@@ -123,16 +162,19 @@ export class PostgresWebhooks implements WebhookStore {
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | null> {
+    await this.collectQueued();
     return (await this.db.one<WebhookDelivery>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1`, [uuidParam(id)])) ?? null;
   }
 
   /**
    * FOR UPDATE SKIP LOCKED: replicas claiming at the same moment each lock different rows, none
    * waits for another, and no row is claimed twice; times are the database's (no clock skew).
-   * One statement claims the whole batch.
+   * One statement claims the whole batch, after one that writes the deliveries of queued agent
+   * events (due since their event: the claim takes them), skipping those another replica is writing.
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { cap, busy } = fairnessParams(fairness);
+    await collectAgentEvents(this.db, false);
     return this.db.rows<ClaimedDelivery>(
       // One index range per status, each in order (no sort of a backlog), rows locked as they are read: a row another
       // replica is claiming is skipped during the scan, not after it (its claim then still fills up).
@@ -220,6 +262,7 @@ export class PostgresWebhooks implements WebhookStore {
   }
 
   async countDeliveries(): Promise<Record<DeliveryStatus, number>> {
+    await this.collectQueued();
     return countsByStatus(await this.db.rows<{ status: DeliveryStatus; n: number }>('SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status'));
   }
 }

@@ -11,6 +11,7 @@ import { auditAndOperators } from './008-audit-and-operators.js';
 import { webhooks } from './009-webhooks.js';
 import { webhookFilters } from './010-webhook-filters.js';
 import { orderedDeliveryIds } from './011-ordered-delivery-ids.js';
+import { agentEventQueue } from './012-agent-event-queue.js';
 
-export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters, orderedDeliveryIds];
+export const PG_MIGRATIONS: readonly Migration[] = [brokkrModel, syncState, replicas, repositories, replicaPresence, deploymentHealth, rollouts, auditAndOperators, webhooks, webhookFilters, orderedDeliveryIds, agentEventQueue];
 export type { Migration };
