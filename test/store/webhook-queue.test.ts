@@ -124,6 +124,23 @@ describe.each(ENGINES)('agent events queued for their deliveries (migration 12, 
     expect(await hooks.getDelivery(listed!.id)).toEqual(listed);
   });
 
+  it('a claim takes queued events up to its limit and leaves the rest pending; the next takes those before newer events', async () => {
+    const { store, raw } = await openEngineStore(engine);
+    const hooks = webhooksOf(store);
+    await hooks.createSubscription(sub('all'));
+    const { report } = await reporting(store);
+    const older: string[] = [];
+    for (let i = 0; i < 5; i++) older.push((await report('SUCCESS', `m${i}`)).id);
+    const first = await hooks.claimDeliveries('replica-1', 2, 60_000);
+    expect(first.map((d) => [d.event_id, d.attempts])).toEqual([[older[0], 1], [older[1], 1]]);
+    expect(await raw.count('webhook_deliveries', "status = 'acquired' AND acquired_by = ? AND attempts = 1", 'replica-1')).toBe(2);
+    expect(await raw.count('webhook_deliveries', "status = 'pending' AND attempts = 0 AND acquired_by IS NULL")).toBe(3);
+    const newer = [(await report('SUCCESS', 'n0')).id, (await report('SUCCESS', 'n1')).id];
+    expect((await hooks.claimDeliveries('replica-1', 3, 60_000)).map((d) => d.event_id)).toEqual(older.slice(2));
+    expect((await hooks.claimDeliveries('replica-1', 3, 60_000)).map((d) => d.event_id)).toEqual(newer);
+    expect(await raw.count('webhook_deliveries')).toBe(7);
+  });
+
   it('without an enabled subscription an event queues nothing', async () => {
     const { store, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
@@ -177,7 +194,7 @@ describe('the webhook queue on PostgreSQL, with several replicas', () => {
     await other.connect();
     onCleanup(() => other.end());
     await other.query('BEGIN');
-    expect((await other.query('SELECT webhook_collect_agent_events(2000, false) AS n')).rows[0].n).toBe(1);
+    expect((await other.query('SELECT count(*)::int AS n FROM webhook_collect_agent_events(2000, false, NULL)')).rows[0].n).toBe(1);
     let listed: unknown[] | undefined;
     const reading = hooks.listDeliveries(all.id).then((rows) => (listed = rows));
     // The other replica has the queued event locked and its delivery uncommitted: the read waits for it.
@@ -198,7 +215,7 @@ describe('the webhook queue on PostgreSQL, with several replicas', () => {
     await other.connect();
     onCleanup(() => other.end());
     await other.query('BEGIN');
-    await other.query('SELECT webhook_collect_agent_events(2000, false)');
+    await other.query('SELECT count(*) FROM webhook_collect_agent_events(2000, false, NULL)');
     const updating = hooks.updateSubscription(all.id, { enabled: false });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await other.query('COMMIT');

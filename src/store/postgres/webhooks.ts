@@ -41,21 +41,17 @@ const DELIVERY_COLUMNS =
 const COLLECT_BATCH = 2000;
 
 /**
- * Up to COLLECT_BATCH queued agent events made into deliveries and taken off the queue, in one
- * statement (migration 12's webhook_collect_agent_events); how many it took. `wait` false skips
- * events another replica is collecting at this moment; true waits for that collection to commit.
- */
-async function collectAgentEvents(sql: Sql, wait: boolean): Promise<number> {
-  return (await sql.one<{ n: number }>('SELECT webhook_collect_agent_events($1, $2) AS n', [COLLECT_BATCH, wait]))!.n;
-}
-
-/**
- * Every agent event queued so far made into deliveries: what reads of the delivery log and changes
- * to the subscriptions do first. Waits for collections in progress elsewhere; a pass that took
- * nothing while the queue still has rows met only rows another replica took meanwhile, so it looks again.
+ * Every agent event queued so far made into deliveries (migration 12's webhook_collect_agent_events):
+ * what reads of the delivery log and changes to the subscriptions do first. Up to the queue's last
+ * seq as it is now, so under a stream of reports it ends; waiting for collections in progress
+ * elsewhere (their rows are gone once they commit, and their deliveries written).
  */
 async function collectAllAgentEvents(sql: Sql): Promise<void> {
-  while ((await collectAgentEvents(sql, true)) > 0 || (await sql.one('SELECT 1 FROM webhook_event_queue LIMIT 1')));
+  const upto = (await sql.one<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM webhook_event_queue'))?.seq ?? null;
+  if (upto === null) return;
+  while (await sql.one('SELECT 1 FROM webhook_event_queue WHERE seq <= $1 LIMIT 1', [upto])) {
+    await sql.run('SELECT count(*) FROM webhook_collect_agent_events($1, true, $2)', [COLLECT_BATCH, upto]);
+  }
 }
 
 type SubscriptionRow = Omit<WebhookSubscription, 'format' | 'filters'> & { format: string; filters: unknown };
@@ -148,7 +144,7 @@ export class PostgresWebhooks implements WebhookStore {
    * has rows (the delivery processes keep it near empty).
    */
   private async collectQueued(): Promise<void> {
-    if (await this.db.one('SELECT 1 FROM webhook_event_queue LIMIT 1')) await collectAllAgentEvents(this.db);
+    await collectAllAgentEvents(this.db);
   }
 
   async listDeliveries(subscriptionId: string, query: DeliveryQuery = {}): Promise<WebhookDelivery[]> {
@@ -169,22 +165,25 @@ export class PostgresWebhooks implements WebhookStore {
   /**
    * FOR UPDATE SKIP LOCKED: replicas claiming at the same moment each lock different rows, none
    * waits for another, and no row is claimed twice; times are the database's (no clock skew).
-   * One statement claims the whole batch, after one that writes the deliveries of queued agent
-   * events (due since their event: the claim takes them), skipping those another replica is writing.
+   * One statement claims deliveries already written and due; then, with what is left of `limit`,
+   * one writes the deliveries of queued agent events and claims them as it writes them (migration
+   * 12), skipping events another replica is collecting. Due rows first: retries are not starved by a
+   * stream of new events.
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { cap, busy } = fairnessParams(fairness);
-    await collectAgentEvents(this.db, false);
-    return this.db.rows<ClaimedDelivery>(
+    const due = await this.db.rows<ClaimedDelivery>(
       // One index range per status, each in order (no sort of a backlog), rows locked as they are read: a row another
-      // replica is claiming is skipped during the scan, not after it (its claim then still fills up).
+      // replica is claiming is skipped during the scan, not after it (its claim then still fills up). now() (this
+      // statement's start) bounds the ranges: clock_timestamp() is volatile, so it could not, and every claim read every
+      // row of a status — all of a backlog of retries not yet due, say — and sorted them.
       // Subscriptions at their cap are skipped; the ranking keeps any one below it within this claim.
       `WITH busy AS (SELECT key::uuid AS sid, value::int AS n FROM jsonb_each_text($4::jsonb)),
-       pending AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= clock_timestamp()
+       pending AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= now()
             AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
-       failed AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= clock_timestamp()
+       failed AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= now()
             AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
-       expired AS (SELECT id, subscription_id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= clock_timestamp()
+       expired AS (SELECT id, subscription_id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= now()
             AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY acquired_until LIMIT $3 FOR UPDATE SKIP LOCKED),
        ranked AS (
          SELECT c.id, c.due, row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.due) + coalesce(b.n, 0) AS k
@@ -201,6 +200,16 @@ export class PostgresWebhooks implements WebhookStore {
        ORDER BY c.created_at`,
       [holder, leaseMs, limit, busy, cap],
     );
+    const inFlight: Record<string, number> = JSON.parse(busy);
+    for (const d of due) inFlight[d.subscription_id] = (inFlight[d.subscription_id] ?? 0) + 1;
+    const fresh = await this.db.rows<ClaimedDelivery>(
+      `SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
+              s.url, s.secret, s.format, s.timeout_seconds
+       FROM webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb) c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+       WHERE c.status = 'acquired' ORDER BY c.created_at`,
+      [COLLECT_BATCH, holder, leaseMs, limit - due.length, cap, JSON.stringify(inFlight)],
+    );
+    return [...due, ...fresh];
   }
 
   async finishDelivery(id: string, holder: string, outcome: DeliveryOutcome): Promise<boolean> {

@@ -16,9 +16,12 @@ import type { Migration } from '../../sqlite/migrations/migration.js';
  *
  * Several replicas collect at once: each locks the queue rows it takes with FOR UPDATE SKIP LOCKED,
  * so two collections take different events and neither waits (`wait` false: claims). A read of the
- * delivery log passes `wait` true: it waits for a collection in progress to commit, so what it
- * reads next includes every event queued before it began. The (subscription_id, event_id)
- * uniqueness stays the last word: ON CONFLICT DO NOTHING.
+ * delivery log passes `wait` true and the queue's last seq when it began: it waits for a collection
+ * in progress to commit, so what it reads next includes every event queued before it began, and it
+ * does not chase events queued since. The (subscription_id, event_id) uniqueness stays the last
+ * word: ON CONFLICT DO NOTHING. A claim writes the deliveries it takes as claimed already (one
+ * write of the row where SQLite inserts and then updates it: PostgreSQL writes a new version of
+ * the row and of each of its indexes on every update).
  *
  * A delivery is dated by its event, as on SQLite: the payload's timestamp, created_at, the time
  * in its id and next_retry_at (so a claim takes it in the order events happened); a subscription gets the events
@@ -46,15 +49,6 @@ END $$;
 CREATE TRIGGER webhook_agent_event AFTER INSERT ON agent_events REFERENCING NEW TABLE AS inserted_events
   FOR EACH STATEMENT EXECUTE FUNCTION webhook_queue_agent_events();
 
--- Does a subscription want event ev with data? Its types (exact, '*', 'prefix.*') and brokkr's filters, as webhook_enqueue.
-CREATE FUNCTION webhook_wants(event_types JSONB, filters JSONB, ev TEXT, data JSONB) RETURNS BOOLEAN LANGUAGE sql IMMUTABLE AS $$
-  SELECT EXISTS (SELECT 1 FROM jsonb_array_elements_text(event_types) p(v)
-      WHERE p.v = '*' OR p.v = ev OR (right(p.v, 2) = '.*' AND left(ev, length(p.v) - 1) = left(p.v, length(p.v) - 1)))
-    AND (filters IS NULL OR (
-      (filters->>'agent_id' IS NULL OR lower(filters->>'agent_id') = lower(data->>'agent_id'))
-      AND (filters->>'stack_id' IS NULL OR lower(filters->>'stack_id') = lower(data->>'stack_id'))))
-$$;
-
 -- Migration 11's time-ordered UUID (version 7) for time t rather than the clock's: a delivery's id carries its event's time.
 CREATE FUNCTION webhook_ordered_uuid_at(t TIMESTAMPTZ) RETURNS UUID LANGUAGE sql VOLATILE AS $$
   SELECT encode(set_bit(set_bit(
@@ -62,32 +56,58 @@ CREATE FUNCTION webhook_ordered_uuid_at(t TIMESTAMPTZ) RETURNS UUID LANGUAGE sql
     52, 1), 53, 1), 'hex')::uuid
 $$;
 
--- Up to batch queued events made deliveries and taken off the queue, oldest first, in one statement; how many it took
--- (0: none left to take). Only one of the two locking reads runs: the other's WHERE is false before it reads a row.
-CREATE FUNCTION webhook_collect_agent_events(batch INTEGER, wait BOOLEAN) RETURNS INTEGER LANGUAGE plpgsql AS $$
-DECLARE
-  taken INTEGER;
+-- Up to p_batch queued events with seq <= p_upto (NULL: any), oldest first, taken off the queue and made deliveries: one
+-- per enabled subscription that existed when the event happened and wants it (its types: exact, '*' or 'deployment.*';
+-- brokkr's filters, as webhook_enqueue), in brokkr's envelope. An event removed since it was queued (only a hard delete
+-- of its agent does that) is taken and yields nothing. The rows written are returned.
+--
+-- A claim passes its holder and budget: the first p_claim_limit deliveries (taking no subscription past p_cap in flight,
+-- counting p_busy, its deliveries in flight already) are written claimed by it — acquired, first attempt, leased for
+-- p_lease_ms — and the rest pending. One statement; only one of the two locking reads runs
+-- (the other's WHERE is false before it reads a row); the delete probes the key for each taken seq.
+CREATE FUNCTION webhook_collect_agent_events(p_batch INTEGER, p_wait BOOLEAN, p_upto BIGINT, p_holder TEXT DEFAULT NULL,
+    p_lease_ms DOUBLE PRECISION DEFAULT 0, p_claim_limit INTEGER DEFAULT 0, p_cap INTEGER DEFAULT 0, p_busy JSONB DEFAULT '{}')
+RETURNS SETOF webhook_deliveries LANGUAGE plpgsql VOLATILE
+-- Its one plan, made once per connection: a plan made for each call's values (PL/pgSQL's first choice, kept when it
+-- looks no dearer) cost ~2 ms a call, more than writing 40 deliveries.
+SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
+  RETURN QUERY
   WITH picked AS (
-    SELECT seq FROM (SELECT seq FROM webhook_event_queue WHERE NOT wait ORDER BY seq LIMIT batch FOR UPDATE SKIP LOCKED) skipping
+    SELECT x.seq FROM (SELECT w.seq FROM webhook_event_queue w WHERE NOT p_wait AND w.seq <= coalesce(p_upto, 9223372036854775807)
+                       ORDER BY w.seq LIMIT p_batch FOR UPDATE SKIP LOCKED) x
     UNION ALL
-    SELECT seq FROM (SELECT seq FROM webhook_event_queue WHERE wait ORDER BY seq LIMIT batch FOR UPDATE) waiting),
-  q AS (DELETE FROM webhook_event_queue WHERE seq IN (SELECT seq FROM picked) RETURNING seq, agent_event_id),
+    SELECT y.seq FROM (SELECT w.seq FROM webhook_event_queue w WHERE p_wait AND w.seq <= coalesce(p_upto, 9223372036854775807)
+                       ORDER BY w.seq LIMIT p_batch FOR UPDATE) y),
+  q AS (DELETE FROM webhook_event_queue w WHERE w.seq = ANY (ARRAY(SELECT seq FROM picked)) RETURNING w.seq, w.agent_event_id),
   e AS (
-    SELECT q.seq, CASE ev.status WHEN 'SUCCESS' THEN 'deployment.applied' ELSE 'deployment.failed' END AS t, ev.id::text AS eid, ev.created_at AS at,
+    SELECT q.seq, CASE ev.status WHEN 'SUCCESS' THEN 'deployment.applied' ELSE 'deployment.failed' END AS t, ev.id::text AS eid,
+      ev.created_at AS at, ev.agent_id, o.stack_id,
       jsonb_build_object('agent_event_id', ev.id, 'agent_id', ev.agent_id, 'agent_name', a.name, 'cluster_name', a.cluster_name,
         'deployment_object_id', ev.deployment_object_id, 'stack_id', o.stack_id, 'stack_name', st.name, 'sequence_id', o.sequence_id,
         'event_type', ev.event_type, 'status', ev.status, 'message', ev.message, 'created_at', webhook_ts(ev.created_at)) AS data
     FROM q JOIN agent_events ev ON ev.id = q.agent_event_id
       JOIN agents a ON a.id = ev.agent_id JOIN deployment_objects o ON o.id = ev.deployment_object_id LEFT JOIN stacks st ON st.id = o.stack_id),
+  d AS (
+    SELECT e.*, s.id AS sid, row_number() OVER (ORDER BY e.seq, s.id) AS n,
+      row_number() OVER (PARTITION BY s.id ORDER BY e.seq) + coalesce((p_busy->>(s.id::text))::int, 0) <= p_cap AS may
+    FROM e JOIN webhook_subscriptions s ON s.enabled AND s.created_at <= e.at AND s.event_types ?| ARRAY['*', 'deployment.*', e.t]
+      AND (s.filters IS NULL OR (
+        (s.filters->>'agent_id' IS NULL OR lower(s.filters->>'agent_id') = e.agent_id::text)
+        AND (s.filters->>'stack_id' IS NULL OR lower(s.filters->>'stack_id') = e.stack_id::text)))),
+  r AS (SELECT d.*, p_holder IS NOT NULL AND d.may AND row_number() OVER (PARTITION BY d.may ORDER BY d.n) <= p_claim_limit AS mine FROM d),
   written AS (
-    INSERT INTO webhook_deliveries (id, subscription_id, event_type, event_id, payload, created_at, next_retry_at)
-    SELECT webhook_ordered_uuid_at(e.at), s.id, e.t, e.eid, jsonb_build_object('id', e.eid, 'event_type', e.t, 'timestamp', webhook_ts(e.at), 'data', e.data)::text, e.at, e.at
-    FROM e JOIN webhook_subscriptions s ON s.enabled AND s.created_at <= e.at AND webhook_wants(s.event_types, s.filters, e.t, e.data)
-    ORDER BY e.seq, s.id
-    ON CONFLICT (subscription_id, event_id) DO NOTHING)
-  SELECT count(*) INTO taken FROM q;
-  RETURN taken;
+    INSERT INTO webhook_deliveries AS w (id, subscription_id, event_type, event_id, payload, created_at, next_retry_at,
+        status, acquired_by, acquired_until, attempts, last_attempt_at)
+    SELECT webhook_ordered_uuid_at(r.at), r.sid, r.t, r.eid,
+      jsonb_build_object('id', r.eid, 'event_type', r.t, 'timestamp', webhook_ts(r.at), 'data', r.data)::text, r.at, r.at,
+      CASE WHEN r.mine THEN 'acquired' ELSE 'pending' END, CASE WHEN r.mine THEN p_holder END,
+      CASE WHEN r.mine THEN clock_timestamp() + p_lease_ms * interval '1 millisecond' END, CASE WHEN r.mine THEN 1 ELSE 0 END,
+      CASE WHEN r.mine THEN clock_timestamp() END
+    FROM r ORDER BY r.n
+    ON CONFLICT (subscription_id, event_id) DO NOTHING
+    RETURNING w.*)
+  SELECT * FROM written;
 END $$;
 `;
 
