@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DELIVERY_WAL_AUTOCHECKPOINT, openWebhookQueue } from '../../src/store/open-webhook-queue.js';
+import { DELIVERY_WAL_AUTOCHECKPOINT, openWebhookQueue, WEBHOOK_SESSION } from '../../src/store/open-webhook-queue.js';
+import { PgDb } from '../../src/store/postgres/pg-db.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import type { Store } from '../../src/store/store.js';
@@ -222,6 +223,29 @@ describe('the webhook queue on PostgreSQL, with several replicas', () => {
     expect(await updating).toMatchObject({ enabled: false });
     expect((await hooks.listDeliveries(all.id)).map((d) => d.event_id)).toEqual([event.id]);
     expect(await raw.count('webhook_event_queue')).toBe(0);
+  });
+});
+
+describe("the delivery process's PostgreSQL sessions", () => {
+  it('are named in pg_stat_activity and commit without waiting for the WAL flush; the store keeps synchronous commits', async () => {
+    const { store, target } = await openEngineStore('postgres');
+    const queue = await openWebhookQueue(target);
+    onCleanup(() => queue.close());
+    expect(await webhooksOf(store).claimDeliveries('replica-1', 10, 60_000)).toEqual([]);
+    expect(await queue.hooks.claimDeliveries('replica-1', 10, 60_000)).toEqual([]);
+    const admin = new pg.Client({ connectionString: target });
+    await admin.connect();
+    onCleanup(() => admin.end());
+    const names = (await admin.query<{ name: string }>('SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database()')).rows.map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining([WEBHOOK_SESSION.applicationName, 'brokkr-sync']));
+    // The settings a session of that pool starts with (PgDb.open, as openWebhookQueue calls it), and the store's.
+    const settings = "SELECT current_setting('synchronous_commit') AS sync, current_setting('application_name') AS name";
+    const pool = PgDb.open(target, 1, WEBHOOK_SESSION);
+    onCleanup(() => pool.close());
+    expect(await pool.one(settings)).toEqual({ sync: 'off', name: WEBHOOK_SESSION.applicationName });
+    const plain = PgDb.open(target, 1);
+    onCleanup(() => plain.close());
+    expect(await plain.one(settings)).toEqual({ sync: 'on', name: 'brokkr-sync' });
   });
 });
 

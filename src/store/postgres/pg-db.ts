@@ -73,8 +73,10 @@ export class PgDb extends Queries {
     pool.on('error', () => {});
   }
 
-  static open(url: string, max = 10): PgDb {
-    return new PgDb(new pg.Pool({ ...clientConfig(url), max, idleTimeoutMillis: 30_000 }), url);
+  /** `session`: what pg_stat_activity shows for the pool's sessions, and settings they start with (libpq's `options`, `-c name=value`). */
+  static open(url: string, max = 10, session?: { applicationName: string; options: string }): PgDb {
+    const named = session ? { application_name: session.applicationName, options: session.options } : {};
+    return new PgDb(new pg.Pool({ ...clientConfig(url), ...named, max, idleTimeoutMillis: 30_000 }), url);
   }
 
   /**
