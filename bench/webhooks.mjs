@@ -270,6 +270,9 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
       `sync (git reads and the commit's transaction, polls woken) ${fmt(w.sync.median)} / ${fmt(s.sync.median)}; answers to the last probe ${fmt(w.deliver.median)} / ${fmt(s.deliver.median)}.`,
     '',
     `Deliveries at the end of the last round: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    ...(runs.every((r) => r.without.machineBusy !== null && r.with.machineBusy !== null)
+      ? ['', `The machine's cores busy during the load (/proc/stat, everything on it), without / with, per round: ${runs.map((r) => `${fmt(r.without.machineBusy * 100, 0)} / ${fmt(r.with.machineBusy * 100, 0)} %`).join('; ')}.`]
+      : []),
   ];
   const strip = ({ samples, ...rest }) => rest;
   return {
