@@ -154,6 +154,16 @@ describe.each(ENGINES)('agent events queued for their deliveries (migration 12, 
   });
 });
 
+/** Another replica in the middle of a collection: its transaction open, the queued events it took locked, their deliveries uncommitted. */
+async function collectionInProgress(target: string): Promise<{ taken: number; commit: () => Promise<void> }> {
+  const other = new pg.Client({ connectionString: target });
+  await other.connect();
+  onCleanup(() => other.end());
+  await other.query('BEGIN');
+  const taken = (await other.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_collect_agent_events(2000, false, NULL)')).rows[0]!.n;
+  return { taken, commit: async () => void (await other.query('COMMIT')) };
+}
+
 describe('the webhook queue on PostgreSQL, with several replicas', () => {
   it('two replicas claiming at once write every queued event once (1,200 events, a statement-level trigger)', async () => {
     const { store, target, raw } = await openEngineStore('postgres');
@@ -191,17 +201,14 @@ describe('the webhook queue on PostgreSQL, with several replicas', () => {
     const all = await hooks.createSubscription(sub('all'));
     const { report } = await reporting(store);
     const event = await report();
-    const other = new pg.Client({ connectionString: target });
-    await other.connect();
-    onCleanup(() => other.end());
-    await other.query('BEGIN');
-    expect((await other.query('SELECT count(*)::int AS n FROM webhook_collect_agent_events(2000, false, NULL)')).rows[0].n).toBe(1);
+    const other = await collectionInProgress(target);
+    expect(other.taken).toBe(1);
     let listed: unknown[] | undefined;
     const reading = hooks.listDeliveries(all.id).then((rows) => (listed = rows));
     // The other replica has the queued event locked and its delivery uncommitted: the read waits for it.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(listed).toBeUndefined();
-    await other.query('COMMIT');
+    await other.commit();
     await reading;
     expect(listed).toEqual([expect.objectContaining({ event_id: event.id, status: 'pending' })]);
   });
@@ -212,14 +219,12 @@ describe('the webhook queue on PostgreSQL, with several replicas', () => {
     const all = await hooks.createSubscription(sub('all'));
     const { report } = await reporting(store);
     const event = await report();
-    const other = new pg.Client({ connectionString: target });
-    await other.connect();
-    onCleanup(() => other.end());
-    await other.query('BEGIN');
-    await other.query('SELECT count(*) FROM webhook_collect_agent_events(2000, false, NULL)');
-    const updating = hooks.updateSubscription(all.id, { enabled: false });
+    const other = await collectionInProgress(target);
+    let updated = false;
+    const updating = hooks.updateSubscription(all.id, { enabled: false }).finally(() => (updated = true));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    await other.query('COMMIT');
+    expect(updated).toBe(false);
+    await other.commit();
     expect(await updating).toMatchObject({ enabled: false });
     expect((await hooks.listDeliveries(all.id)).map((d) => d.event_id)).toEqual([event.id]);
     expect(await raw.count('webhook_event_queue')).toBe(0);
