@@ -15,19 +15,19 @@ import type { Migration } from '../../sqlite/migrations/migration.js';
  * subscription (BENCHMARKS F12, scenario 12b).
  *
  * Several replicas collect at once: each locks the queue rows it takes with FOR UPDATE SKIP LOCKED,
- * so two collections take different events and neither waits (`wait` false: claims). A read of the
- * delivery log passes `wait` true and the queue's last seq when it began: it waits for a collection
- * in progress to commit, so what it reads next includes every event queued before it began, and it
- * does not chase events queued since. The (subscription_id, event_id) uniqueness stays the last
- * word: ON CONFLICT DO NOTHING. A claim writes the deliveries it takes as claimed already (one
- * write of the row where SQLite inserts and then updates it: PostgreSQL writes a new version of
- * the row and of each of its indexes on every update).
+ * so two collections take different events and neither waits (`p_wait` false: claims). A read of
+ * the delivery log passes `p_wait` true and the queue's last seq when it began: it waits for a
+ * collection in progress to commit, so what it reads next includes every event queued before it
+ * began, and it does not chase events queued since. The (subscription_id, event_id) uniqueness
+ * stays the last word: ON CONFLICT DO NOTHING. A claim writes the deliveries it takes as claimed
+ * already (one write of the row where SQLite inserts and then updates it: PostgreSQL writes a new
+ * version of the row and of each of its indexes on every update).
  *
- * A delivery is dated by its event, as on SQLite: the payload's timestamp, created_at, the time
- * in its id and next_retry_at (so a claim takes it in the order events happened); a subscription gets the events
- * that happened since it was created (s.created_at <= the event's), and one disabled or deleted
- * after an event gets it if collected before (subscription changes collect first, in their own
- * transaction).
+ * A delivery is dated by its event, as on SQLite: the payload's timestamp, created_at, the time in
+ * its id and next_retry_at (so a claim takes it in the order events happened). A subscription gets
+ * the events that happened since it was created (s.created_at <= the event's), and one disabled or
+ * deleted after an event gets it if collected before (subscription changes collect first, in their
+ * own transaction).
  */
 const SQL = `
 CREATE TABLE webhook_event_queue (
