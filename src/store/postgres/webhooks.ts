@@ -165,50 +165,29 @@ export class PostgresWebhooks implements WebhookStore {
   /**
    * FOR UPDATE SKIP LOCKED: replicas claiming at the same moment each lock different rows, none
    * waits for another, and no row is claimed twice; times are the database's (no clock skew).
-   * One statement claims deliveries already written and due; then, with what is left of `limit`,
-   * one writes the deliveries of queued agent events and claims them as it writes them (migration
-   * 12), skipping events another replica is collecting. Due rows first: retries are not starved by a
-   * stream of new events.
+   * One statement claims deliveries already written and due (migration 12's webhook_claim_due);
+   * then, with what is left of `limit`, one writes the deliveries of queued agent events and claims
+   * them as it writes them, skipping events another replica is collecting. Due rows first: retries
+   * are not starved by a stream of new events.
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { cap, busy } = fairnessParams(fairness);
-    const due = await this.db.rows<ClaimedDelivery>(
-      // One index range per status, each in order (no sort of a backlog), rows locked as they are read: a row another
-      // replica is claiming is skipped during the scan, not after it (its claim then still fills up). now() (this
-      // statement's start) bounds the ranges: clock_timestamp() is volatile, so it could not, and every claim read every
-      // row of a status — all of a backlog of retries not yet due, say — and sorted them.
-      // Subscriptions at their cap are skipped; the ranking keeps any one below it within this claim.
-      `WITH busy AS (SELECT key::uuid AS sid, value::int AS n FROM jsonb_each_text($4::jsonb)),
-       pending AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'pending' AND next_retry_at <= now()
-            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
-       failed AS (SELECT id, subscription_id, next_retry_at AS due FROM webhook_deliveries WHERE status = 'failed' AND next_retry_at <= now()
-            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY next_retry_at LIMIT $3 FOR UPDATE SKIP LOCKED),
-       expired AS (SELECT id, subscription_id, acquired_until AS due FROM webhook_deliveries WHERE status = 'acquired' AND acquired_until <= now()
-            AND subscription_id NOT IN (SELECT sid FROM busy WHERE n >= $5) ORDER BY acquired_until LIMIT $3 FOR UPDATE SKIP LOCKED),
-       ranked AS (
-         SELECT c.id, c.due, row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.due) + coalesce(b.n, 0) AS k
-         FROM (SELECT * FROM pending UNION ALL SELECT * FROM failed UNION ALL SELECT * FROM expired) c LEFT JOIN busy b ON b.sid = c.subscription_id),
-       due AS (SELECT id FROM ranked WHERE k <= $5 ORDER BY due LIMIT $3),
-       claimed AS (
-         UPDATE webhook_deliveries d SET status = 'acquired', acquired_by = $1,
-           acquired_until = clock_timestamp() + $2 * interval '1 millisecond', attempts = d.attempts + 1, last_attempt_at = clock_timestamp()
-         FROM due WHERE d.id = due.id
-         RETURNING d.id, d.subscription_id, d.event_type, d.event_id, d.payload, d.attempts, d.created_at)
-       SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
-              s.url, s.secret, s.format, s.timeout_seconds
-       FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id
-       ORDER BY c.created_at`,
-      [holder, leaseMs, limit, busy, cap],
-    );
-    const inFlight: Record<string, number> = JSON.parse(busy);
-    for (const d of due) inFlight[d.subscription_id] = (inFlight[d.subscription_id] ?? 0) + 1;
-    const fresh = await this.db.rows<ClaimedDelivery>(
+    const claimed = (fn: string) =>
       `SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
               s.url, s.secret, s.format, s.timeout_seconds
-       FROM webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb) c JOIN webhook_subscriptions s ON s.id = c.subscription_id
-       WHERE c.status = 'acquired' ORDER BY c.created_at`,
-      [COLLECT_BATCH, holder, leaseMs, limit - due.length, cap, JSON.stringify(inFlight)],
-    );
+       FROM ${fn} c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+       WHERE c.status = 'acquired' ORDER BY c.created_at`;
+    const due = await this.db.rows<ClaimedDelivery>(claimed('webhook_claim_due($1, $2, $3, $4::jsonb, $5)'), [holder, leaseMs, limit, busy, cap]);
+    const inFlight: Record<string, number> = JSON.parse(busy);
+    for (const d of due) inFlight[d.subscription_id] = (inFlight[d.subscription_id] ?? 0) + 1;
+    const fresh = await this.db.rows<ClaimedDelivery>(claimed('webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb)'), [
+      COLLECT_BATCH,
+      holder,
+      leaseMs,
+      limit - due.length,
+      cap,
+      JSON.stringify(inFlight),
+    ]);
     return [...due, ...fresh];
   }
 
@@ -224,11 +203,16 @@ export class PostgresWebhooks implements WebhookStore {
       return { id: uuidParam(id), status: o.status, next_retry_at: o.next_retry_at, error: o.error, status_code: o.status_code, excerpt: o.response_excerpt };
     }).filter((r) => r.id !== null);
     return this.db.run(
-      `UPDATE webhook_deliveries d SET status = f.status, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(f.next_retry_at, d.next_retry_at),
+      // Each outcome finds its row by the primary key. Given `status = 'acquired'` as an index condition, the planner read
+      // every claimed row through the status index and compared each with every outcome (a nested loop: 54 µs a delivery
+      // in a batch of 64 with 100 claimed, 22 µs this way); `(…) IS TRUE` means the same here (status is NOT NULL) and is
+      // no index condition.
+      `WITH f AS MATERIALIZED (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS f (id uuid, status text, next_retry_at timestamptz, error text, status_code integer, excerpt text))
+       UPDATE webhook_deliveries d SET status = f.status, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(f.next_retry_at, d.next_retry_at),
          last_error = f.error, last_status_code = f.status_code, response_excerpt = f.excerpt,
          completed_at = CASE WHEN f.status = 'failed' THEN NULL ELSE now() END
-       FROM jsonb_to_recordset($2::jsonb) AS f (id uuid, status text, next_retry_at timestamptz, error text, status_code integer, excerpt text)
-       WHERE d.id = f.id AND d.status = 'acquired' AND d.acquired_by = $1`,
+       FROM f WHERE d.id = f.id AND (d.status = 'acquired') IS TRUE AND d.acquired_by = $1`,
       [holder, JSON.stringify(rows)],
     );
   }
