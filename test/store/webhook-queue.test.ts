@@ -135,11 +135,36 @@ describe.each(ENGINES)('agent events queued for their deliveries (migration 12, 
     const first = await hooks.claimDeliveries('replica-1', 2, 60_000);
     expect(first.map((d) => [d.event_id, d.attempts])).toEqual([[older[0], 1], [older[1], 1]]);
     expect(await raw.count('webhook_deliveries', "status = 'acquired' AND acquired_by = ? AND attempts = 1", 'replica-1')).toBe(2);
+    // The other three are pending: written so (SQLite), or still queued (PostgreSQL), and written when the log is read.
+    expect(await hooks.countDeliveries()).toMatchObject({ acquired: 2, pending: 3 });
     expect(await raw.count('webhook_deliveries', "status = 'pending' AND attempts = 0 AND acquired_by IS NULL")).toBe(3);
     const newer = [(await report('SUCCESS', 'n0')).id, (await report('SUCCESS', 'n1')).id];
     expect((await hooks.claimDeliveries('replica-1', 3, 60_000)).map((d) => d.event_id)).toEqual(older.slice(2));
     expect((await hooks.claimDeliveries('replica-1', 3, 60_000)).map((d) => d.event_id)).toEqual(newer);
     expect(await raw.count('webhook_deliveries')).toBe(7);
+  });
+
+  it('a claim with no room leaves queued events queued; the subscription with the most room sets how many a claim takes', async () => {
+    const { store, raw } = await openEngineStore(engine);
+    const hooks = webhooksOf(store);
+    const full = await hooks.createSubscription(sub('full'));
+    const roomy = await hooks.createSubscription(sub('roomy'));
+    const { report } = await reporting(store);
+    for (let i = 0; i < 6; i++) await report('SUCCESS', `m${i}`);
+    // Both subscriptions at their cap of 2: nothing claimed, and nothing is lost.
+    const atCap = { perSubscription: 2, busy: new Map([[full.id, 2], [roomy.id, 2]]) };
+    expect(await hooks.claimDeliveries('replica-1', 10, 60_000, atCap)).toEqual([]);
+    // PostgreSQL leaves them queued (a row each) rather than writing deliveries it would update when claimed; SQLite writes them.
+    expect(await raw.count('webhook_event_queue')).toBe(engine === 'postgres' ? 6 : 0);
+    // roomy has room for 2: it gets the two oldest events; full gets none of them.
+    const some = await hooks.claimDeliveries('replica-1', 10, 60_000, { perSubscription: 2, busy: new Map([[full.id, 2]]) });
+    expect(some.map((d) => [d.subscription_id, JSON.parse(d.payload).data.message])).toEqual([
+      [roomy.id, 'm0'],
+      [roomy.id, 'm1'],
+    ]);
+    // Every event is in the log still: 12 deliveries, 2 claimed, 10 pending.
+    expect(await hooks.countDeliveries()).toMatchObject({ acquired: 2, pending: 10 });
+    expect(await raw.count('webhook_event_queue')).toBe(0);
   });
 
   it('without an enabled subscription an event queues nothing', async () => {

@@ -167,8 +167,9 @@ export class PostgresWebhooks implements WebhookStore {
    * waits for another, and no row is claimed twice; times are the database's (no clock skew).
    * One statement claims deliveries already written and due (migration 12's webhook_claim_due);
    * then, with what is left of `limit`, one writes the deliveries of queued agent events and claims
-   * them as it writes them, skipping events another replica is collecting. Due rows first: retries
-   * are not starved by a stream of new events.
+   * them as it writes them, skipping events another replica is collecting, and taking no more events
+   * than it has room for (the rest wait in the queue). Due rows first: retries are not starved by a
+   * stream of new events.
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { cap, busy } = fairnessParams(fairness);
@@ -178,6 +179,7 @@ export class PostgresWebhooks implements WebhookStore {
        FROM ${fn} c JOIN webhook_subscriptions s ON s.id = c.subscription_id
        WHERE c.status = 'acquired' ORDER BY c.created_at`;
     const due = await this.db.rows<ClaimedDelivery>(claimed('webhook_claim_due($1, $2, $3, $4::jsonb, $5)'), [holder, leaseMs, limit, busy, cap]);
+    if (due.length >= limit) return due;
     const inFlight: Record<string, number> = JSON.parse(busy);
     for (const d of due) inFlight[d.subscription_id] = (inFlight[d.subscription_id] ?? 0) + 1;
     const fresh = await this.db.rows<ClaimedDelivery>(claimed('webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb)'), [

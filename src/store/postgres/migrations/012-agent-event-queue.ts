@@ -92,9 +92,9 @@ END $$;
 -- brokkr's filters, as webhook_enqueue), in brokkr's envelope. An event removed since it was queued (only a hard delete
 -- of its agent does that) is taken and yields nothing. The rows written are returned.
 --
--- A claim passes its holder and budget: the first p_claim_limit deliveries (taking no subscription past p_cap in flight,
--- counting p_busy, its deliveries in flight already) are written claimed by it — acquired, first attempt, leased for
--- p_lease_ms — and the rest pending. One statement; only one of the two locking reads runs
+-- A claim passes its holder and budget: it takes only as many events as it has room for (below), and the first
+-- p_claim_limit deliveries (taking no subscription past p_cap in flight, counting p_busy, its deliveries in flight
+-- already) are written claimed by it — acquired, first attempt, leased for p_lease_ms — the rest pending. One statement; only one of the two locking reads runs
 -- (the other's WHERE is false before it reads a row); the delete probes the key for each taken seq.
 CREATE FUNCTION webhook_collect_agent_events(p_batch INTEGER, p_wait BOOLEAN, p_upto BIGINT, p_holder TEXT DEFAULT NULL,
     p_lease_ms DOUBLE PRECISION DEFAULT 0, p_claim_limit INTEGER DEFAULT 0, p_cap INTEGER DEFAULT 0, p_busy JSONB DEFAULT '{}')
@@ -102,14 +102,28 @@ RETURNS SETOF webhook_deliveries LANGUAGE plpgsql VOLATILE
 -- Its one plan, made once per connection: a plan made for each call's values (PL/pgSQL's first choice, kept when it
 -- looks no dearer) cost ~2 ms a call, more than writing 40 deliveries.
 SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  take INTEGER := p_batch;
+  room INTEGER;
 BEGIN
+  -- A claim takes no more events than it could claim deliveries of: as many as the enabled subscription with the most
+  -- room below its cap could take, within the claim's limit (none: nothing is collected; the events wait in the queue,
+  -- a row each, for a claim with room). The rest would only be written pending now and updated when claimed — a second
+  -- version of each row and its indexes. With no subscription enabled, whatever is queued is taken (and yields nothing).
+  IF p_holder IS NOT NULL THEN
+    SELECT max(p_cap - coalesce((p_busy->>(s.id::text))::int, 0)) INTO room FROM webhook_subscriptions s WHERE s.enabled;
+    IF room IS NOT NULL THEN
+      take := least(p_batch, p_claim_limit, room);
+      IF take <= 0 THEN RETURN; END IF;
+    END IF;
+  END IF;
   RETURN QUERY
   WITH picked AS (
     SELECT x.seq FROM (SELECT w.seq FROM webhook_event_queue w WHERE NOT p_wait AND w.seq <= coalesce(p_upto, 9223372036854775807)
-                       ORDER BY w.seq LIMIT p_batch FOR UPDATE SKIP LOCKED) x
+                       ORDER BY w.seq LIMIT take FOR UPDATE SKIP LOCKED) x
     UNION ALL
     SELECT y.seq FROM (SELECT w.seq FROM webhook_event_queue w WHERE p_wait AND w.seq <= coalesce(p_upto, 9223372036854775807)
-                       ORDER BY w.seq LIMIT p_batch FOR UPDATE) y),
+                       ORDER BY w.seq LIMIT take FOR UPDATE) y),
   q AS (DELETE FROM webhook_event_queue w WHERE w.seq = ANY (ARRAY(SELECT seq FROM picked)) RETURNING w.seq, w.agent_event_id),
   e AS (
     SELECT q.seq, CASE ev.status WHEN 'SUCCESS' THEN 'deployment.applied' ELSE 'deployment.failed' END AS t, ev.id::text AS eid,
