@@ -75,6 +75,8 @@ export class DeliveryWorker {
   #flushing: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
   #pumping = false;
+  /** The claims in progress (stop() waits for them: rows a claim took must be sent, or recorded as not sent). */
+  #pumped: Promise<void> = Promise.resolve();
   #again = false;
   #wake: NodeJS.Timeout | null = null;
   #stopped = false;
@@ -113,6 +115,8 @@ export class DeliveryWorker {
     for (const t of this.#timers) clearInterval(t);
     if (this.#wake) clearTimeout(this.#wake);
     this.#abort.abort();
+    // A claim answered after this point still holds its rows: they start, see the abort, and are recorded below.
+    await this.#pumped;
     await Promise.allSettled([...this.#inFlight]);
     await this.#flush();
     this.#agents.destroy();
@@ -132,12 +136,16 @@ export class DeliveryWorker {
     }, CLAIM_DELAY_MS);
   }
 
-  async #pump(): Promise<void> {
+  #pump(): Promise<void> {
     if (this.#pumping) {
       this.#again = true;
-      return;
+      return this.#pumped;
     }
     this.#pumping = true;
+    return (this.#pumped = this.#claimWhileRoom());
+  }
+
+  async #claimWhileRoom(): Promise<void> {
     try {
       const { perSubscription } = this.#o;
       const atCap = () => [...this.#busy.values()].filter((n) => n >= perSubscription).length;

@@ -108,6 +108,8 @@ export function sendAttempt(a: Attempt, policy: UrlPolicy, signal?: AbortSignal,
       request.destroy();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Claimed as the daemon began to stop (stop() waits for that claim): given back at once, not sent.
+    if (signal?.aborted) onAbort();
     request.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof WebhookUrlError) return fail(err.message, true);
       const code = err.code ? `${err.code}: ` : '';
