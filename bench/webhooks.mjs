@@ -23,6 +23,7 @@ import { startWorker } from './lib/child.mjs';
 import { getState, startFleet } from './lib/fleet.mjs';
 import { deployment, git, stackDir } from './lib/gen-repo.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { cpuSecondsOf, statFields } from './lib/proc-stat.mjs';
 import { request } from './lib/replicas.mjs';
 import { finish, isMain, machine, main, positive, resultsTable } from './lib/report.mjs';
 import { bootstrapDiff, fmt, median, p99, summarize } from './lib/stats.mjs';
@@ -39,13 +40,11 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
  * besides) and its webhook delivery process. Linux /proc; null elsewhere.
  */
 function cpuOf(pid, deliveryPid = null) {
-  const seconds = (path) => {
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  };
   try {
-    return { main: seconds(`/proc/${pid}/task/${pid}/stat`), all: seconds(`/proc/${pid}/stat`) + (deliveryPid ? seconds(`/proc/${deliveryPid}/stat`) : 0) };
+    return {
+      main: cpuSecondsOf(statFields(pid, pid)),
+      all: cpuSecondsOf(statFields(pid)) + (deliveryPid ? cpuSecondsOf(statFields(deliveryPid)) : 0),
+    };
   } catch {
     return null;
   }

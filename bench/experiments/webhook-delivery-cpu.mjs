@@ -16,17 +16,14 @@ import { openStore } from '../../dist/store/open-store.js';
 import { webhooksOf } from '../../dist/store/webhooks-of.js';
 import { DeliveryProcess } from '../../dist/webhooks/delivery-process.js';
 import { startWorker } from '../lib/child.mjs';
+import { cpuSecondsOf, statFields } from '../lib/proc-stat.mjs';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** CPU seconds of one thread of a process, or (tid null) of the whole process. */
-const cpuOf = (pid, tid) => {
-  const stat = readFileSync(tid === null ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const cpuOf = (pid, tid) => cpuSecondsOf(statFields(pid, tid));
 
 const dir = mkdtempSync(join(tmpdir(), 'brokkr-delivery-cpu-'));
 const path = join(dir, 'brokkr.db');

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { memoryOf, serve } from './child.mjs';
 import { load } from './product.mjs';
+import { cpuSecondsOf, statFields } from './proc-stat.mjs';
 
 const { startDaemon, daemonLogger } = await load('daemon/daemon.js');
 const { generatePak, hashPak } = await load('http/pak.js');
@@ -113,21 +114,20 @@ serve(
     /**
      * CPU time of this process's threads so far (µs, from /proc/self/task/<tid>/stat: 10 ms ticks):
      * the main thread (the event loop that answers HTTP) apart from all others (V8's GC and
-     * compiler helpers, libuv's pool, the webhook delivery process).
+     * compiler helpers, libuv's pool).
      */
     threadCpu: async () => {
-      const { readdirSync, readFileSync } = await import('node:fs');
+      const { readdirSync } = await import('node:fs');
       let main = 0;
       let others = 0;
       for (const tid of readdirSync('/proc/self/task')) {
-        let stat;
+        let fields;
         try {
-          stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          fields = statFields('self', tid);
         } catch {
           continue; // the thread ended
         }
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const us = (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in clock ticks of 10 ms
+        const us = cpuSecondsOf(fields) * 1e6;
         if (Number(tid) === process.pid) main += us;
         else others += us;
       }

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { CSTIME, CUTIME, PPID, TICKS, cpuSecondsOf, statFields } from './proc-stat.mjs';
 
 /** A port nobody listens on right now: bind port 0, read what the kernel chose, let it go. */
 function freePort() {
@@ -95,22 +96,18 @@ export async function startPostgres() {
      */
     cpuSeconds() {
       const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      const fieldsOf = (pid) => {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from the 3rd field (state) on
-      };
-      const own = fieldsOf(postmaster);
-      let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]); // utime stime cutime cstime
+      const own = statFields(postmaster);
+      let seconds = cpuSecondsOf(own) + (Number(own[CUTIME]) + Number(own[CSTIME])) / TICKS;
       for (const entry of readdirSync('/proc')) {
         if (!/^\d+$/.test(entry)) continue;
         try {
-          const f = fieldsOf(entry);
-          if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+          const f = statFields(entry);
+          if (Number(f[PPID]) === postmaster) seconds += cpuSecondsOf(f);
         } catch {
           // gone meanwhile: its time is in the postmaster's cutime now, or will be
         }
       }
-      return ticks / 100; // USER_HZ
+      return seconds;
     },
     async stop() {
       try {
