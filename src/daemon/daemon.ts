@@ -87,7 +87,7 @@ export interface Daemon {
   replicaId: string;
   /** Resolves when the first sync pass is over (successful or not). */
   firstSync: Promise<void>;
-  /** The outbound webhook sender (a thread of its own). */
+  /** The outbound webhook sender (a process of its own, delivery-process.ts). */
   webhooks: DeliveryProcess;
   /** Stop accepting, answer parked long polls, finish the sync transaction in flight, close the database. */
   close(): Promise<void>;

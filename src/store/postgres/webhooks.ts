@@ -141,7 +141,7 @@ export class PostgresWebhooks implements WebhookStore {
   /**
    * What reads of the delivery log do first: write the deliveries of the agent events still queued,
    * so a report's delivery is listed as soon as the report is answered. A write only when the queue
-   * has rows (the delivery processes keep it near empty).
+   * has rows (events wait there while their subscriptions are at their limit in flight).
    */
   private async collectQueued(): Promise<void> {
     await collectAllAgentEvents(this.db);
@@ -180,15 +180,16 @@ export class PostgresWebhooks implements WebhookStore {
        WHERE c.status = 'acquired' ORDER BY c.created_at`;
     const due = await this.db.rows<ClaimedDelivery>(claimed('webhook_claim_due($1, $2, $3, $4::jsonb, $5)'), [holder, leaseMs, limit, busy, cap]);
     if (due.length >= limit) return due;
-    const inFlight: Record<string, number> = JSON.parse(busy);
-    for (const d of due) inFlight[d.subscription_id] = (inFlight[d.subscription_id] ?? 0) + 1;
+    // In flight now: what the caller had, and what the statement above just claimed.
+    const inFlight = new Map(fairness?.busy);
+    for (const d of due) inFlight.set(d.subscription_id, (inFlight.get(d.subscription_id) ?? 0) + 1);
     const fresh = await this.db.rows<ClaimedDelivery>(claimed('webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb)'), [
       COLLECT_BATCH,
       holder,
       leaseMs,
       limit - due.length,
       cap,
-      JSON.stringify(inFlight),
+      JSON.stringify(Object.fromEntries(inFlight)),
     ]);
     return [...due, ...fresh];
   }
