@@ -145,7 +145,12 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       const request = trace.find((e) => e.kind === 'request');
       // The commit's wake-up names its stacks (agents' events wake their own agent without one).
       const notify = request && trace.find((e) => e.kind === 'notify' && e.t >= request.t && e.scope?.stacks?.length > 0);
-      if (notify && ats.length) stages.push({ detect: request.t - base, sync: notify.t - request.t, deliver: Math.max(...ats) - c0 - (notify.t - base) });
+      // The commit's transaction: from its start to its end or the wake-up, which the store's change announcement makes before applyCommit returns.
+      const write = request && trace.find((e) => e.kind === 'write' && e.t >= request.t);
+      const written = write && trace.find((e) => e.kind === 'written' && e.t >= write.t);
+      if (notify && ats.length) {
+        stages.push({ detect: request.t - base, sync: notify.t - request.t, deliver: Math.max(...ats) - c0 - (notify.t - base), write: written ? Math.min(written.t, notify.t) - write.t : null });
+      }
       memory.push(rssOf(await fleet.daemon.call({ cmd: 'memory' })));
     }
     const generated = await load;
@@ -171,7 +176,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       state: summarize(stateMs),
       commit: summarize(commitMs),
       commitSamples: commitMs.length,
-      stages: { detect: summarize(stages.map((x) => x.detect)), sync: summarize(stages.map((x) => x.sync)), deliver: summarize(stages.map((x) => x.deliver)) },
+      stages: { detect: summarize(stages.map((x) => x.detect)), sync: summarize(stages.map((x) => x.sync)), write: summarize(stages.flatMap((x) => (x.write === null ? [] : [x.write]))), deliver: summarize(stages.map((x) => x.deliver)) },
       rss: { before: rssOf(before), during: summarize(memory) },
       deliveries: hooks,
       lag: summarize(arrivals.map((a) => a.at - a.createdAt)),
@@ -179,7 +184,7 @@ async function once({ subscribe, seconds, rate, concurrency, commits, profile, d
       receiverCpuS: received.cpuS,
       serverCpuS,
       machineBusy,
-      samples: { state: stateMs, commit: commitMs, commitGroups, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), deliver: stages.map((x) => x.deliver) },
+      samples: { state: stateMs, commit: commitMs, commitGroups, post: generated.latencies, lag: arrivals.map((a) => a.at - a.createdAt), detect: stages.map((x) => x.detect), sync: stages.map((x) => x.sync), write: stages.flatMap((x) => (x.write === null ? [] : [x.write])), deliver: stages.map((x) => x.deliver) },
     };
   } finally {
     for (const p of probes) await p.stop();
@@ -215,13 +220,13 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     const without = await once({ subscribe: false, seconds, rate, concurrency, commits, profile, db, receiverNice, pgServer });
     console.log(`  ${round} without: target-state p99 ${fmt(without.state.p99)} ms, commit → agent median ${fmt(without.commit.median)} ms; POST /events median ${fmt(without.generated.postMs.median)} ms${cpuText(without)}\n    ${without.uptime.before}\n    ${without.uptime.after}`);
     const withSub = await once({ subscribe: !control, seconds, rate, concurrency, commits, profile, db, receiverNice, pgServer });
-    console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)}, deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
+    console.log(`  ${round} stages (median ms) without / with: detect ${fmt(without.stages.detect.median)} / ${fmt(withSub.stages.detect.median)}, sync ${fmt(without.stages.sync.median)} / ${fmt(withSub.stages.sync.median)} (its write ${fmt(without.stages.write.median)} / ${fmt(withSub.stages.write.median)}), deliver ${fmt(without.stages.deliver.median)} / ${fmt(withSub.stages.deliver.median)}`);
     console.log(`  ${round} with:    target-state p99 ${fmt(withSub.state.p99)} ms, commit → agent median ${fmt(withSub.commit.median)} ms; POST /events median ${fmt(withSub.generated.postMs.median)} ms${cpuText(withSub)}; ${withSub.delivered} delivered, lag median ${fmt(withSub.lag.median)} p99 ${fmt(withSub.lag.p99)} ms; queue ${JSON.stringify(withSub.deliveries.counts)}\n    ${withSub.uptime.before}\n    ${withSub.uptime.after}`);
     runs.push({ without, with: withSub });
   }
   // Figures over all rounds: every sample of every round of a side.
   const pooled = (side, key) => summarize(runs.flatMap((r) => r[side].samples[key]));
-  const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag'), detect: pooled(side, 'detect'), sync: pooled(side, 'sync'), deliver: pooled(side, 'deliver') });
+  const all = (side) => ({ state: pooled(side, 'state'), commit: pooled(side, 'commit'), post: pooled(side, 'post'), lag: pooled(side, 'lag'), detect: pooled(side, 'detect'), sync: pooled(side, 'sync'), write: pooled(side, 'write'), deliver: pooled(side, 'deliver') });
   const w = all('without');
   const s = all('with');
   // With minus without, and a 95 % bootstrap interval: commits are the clusters of commit → agent,
@@ -266,7 +271,7 @@ async function measure({ started, seconds, rate, concurrency, commits, rounds, p
     `| all | with | ${fmt(s.post.median)} / ${fmt(s.post.p99)} | ${fmt(s.state.median)} / ${fmt(s.state.p99)} | ${fmt(s.commit.median)} / ${fmt(s.commit.p99)} | |${pgServer ? ' |' : ''} | ${fmt(s.lag.median)} / ${fmt(s.lag.p99)} | | |`,
     '',
     `Commit → agent by stage, medians over all rounds (ms), without / with: ref change seen ${fmt(w.detect.median)} / ${fmt(s.detect.median)}; ` +
-      `sync (git reads and the commit's transaction, polls woken) ${fmt(w.sync.median)} / ${fmt(s.sync.median)}; answers to the last probe ${fmt(w.deliver.median)} / ${fmt(s.deliver.median)}.`,
+      `sync (git reads and the commit's transaction, polls woken) ${fmt(w.sync.median)} / ${fmt(s.sync.median)}, of which the transaction ${fmt(w.write.median)} / ${fmt(s.write.median)}; answers to the last probe ${fmt(w.deliver.median)} / ${fmt(s.deliver.median)}.`,
     '',
     `Deliveries at the end of the last round: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     ...(runs.every((r) => r.without.machineBusy !== null && r.with.machineBusy !== null)

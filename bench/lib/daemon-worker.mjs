@@ -64,6 +64,16 @@ serve(
         trace.push({ kind: 'request', reason, t: now() });
         requestSync(reason);
       };
+      // The store's write of a commit (one transaction): where the sync's time goes between the two.
+      const applyCommit = daemon.store.applyCommit.bind(daemon.store);
+      daemon.store.applyCommit = async (...args) => {
+        trace.push({ kind: 'write', t: now() });
+        try {
+          return await applyCommit(...args);
+        } finally {
+          trace.push({ kind: 'written', t: now() });
+        }
+      };
       const notify = feed.notify.bind(feed);
       feed.notify = (...args) => {
         trace.push({ kind: 'notify', t: now(), waiting: feed.waiting, scope: args[0] });
