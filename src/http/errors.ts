@@ -1,6 +1,6 @@
 /** One API error type with stable codes, and the one place that turns every other failure into it. */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, NotFoundError, StoreUnavailableError } from '../store/store.js';
+import { ConflictError, NotAssociatedError, NotFoundError, StoreUnavailableError } from '../store/store.js';
 
 /** Codes clients may rely on; the message is for humans and may change. */
 export const ERROR_CODES = [
@@ -122,6 +122,7 @@ export function toApiError(err: unknown): { error: ApiError; unexpected: boolean
   if (unavailable) return { error: unavailable, unexpected: true };
   if (err instanceof ConflictError) return { error: conflict(err.message), unexpected: false };
   if (err instanceof NotFoundError) return { error: notFound(err.message), unexpected: false };
+  if (err instanceof NotAssociatedError) return { error: forbidden(err.message), unexpected: false };
   const fe = err as Partial<FastifyError> & { validation?: unknown };
   if (fe && typeof fe === 'object' && fe.validation) {
     return { error: badRequest(fe.message ?? 'invalid request'), unexpected: false };

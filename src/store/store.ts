@@ -199,6 +199,15 @@ export interface AgentAssociationInputs {
   targets: Uuid[];
 }
 
+export interface EventInput {
+  agent_id: Uuid;
+  deployment_object_id: Uuid;
+  event_type: string;
+  status: string;
+  message: string | null;
+  require_association?: boolean;
+}
+
 export interface EventQuery {
   agentId?: Uuid;
   deploymentObjectId?: Uuid;
@@ -212,6 +221,13 @@ export class ConflictError extends Error {
 /** Thrown when a referenced row does not exist (mapped to HTTP 404). */
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
+}
+/** Thrown when an agent reports on an object of a stack it does not hold (mapped to HTTP 403). */
+export class NotAssociatedError extends Error {
+  override name = 'NotAssociatedError';
+  constructor(agentId: string, objectId: string) {
+    super(`deployment object ${objectId} belongs to a stack that is not associated with agent ${agentId}`);
+  }
 }
 /** Thrown by applyCommit when another writer advanced the cursor first. */
 export class CursorMovedError extends Error {
@@ -431,8 +447,6 @@ export interface Store {
   /** Stacks associated with an agent (targets, label match, annotation match). */
   listAgentStacks(agentId: Uuid): Promise<Stack[]>;
   isStackAssociated(agentId: Uuid, stackId: Uuid): Promise<boolean>;
-  /** An object's stack and whether the agent holds it (isStackAssociated), in one read; null: no such object. */
-  objectForAgent(agentId: Uuid, objectId: Uuid): Promise<{ stack_id: Uuid; associated: boolean } | null>;
   /** A stack's objects, newest first (deleted ones included: they are history). */
   listObjects(stackId: Uuid, opts?: { limit?: number }): Promise<ObjectWithCommit[]>;
   getObject(id: Uuid): Promise<ObjectWithCommit | null>;
@@ -445,13 +459,12 @@ export interface Store {
   targetStateIds(agentId: Uuid, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]>;
 
   // --- events --------------------------------------------------------------------------------
-  createEvent(input: {
-    agent_id: Uuid;
-    deployment_object_id: Uuid;
-    event_type: string;
-    status: string;
-    message: string | null;
-  }): Promise<AgentEvent>;
+  /**
+   * NotFoundError for an unknown agent or object. `require_association` (an agent's report through
+   * the API): the agent must hold the object's stack (isStackAssociated), else NotAssociatedError
+   * — checked in the statement that writes the event, so a report costs the server one round trip.
+   */
+  createEvent(input: EventInput): Promise<AgentEvent>;
   listEvents(query?: EventQuery): Promise<AgentEvent[]>;
   /** One event by id (soft-deleted ones too: they are history), or null. */
   getEvent(id: Uuid): Promise<AgentEvent | null>;

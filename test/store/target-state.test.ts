@@ -1,6 +1,6 @@
 /** Target state on every engine: which stacks an agent is associated with and which of their latest objects it gets. */
 import { describe, expect, it } from 'vitest';
-import type { StackUpsert, StoreEngine } from '../../src/store/store.js';
+import { NotAssociatedError, NotFoundError, type StackUpsert, type StoreEngine } from '../../src/store/store.js';
 import { PG_TARGET_STATE_SQL } from '../../src/store/postgres/target-state.js';
 import { TARGET_STATE_SQL } from '../../src/store/sqlite/target-state.js';
 import pg from 'pg';
@@ -62,7 +62,7 @@ describe.each(ENGINES)('target state association (%s)', (engine) => {
     expect(await store.targetStateIds(agent.id, 'full')).toHaveLength(1);
   });
 
-  it('objectForAgent: the stack of the object and whether the agent holds it by target, label or annotation, in one read', async () => {
+  it('an event that requires association is written only when the agent holds the stack by target, label or annotation', async () => {
     const { store, stack, agent } = await world(engine);
     const byTarget = await stack('t');
     const byLabel = await stack('l', { labels: ['prod'] });
@@ -71,12 +71,25 @@ describe.each(ENGINES)('target state association (%s)', (engine) => {
     await store.addTarget(agent.id, byTarget.id);
     await store.addLabel('agent', agent.id, 'prod');
     await store.setAnnotation('agent', agent.id, 'tier', 'gold');
-    for (const s of [byTarget, byLabel, byAnnotation, notHeld]) {
-      const answer = await store.objectForAgent(agent.id, s.objectId);
-      expect(answer).toEqual({ stack_id: s.id, associated: s !== notHeld });
-      expect(answer!.associated).toBe(await store.isStackAssociated(agent.id, s.id));
-    }
-    expect(await store.objectForAgent(agent.id, '00000000-0000-4000-8000-000000000000')).toBeNull();
+    const report = (objectId: string, require_association = true) =>
+      store.createEvent({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null, require_association });
+    // At once: the reports share one group commit, and the refused one fails alone.
+    const outcomes = await Promise.allSettled([byTarget, byLabel, byAnnotation, notHeld].map((s) => report(s.objectId)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    const refused = (outcomes[3] as PromiseRejectedResult).reason as Error;
+    expect(refused).toBeInstanceOf(NotAssociatedError);
+    expect(refused.message).toBe(`deployment object ${notHeld.objectId} belongs to a stack that is not associated with agent ${agent.id}`);
+    expect(await store.isStackAssociated(agent.id, notHeld.id)).toBe(false);
+    const written = await store.listEvents({ agentId: agent.id });
+    expect(written.map((e) => e.deployment_object_id).sort()).toEqual([byTarget.objectId, byLabel.objectId, byAnnotation.objectId].sort());
+    // Alone too, and an unknown object is not found whether or not association is required.
+    await expect(report(notHeld.objectId)).rejects.toBeInstanceOf(NotAssociatedError);
+    await expect(report('00000000-0000-4000-8000-000000000000')).rejects.toThrow(NotFoundError);
+    await expect(report('00000000-0000-4000-8000-000000000000', false)).rejects.toThrow(NotFoundError);
+    expect(await store.listEvents({ agentId: agent.id })).toHaveLength(3);
+    // Without the requirement (the store's own callers), the stack need not be held.
+    await report(notHeld.objectId, false);
+    expect((await store.listEvents({ agentId: agent.id, deploymentObjectId: notHeld.objectId })).length).toBe(1);
   });
 });
 

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { EVENT_STATUSES, EVENT_TYPES } from '../../store/records.js';
 import type { ServerContext } from '../context.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { arrayOf, digits, eventSchema, idParams, uuidText } from '../schemas.js';
 import { ADMIN, ADMIN_OR_SELF, agentOr404, bodyAgentId, checkBodyAgentId, responses } from './route-kit.js';
 
@@ -51,18 +51,14 @@ export function eventRoutes(parent: FastifyInstance, { store }: ServerContext): 
       const { body } = request;
       checkBodyAgentId(body.agent_id, id);
       if (request.principal?.role !== 'agent') await agentOr404(store, id);
-      const objectId = body.deployment_object_id.toLowerCase();
-      const object = await store.objectForAgent(id, objectId);
-      if (!object) throw notFound(`no deployment object ${objectId}`);
-      if (!object.associated) {
-        throw forbidden(`deployment object ${objectId} belongs to a stack that is not associated with agent ${id}`);
-      }
+      // The object must exist (404) and belong to a stack the agent holds (403): the store checks both as it writes the event.
       const event = await store.createEvent({
         agent_id: id,
-        deployment_object_id: objectId,
+        deployment_object_id: body.deployment_object_id.toLowerCase(),
         event_type: body.event_type,
         status: body.status,
         message: body.message ?? null,
+        require_association: true,
       });
       return reply.code(201).send(event);
     },

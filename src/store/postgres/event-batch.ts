@@ -7,8 +7,9 @@
  * a commit; at 1,000 reports a second those round trips were the API thread's work and the
  * daemon fell behind. A batch costs the same five, however many events it holds.
  *
- * An event whose agent or object does not exist fails alone (NotFoundError), as it would in a
- * transaction of its own. A value the database refuses rolls the whole batch back; then each of
+ * An event whose agent or object does not exist fails alone (NotFoundError), as does one on an
+ * object of a stack its agent does not hold (NotAssociatedError), as it would in a transaction of
+ * its own. A value the database refuses rolls the whole batch back; then each of
  * its events is written again in a transaction of its own, so one bad report cannot fail the
  * others. Any other failure (the server unreachable) fails every event of the batch.
  *

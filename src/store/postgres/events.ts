@@ -1,11 +1,41 @@
 /** Agent events on PostgreSQL: what an agent reports about applying a deployment object. */
 import { randomUUID } from 'node:crypto';
 import type { AgentEvent } from '../records.js';
-import { NotFoundError, type EventQuery } from '../store.js';
+import { NotAssociatedError, NotFoundError, type EventInput, type EventQuery } from '../store.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 import { EVENT_COLUMNS } from '../sqlite/rows.js';
-import { uuidParam, type Sql } from './pg-db.js';
+import { prepared, uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfEvent } from './rollouts.js';
 import type { RolloutOutcome } from '../rollout-outcome.js';
+
+/*
+ * The statements of every report, kept prepared (pg-db.ts, `prepared`). Each checks the agent (live),
+ * the object, and — for a report that requires it ($6 / $7) — that the agent holds the object's
+ * stack, and writes the event only if all hold: one round trip a report, checks included.
+ */
+const INSERT_ONE = prepared(`WITH a AS (SELECT id FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE),
+      o AS (SELECT id, stack_id FROM deployment_objects WHERE id = $2),
+      ok AS (SELECT o.id FROM o WHERE NOT $6::boolean OR ${holdsStackSql('$1', 'o.stack_id')}),
+      ins AS (INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message)
+              SELECT a.id, ok.id, $3, $4, $5 FROM a, ok
+              RETURNING ${EVENT_COLUMNS})
+ SELECT EXISTS (SELECT 1 FROM a) AS agent_found, EXISTS (SELECT 1 FROM o) AS object_found, EXISTS (SELECT 1 FROM ok) AS held, ins.*
+ FROM (SELECT 1) one LEFT JOIN ins ON true`);
+const LOCK_ROLLOUTS = prepared('SELECT target_object_id FROM stack_rollouts WHERE target_object_id = ANY($1::uuid[]) ORDER BY target_object_id FOR UPDATE');
+const INSERT_MANY = prepared(`WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY
+         AS t (id, agent_id, object_id, event_type, status, message, checked, n)),
+     a AS (SELECT id FROM agents WHERE id IN (SELECT agent_id FROM input) AND deleted_at IS NULL ORDER BY id FOR SHARE),
+     o AS (SELECT id, stack_id FROM deployment_objects WHERE id IN (SELECT object_id FROM input)),
+     v AS (SELECT input.*, input.agent_id IN (SELECT id FROM a) AS agent_found, o.id IS NOT NULL AS object_found,
+             o.id IS NOT NULL AND (NOT input.checked OR ${holdsStackSql('input.agent_id', 'o.stack_id')}) AS held
+           FROM input LEFT JOIN o ON o.id = input.object_id),
+     ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
+             SELECT v.id, v.agent_id, v.object_id, v.event_type, v.status, v.message FROM v
+             WHERE v.agent_found AND v.held ORDER BY v.n
+             RETURNING ${EVENT_COLUMNS})
+     SELECT v.id AS input_id, v.agent_found, v.object_found, v.held, ins.*
+     FROM v LEFT JOIN ins ON ins.id = v.id ORDER BY v.n`);
 
 /** An event as written, with what it changed of its stack's rollout (not enumerable). */
 export type WrittenEvent = AgentEvent & { rolloutChanged?: RolloutOutcome };
@@ -15,35 +45,32 @@ export type WrittenEvent = AgentEvent & { rolloutChanged?: RolloutOutcome };
  * round trip instead of three: at 1,000 reports a second each round trip costs the API's thread a
  * socket write and a wake-up (BENCHMARKS F12, scenario 12b).
  */
-export async function createEvent(
-  sql: Sql,
-  input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): Promise<WrittenEvent> {
-  const row = (await sql.one<AgentEvent & { agent_found: boolean; object_found: boolean }>(
-    `WITH a AS (SELECT id FROM agents WHERE id = $1 AND deleted_at IS NULL FOR SHARE),
-          o AS (SELECT id FROM deployment_objects WHERE id = $2),
-          ins AS (INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message)
-                  SELECT a.id, o.id, $3, $4, $5 FROM a, o
-                  RETURNING ${EVENT_COLUMNS})
-     SELECT EXISTS (SELECT 1 FROM a) AS agent_found, EXISTS (SELECT 1 FROM o) AS object_found, ins.*
-     FROM (SELECT 1) one LEFT JOIN ins ON true`,
-    [uuidParam(input.agent_id), uuidParam(input.deployment_object_id), input.event_type, input.status, input.message],
-  ))!;
+export async function createEvent(sql: Sql, input: EventInput): Promise<WrittenEvent> {
+  const row = (await sql.one<AgentEvent & { agent_found: boolean; object_found: boolean; held: boolean }>(INSERT_ONE, [
+    uuidParam(input.agent_id),
+    uuidParam(input.deployment_object_id),
+    input.event_type,
+    input.status,
+    input.message,
+    input.require_association === true,
+  ]))!;
   if (!row.agent_found) throw new NotFoundError(`agent ${input.agent_id} not found`);
   if (!row.object_found) throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
-  const { agent_found: _a, object_found: _o, ...event } = row;
+  if (!row.held) throw new NotAssociatedError(input.agent_id, input.deployment_object_id);
+  const { agent_found: _a, object_found: _o, held: _h, ...event } = row;
   // Release rules run in the event's own transaction (the rollout row locked), as on SQLite.
   const outcome = await rolloutOfEvent(sql, input.deployment_object_id, input.agent_id);
   return outcome ? Object.defineProperty(event, 'rolloutChanged', { value: outcome, enumerable: false }) : event;
 }
 
-export type EventInput = Parameters<typeof createEvent>[1];
-export type EventOutcome = { event: WrittenEvent } | { error: NotFoundError };
+export type { EventInput };
+/** A report that could not be written: unknown agent or object, or an object of a stack the agent does not hold. */
+export type EventOutcome = { event: WrittenEvent } | { error: NotFoundError | NotAssociatedError };
 
 /**
  * Several agents' events in the caller's transaction (the store's group commit, event-batch.ts),
  * each one's outcome in input order: its event, or NotFoundError for an agent or object that does
- * not exist — that event alone is not written. Without a rollout on any of their objects they are
+ * not exist, or NotAssociatedError (require_association) — that event alone is not written. Without a rollout on any of their objects they are
  * one statement, one round trip; with one, event by event as createEvent, so each report meets the
  * rollout as the reports before it left it. The rollouts are locked first, in object-id order (as
  * health reports lock them), so concurrent batches cannot deadlock with each other; one that does
@@ -51,14 +78,14 @@ export type EventOutcome = { event: WrittenEvent } | { error: NotFoundError };
  */
 export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Promise<EventOutcome[]> {
   const objectIds = [...new Set(inputs.map((i) => uuidParam(i.deployment_object_id)).filter((id) => id !== null))];
-  const rollouts = await sql.rows('SELECT target_object_id FROM stack_rollouts WHERE target_object_id = ANY($1::uuid[]) ORDER BY target_object_id FOR UPDATE', [objectIds]);
+  const rollouts = await sql.rows(LOCK_ROLLOUTS, [objectIds]);
   if (rollouts.length > 0) {
     const outcomes: EventOutcome[] = [];
     for (const input of inputs) {
       try {
         outcomes.push({ event: await createEvent(sql, input) });
       } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+        if (!(error instanceof NotFoundError || error instanceof NotAssociatedError)) throw error;
         outcomes.push({ error });
       }
     }
@@ -66,18 +93,7 @@ export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Pro
   }
   // Ids made here (v4, as the column's default) tell each input its row; the insert follows the input's order, so seq does.
   const ids = inputs.map(() => randomUUID());
-  const rows = await sql.rows<AgentEvent & { input_id: string; agent_found: boolean; object_found: boolean }>(
-    `WITH input AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-         AS t (id, agent_id, object_id, event_type, status, message, n)),
-     a AS (SELECT id FROM agents WHERE id IN (SELECT agent_id FROM input) AND deleted_at IS NULL ORDER BY id FOR SHARE),
-     o AS (SELECT id FROM deployment_objects WHERE id IN (SELECT object_id FROM input)),
-     ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
-             SELECT input.id, input.agent_id, input.object_id, input.event_type, input.status, input.message FROM input
-             WHERE input.agent_id IN (SELECT id FROM a) AND input.object_id IN (SELECT id FROM o) ORDER BY input.n
-             RETURNING ${EVENT_COLUMNS})
-     SELECT input.id AS input_id, input.agent_id IN (SELECT id FROM a) AS agent_found, input.object_id IN (SELECT id FROM o) AS object_found, ins.*
-     FROM input LEFT JOIN ins ON ins.id = input.id ORDER BY input.n`,
+  const rows = await sql.rows<AgentEvent & { input_id: string; agent_found: boolean; object_found: boolean; held: boolean }>(INSERT_MANY,
     [
       ids,
       inputs.map((i) => uuidParam(i.agent_id)),
@@ -85,13 +101,15 @@ export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Pro
       inputs.map((i) => i.event_type),
       inputs.map((i) => i.status),
       inputs.map((i) => i.message),
+      inputs.map((i) => i.require_association === true),
     ],
   );
   return rows.map((row, n): EventOutcome => {
     const input = inputs[n]!;
     if (!row.agent_found) return { error: new NotFoundError(`agent ${input.agent_id} not found`) };
     if (!row.object_found) return { error: new NotFoundError(`deployment object ${input.deployment_object_id} not found`) };
-    const { input_id: _i, agent_found: _a, object_found: _o, ...event } = row;
+    if (!row.held) return { error: new NotAssociatedError(input.agent_id, input.deployment_object_id) };
+    const { input_id: _i, agent_found: _a, object_found: _o, held: _h, ...event } = row;
     return { event };
   });
 }

@@ -15,6 +15,7 @@ import type {
   ObjectRef,
   CommitPlan,
   CommitResult,
+  EventInput,
   EventQuery,
   HeartbeatReport,
   Label,
@@ -49,7 +50,7 @@ import * as fleet from './fleet-reads.js';
 import * as sync from './generators-and-sync.js';
 import { currentPgVersion } from './migrator.js';
 import * as tags from './owner-tags.js';
-import { clientConfig, type PgDb, type Sql } from './pg-db.js';
+import { clientConfig, prepared, type PgDb, type Sql } from './pg-db.js';
 import * as stacks from './stacks-and-objects.js';
 import * as leases from './sync-leases.js';
 import * as target from './target-state.js';
@@ -61,6 +62,9 @@ import * as target from './target-state.js';
  * write that did not happen. This store's own listeners hear it right after COMMIT, directly
  * (their echo through LISTEN is recognised by origin and skipped).
  */
+/** The change announcement of every write (its payloads, one per change, a parameter). */
+const NOTIFY = prepared('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload');
+
 export class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
   readonly #hub = new ChangeHub();
@@ -97,7 +101,7 @@ export class PostgresStore implements Store {
       announced = c === null ? [] : Array.isArray(c) ? c : [c];
       // One statement for all of them: a batch of events announces each of its agents.
       if (announced.length > 0) {
-        await sql.run('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
+        await sql.run(NOTIFY, [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
       }
       return r;
     });
@@ -355,9 +359,6 @@ export class PostgresStore implements Store {
   async isStackAssociated(agentId: string, stackId: string): Promise<boolean> {
     return target.isStackAssociated(this.db, agentId, stackId);
   }
-  async objectForAgent(agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
-    return target.objectForAgent(this.db, agentId, objectId);
-  }
   async listObjects(stackId: string, opts?: { limit?: number }): Promise<ObjectWithCommit[]> {
     return stacks.listObjects(this.db, stackId, opts);
   }
@@ -372,13 +373,7 @@ export class PostgresStore implements Store {
   }
 
   // --- events
-  async createEvent(input: {
-    agent_id: string;
-    deployment_object_id: string;
-    event_type: string;
-    status: string;
-    message: string | null;
-  }): Promise<AgentEvent> {
+  async createEvent(input: EventInput): Promise<AgentEvent> {
     return this.#events.add(input);
   }
 

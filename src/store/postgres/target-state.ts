@@ -2,7 +2,7 @@
 import type { Stack } from '../records.js';
 import type { TargetStateEntry } from '../store.js';
 import { STACK_COLUMNS, qualified } from '../sqlite/rows.js';
-import { uuidParam, type Sql } from './pg-db.js';
+import { prepared, uuidParam, type Sql } from './pg-db.js';
 import { resolveManaged } from './rollouts.js';
 import { holdsStackSql } from '../holds-stack-sql.js';
 
@@ -46,8 +46,10 @@ LEFT JOIN stack_rollouts r ON r.stack_id = o.stack_id
 WHERE NOT $2::boolean OR r.stack_id IS NOT NULL OR NOT ${SUCCEEDED}
 ORDER BY o.sequence_id DESC`;
 
+const TARGET_STATE = prepared(PG_TARGET_STATE_SQL);
+
 export async function targetStateIds(sql: Sql, agentId: string, mode: 'incremental' | 'full'): Promise<TargetStateEntry[]> {
-  const rows = await sql.rows<TargetStateEntry & { managed: boolean }>(PG_TARGET_STATE_SQL, [uuidParam(agentId), mode === 'incremental']);
+  const rows = await sql.rows<TargetStateEntry & { managed: boolean }>(TARGET_STATE, [uuidParam(agentId), mode === 'incremental']);
   const entries = rows.map((r) => ({ id: r.id, sequence_id: r.sequence_id, stack_id: r.stack_id }));
   if (!rows.some((r) => r.managed)) return entries;
   return resolveManaged(sql, agentId, entries, new Set(rows.filter((r) => r.managed).map((r) => r.stack_id)), mode);
@@ -61,18 +63,6 @@ export async function listAgentStacks(sql: Sql, agentId: string): Promise<Stack[
      WHERE s.deleted_at IS NULL ORDER BY s.name COLLATE "C"`,
     [uuidParam(agentId)],
   );
-}
-
-/**
- * An agent's event report checks its object: the object's stack and whether the agent holds that
- * stack (the same test as isStackAssociated), in one round trip; null when there is no such object.
- */
-export async function objectForAgent(sql: Sql, agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
-  const row = await sql.one<{ stack_id: string; associated: boolean }>(
-    `SELECT o.stack_id AS stack_id, ${holdsStackSql('$1', 'o.stack_id')} AS associated FROM deployment_objects o WHERE o.id = $2`,
-    [uuidParam(agentId), uuidParam(objectId)],
-  );
-  return row ? { stack_id: row.stack_id, associated: row.associated === true } : null;
 }
 
 /** Whether the stack (deleted or not) is associated with the agent. */

@@ -30,7 +30,7 @@ import {
   type PresenceRow,
 } from '../webhook-rows.js';
 import { recordAudit } from './audit.js';
-import { uuidParam, type PgDb, type Sql } from './pg-db.js';
+import { prepared, uuidParam, type PgDb, type Sql } from './pg-db.js';
 
 const SUBSCRIPTION_COLUMNS =
   'id::text AS id, name, url, format, event_types, secret IS NOT NULL AS has_secret, enabled, filters, timeout_seconds, created_by, created_at, updated_at';
@@ -56,6 +56,28 @@ async function collectAllAgentEvents(sql: Sql): Promise<void> {
 
 type SubscriptionRow = Omit<WebhookSubscription, 'format' | 'filters'> & { format: string; filters: unknown };
 const toSubscription = (row: SubscriptionRow): WebhookSubscription => ({ ...row, format: row.format as WebhookFormat, filters: storedFilters(row.filters) });
+
+/** A claim: the deliveries one of migration 12's functions claimed, with their subscriptions. */
+const claimed = (fn: string) =>
+  prepared(`SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
+          s.url, s.secret, s.format, s.timeout_seconds
+   FROM ${fn} c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+   WHERE c.status = 'acquired' ORDER BY c.created_at`);
+const CLAIM_DUE = claimed('webhook_claim_due($1, $2, $3, $4::jsonb, $5)');
+const CLAIM_COLLECTED = claimed('webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb)');
+
+/*
+ * Outcomes, one UPDATE for a batch ($1 the holder, $2 the outcomes as JSON). Each outcome finds its row by the primary
+ * key. Given `status = 'acquired'` as an index condition, the planner read every claimed row through the status index
+ * and compared each with every outcome (a nested loop: 54 µs a delivery in a batch of 64 with 100 claimed, 22 µs this
+ * way); `(…) IS TRUE` means the same here (status is NOT NULL) and is no index condition.
+ */
+const FINISH = prepared(`WITH f AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS f (id uuid, status text, next_retry_at timestamptz, error text, status_code integer, excerpt text))
+  UPDATE webhook_deliveries d SET status = f.status, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(f.next_retry_at, d.next_retry_at),
+    last_error = f.error, last_status_code = f.status_code, response_excerpt = f.excerpt,
+    completed_at = CASE WHEN f.status = 'failed' THEN NULL ELSE now() END
+  FROM f WHERE d.id = f.id AND (d.status = 'acquired') IS TRUE AND d.acquired_by = $1`);
 
 export class PostgresWebhooks implements WebhookStore {
   constructor(private readonly db: PgDb) {}
@@ -173,17 +195,12 @@ export class PostgresWebhooks implements WebhookStore {
    */
   async claimDeliveries(holder: string, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const { cap, busy } = fairnessParams(fairness);
-    const claimed = (fn: string) =>
-      `SELECT c.id::text AS id, c.subscription_id::text AS subscription_id, c.event_type, c.event_id, c.payload, c.attempts, c.created_at,
-              s.url, s.secret, s.format, s.timeout_seconds
-       FROM ${fn} c JOIN webhook_subscriptions s ON s.id = c.subscription_id
-       WHERE c.status = 'acquired' ORDER BY c.created_at`;
-    const due = await this.db.rows<ClaimedDelivery>(claimed('webhook_claim_due($1, $2, $3, $4::jsonb, $5)'), [holder, leaseMs, limit, busy, cap]);
+    const due = await this.db.rows<ClaimedDelivery>(CLAIM_DUE, [holder, leaseMs, limit, busy, cap]);
     if (due.length >= limit) return due;
     // In flight now: what the caller had, and what the statement above just claimed.
     const inFlight = new Map(fairness?.busy);
     for (const d of due) inFlight.set(d.subscription_id, (inFlight.get(d.subscription_id) ?? 0) + 1);
-    const fresh = await this.db.rows<ClaimedDelivery>(claimed('webhook_collect_agent_events($1, false, NULL, $2, $3, $4, $5, $6::jsonb)'), [
+    const fresh = await this.db.rows<ClaimedDelivery>(CLAIM_COLLECTED, [
       COLLECT_BATCH,
       holder,
       leaseMs,
@@ -205,19 +222,7 @@ export class PostgresWebhooks implements WebhookStore {
       const o = flattenOutcome(outcome);
       return { id: uuidParam(id), status: o.status, next_retry_at: o.next_retry_at, error: o.error, status_code: o.status_code, excerpt: o.response_excerpt };
     }).filter((r) => r.id !== null);
-    return this.db.run(
-      // Each outcome finds its row by the primary key. Given `status = 'acquired'` as an index condition, the planner read
-      // every claimed row through the status index and compared each with every outcome (a nested loop: 54 µs a delivery
-      // in a batch of 64 with 100 claimed, 22 µs this way); `(…) IS TRUE` means the same here (status is NOT NULL) and is
-      // no index condition.
-      `WITH f AS MATERIALIZED (
-         SELECT * FROM jsonb_to_recordset($2::jsonb) AS f (id uuid, status text, next_retry_at timestamptz, error text, status_code integer, excerpt text))
-       UPDATE webhook_deliveries d SET status = f.status, acquired_by = NULL, acquired_until = NULL, next_retry_at = coalesce(f.next_retry_at, d.next_retry_at),
-         last_error = f.error, last_status_code = f.status_code, response_excerpt = f.excerpt,
-         completed_at = CASE WHEN f.status = 'failed' THEN NULL ELSE now() END
-       FROM f WHERE d.id = f.id AND (d.status = 'acquired') IS TRUE AND d.acquired_by = $1`,
-      [holder, JSON.stringify(rows)],
-    );
+    return this.db.run(FINISH, [holder, JSON.stringify(rows)]);
   }
 
   async detectAgentPresence(offlineAfterMs: number): Promise<PresenceChange[]> {

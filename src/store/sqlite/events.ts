@@ -1,23 +1,23 @@
 /** Agent events: what an agent reports about applying a deployment object. */
 import type { AgentEvent } from '../records.js';
-import { NotFoundError, type EventQuery } from '../store.js';
+import { NotAssociatedError, NotFoundError, type EventInput, type EventQuery } from '../store.js';
+import { holdsStackSql } from '../holds-stack-sql.js';
 import type { SqliteDb } from './connection.js';
 import { EVENT_COLUMNS } from './rows.js';
 import { rolloutOfEvent } from './rollouts.js';
 import type { RolloutOutcome } from '../rollout-outcome.js';
 
 /** The event, and what it changed in a rollout (a wave released to some agents, a halt), when it did. */
-export function createEvent(
-  db: SqliteDb,
-  input: { agent_id: string; deployment_object_id: string; event_type: string; status: string; message: string | null },
-): AgentEvent & { rolloutChanged?: RolloutOutcome } {
+export function createEvent(db: SqliteDb, input: EventInput): AgentEvent & { rolloutChanged?: RolloutOutcome } {
   return db.tx(() => {
     if (!db.stmt('SELECT 1 FROM agents WHERE id = ? AND deleted_at IS NULL').get(input.agent_id)) {
       throw new NotFoundError(`agent ${input.agent_id} not found`);
     }
-    if (!db.stmt('SELECT 1 FROM deployment_objects WHERE id = ?').get(input.deployment_object_id)) {
-      throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
-    }
+    const object = db
+      .stmt<{ held: number }>(`SELECT ${holdsStackSql('@agent', 'o.stack_id')} AS held FROM deployment_objects o WHERE o.id = @object`)
+      .get({ agent: input.agent_id, object: input.deployment_object_id });
+    if (!object) throw new NotFoundError(`deployment object ${input.deployment_object_id} not found`);
+    if (input.require_association && object.held !== 1) throw new NotAssociatedError(input.agent_id, input.deployment_object_id);
     // seq given here, as the assign_agent_event_seq trigger would (it fires only for a NULL seq):
     // saves that trigger's UPDATE of the new row (the row and both seq indexes written twice).
     const event = db

@@ -12,6 +12,7 @@ import type {
   CommitPlan,
   HeartbeatReport,
   CommitResult,
+  EventInput,
   EventQuery,
   Label,
   ObjectWithCommit,
@@ -301,9 +302,6 @@ export class SqliteStore implements Store {
   async isStackAssociated(agentId: string, stackId: string): Promise<boolean> {
     return target.isStackAssociated(this.db, agentId, stackId);
   }
-  async objectForAgent(agentId: string, objectId: string): Promise<{ stack_id: string; associated: boolean } | null> {
-    return target.objectForAgent(this.db, agentId, objectId);
-  }
   async listObjects(stackId: string, opts?: { limit?: number }): Promise<ObjectWithCommit[]> {
     return stacks.listObjects(this.db, stackId, opts);
   }
@@ -318,13 +316,7 @@ export class SqliteStore implements Store {
   }
 
   // --- events
-  async createEvent(input: {
-    agent_id: string;
-    deployment_object_id: string;
-    event_type: string;
-    status: string;
-    message: string | null;
-  }): Promise<AgentEvent> {
+  async createEvent(input: EventInput): Promise<AgentEvent> {
     const event = await this.#events.add(input); // group commit: see event-batch.ts
     // A released wave concerns its agents, which may not hold the stack yet: they are named.
     for (const change of releaseChanges(event.rolloutChanged)) this.#hub.emit(change);

@@ -70,20 +70,6 @@ export function listAgentStacks(db: SqliteDb, agentId: string): Stack[] {
     .all({ agent: agentId });
 }
 
-/**
- * An agent's event report checks its object: the object's stack and whether the agent holds that
- * stack (the same test as isStackAssociated), in one read of the object's row (no content); null
- * when there is no such object.
- */
-export function objectForAgent(db: SqliteDb, agentId: string, objectId: string): { stack_id: string; associated: boolean } | null {
-  const row = db
-    .stmt<{ stack_id: string; associated: number }>(
-      `SELECT o.stack_id AS stack_id, ${holdsStackSql('@agent', 'o.stack_id')} AS associated FROM deployment_objects o WHERE o.id = @object`,
-    )
-    .get({ agent: agentId, object: objectId });
-  return row ? { stack_id: row.stack_id, associated: row.associated === 1 } : null;
-}
-
 /** Whether the stack (deleted or not) is associated with the agent. */
 export function isStackAssociated(db: SqliteDb, agentId: string, stackId: string): boolean {
   const row = db
