@@ -102,8 +102,13 @@ export class PgDb extends Queries {
   /**
    * Run fn in one transaction on one client: BEGIN, fn, COMMIT; anything thrown rolls back and is
    * rethrown. A client whose connection broke is destroyed rather than returned to the pool.
+   *
+   * `last`: a statement to run just before COMMIT, given fn's result, sent with the COMMIT in one
+   * round trip (one simple-protocol message: no parameters, so values in it must be literals —
+   * `literal` below). A failing `last` rolls back like fn. Each round trip of a transaction costs
+   * the daemon's event loop a socket write and a wake-up, paid again for every write.
    */
-  async tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (sql: Sql) => Promise<T>, last?: (result: T) => string | null): Promise<T> {
     let broken: Error | undefined;
     // A checked-out client has no 'error' listener of the pool's: a connection cut mid-transaction
     // (server restart, pg_terminate_backend) would be an uncaught 'error' event and kill the
@@ -130,7 +135,8 @@ export class PgDb extends Queries {
       const sql = new Queries(client, this.url);
       await sql.run('BEGIN');
       const result = await fn(sql);
-      await sql.run('COMMIT');
+      const before = last?.(result) ?? null;
+      await sql.run(before === null ? 'COMMIT' : `${before}; COMMIT`);
       return result;
     } catch (err) {
       try {
@@ -148,6 +154,11 @@ export class PgDb extends Queries {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** `value` as an SQL string literal (quotes doubled, backslashes escaped): for `tx`'s `last`, which takes no parameters. */
+export function literal(value: string): string {
+  return pg.escapeLiteral(value);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -50,10 +50,13 @@ import * as fleet from './fleet-reads.js';
 import * as sync from './generators-and-sync.js';
 import { currentPgVersion } from './migrator.js';
 import * as tags from './owner-tags.js';
-import { clientConfig, prepared, type PgDb, type Sql } from './pg-db.js';
+import { clientConfig, literal, type PgDb, type Sql } from './pg-db.js';
 import * as stacks from './stacks-and-objects.js';
 import * as leases from './sync-leases.js';
 import * as target from './target-state.js';
+
+/** The change announcement of a write: a literal statement, sent with the COMMIT (PgDb.tx's `last`). */
+const notifyAll = (payloads: readonly string[]) => `SELECT pg_notify(${literal(CHANGE_CHANNEL)}, p) FROM unnest(ARRAY[${payloads.map(literal).join(', ')}]::text[]) AS p`;
 
 /**
  * Every write that changes more than one row, or that is announced, is one transaction. The
@@ -62,8 +65,6 @@ import * as target from './target-state.js';
  * write that did not happen. This store's own listeners hear it right after COMMIT, directly
  * (their echo through LISTEN is recognised by origin and skipped).
  */
-/** The change announcement of every write (its payloads, one per change, a parameter). */
-const NOTIFY = prepared('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload');
 
 export class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
@@ -95,15 +96,11 @@ export class PostgresStore implements Store {
   /** Run fn in a transaction; announce what `change` makes of its result, to the other replicas on commit and here after it. */
   async #write<T>(fn: (sql: Sql) => Promise<T>, change: (result: T) => StoreChange | StoreChange[] | null): Promise<T> {
     let announced: StoreChange[] = [];
-    const result = await this.db.tx(async (sql) => {
-      const r = await fn(sql);
+    const result = await this.db.tx(fn, (r) => {
       const c = change(r);
       announced = c === null ? [] : Array.isArray(c) ? c : [c];
-      // One statement for all of them: a batch of events announces each of its agents.
-      if (announced.length > 0) {
-        await sql.run(NOTIFY, [CHANGE_CHANNEL, announced.map((a) => changePayload(this.#origin, a))]);
-      }
-      return r;
+      // One statement for all of them (a batch of events announces each of its agents), sent with the COMMIT.
+      return announced.length > 0 ? notifyAll(announced.map((a) => changePayload(this.#origin, a))) : null;
     });
     for (const a of announced) this.#hub.emit(a);
     return result;
