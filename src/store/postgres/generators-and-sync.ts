@@ -6,7 +6,7 @@ import { annotationsByOwner, labelsByOwner } from './owner-tags.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { rolloutColumns } from '../rollout-rules.js';
 
-const SYNC_STATE_COLUMNS = 'generator_id, repo, branch, root, cursor_commit, cursor_committed_at, last_sync_at, last_error';
+export const SYNC_STATE_COLUMNS = 'generator_id, repo, branch, root, cursor_commit, cursor_committed_at, last_sync_at, last_error';
 const SYNC_ERROR_COLUMNS = 'generator_id, stack_path, stack_name, commit_sha, file, line, message, created_at';
 
 /** Replicas may ensure the same generator at once: ON CONFLICT on the live-name index lets one insert and the rest read it. */
@@ -24,11 +24,8 @@ export async function listGenerators(sql: Sql): Promise<Generator[]> {
   return sql.rows<Generator>(`SELECT ${GENERATOR_COLUMNS} FROM generators WHERE deleted_at IS NULL ORDER BY created_at, name COLLATE "C"`);
 }
 
-export async function getSyncState(sql: Sql, generatorId: string, opts: { forUpdate?: boolean } = {}): Promise<SyncState | null> {
-  const row = await sql.one<SyncState>(
-    `SELECT ${SYNC_STATE_COLUMNS} FROM sync_state WHERE generator_id = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
-    [uuidParam(generatorId)],
-  );
+export async function getSyncState(sql: Sql, generatorId: string): Promise<SyncState | null> {
+  const row = await sql.one<SyncState>(`SELECT ${SYNC_STATE_COLUMNS} FROM sync_state WHERE generator_id = $1`, [uuidParam(generatorId)]);
   return row ?? null;
 }
 
@@ -113,9 +110,4 @@ export async function stackNamesHeldByOthers(sql: Sql, generatorId: string, name
     [[...new Set(names)], uuidParam(generatorId)],
   );
   return new Map(rows.map((r) => [r.name, { repository: r.repository, path: r.path }]));
-}
-
-/** Mark the generator active now (called when a commit is applied). */
-export async function touchGenerator(sql: Sql, generatorId: string): Promise<void> {
-  await sql.run('UPDATE generators SET last_active_at = now() WHERE id = $1', [generatorId]);
 }

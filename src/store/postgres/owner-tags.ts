@@ -100,9 +100,39 @@ export async function annotationsByOwner(sql: Sql, kind: OwnerKind, ownerIds?: r
   return out;
 }
 
+/** An owner's labels and annotations as they are, for replaceTags. */
+export interface CurrentTags {
+  labels: ReadonlySet<string>;
+  annotations: ReadonlyMap<string, string>;
+}
+
+/** Both of an owner's tag kinds in one read. */
+export async function readTags(sql: Sql, kind: OwnerKind, ownerId: string): Promise<CurrentTags> {
+  const t = TABLES[kind];
+  const rows = await sql.rows<{ label: boolean; key: string; value: string | null }>(
+    `SELECT TRUE AS label, label AS key, NULL AS value FROM ${t.labels} WHERE ${t.fk} = $1
+     UNION ALL SELECT FALSE, key, value FROM ${t.annotations} WHERE ${t.fk} = $1`,
+    [uuidParam(ownerId)],
+  );
+  return tagsOf(rows);
+}
+
+/** Rows of (label, key, value) — a label when `label`, else an annotation — as CurrentTags. */
+export function tagsOf(rows: readonly { label: boolean; key: string; value: string | null }[]): CurrentTags {
+  const labels = new Set<string>();
+  const annotations = new Map<string, string>();
+  for (const r of rows) {
+    if (r.label) labels.add(r.key);
+    else annotations.set(r.key, r.value ?? '');
+  }
+  return { labels, annotations };
+}
+
 /**
  * Make an owner's labels and annotations exactly these, touching only the rows that differ (row
- * ids of unchanged labels survive). Returns whether anything changed. Call inside a transaction.
+ * ids of unchanged labels survive). Returns whether anything changed. Call inside a transaction,
+ * the owner's row locked (so `current`, when the caller read it already, stays true). At most one
+ * statement per kind of change, whatever the number of tags: each is a round trip of the sync.
  */
 export async function replaceTags(
   sql: Sql,
@@ -110,32 +140,24 @@ export async function replaceTags(
   ownerId: string,
   labels: readonly string[],
   annotations: Readonly<Record<string, string>>,
+  current?: CurrentTags,
 ): Promise<boolean> {
   const t = TABLES[kind];
-  let changed = false;
-  const currentLabels = new Set((await listLabels(sql, kind, ownerId)).map((l) => l.label));
-  const wantedLabels = new Set(labels);
-  for (const label of currentLabels) {
-    if (!wantedLabels.has(label)) changed = (await removeLabel(sql, kind, ownerId, label)) || changed;
+  const now = current ?? (await readTags(sql, kind, ownerId));
+  const wanted = new Set(labels);
+  const goneLabels = [...now.labels].filter((l) => !wanted.has(l));
+  const newLabels = [...wanted].filter((l) => !now.labels.has(l));
+  const goneKeys = [...now.annotations.keys()].filter((k) => !Object.hasOwn(annotations, k));
+  const changedPairs = Object.entries(annotations).filter(([k, v]) => now.annotations.get(k) !== v);
+  if (goneLabels.length > 0) await sql.run(`DELETE FROM ${t.labels} WHERE ${t.fk} = $1 AND label = ANY($2::text[])`, [ownerId, goneLabels]);
+  if (newLabels.length > 0) await sql.run(`INSERT INTO ${t.labels} (${t.fk}, label) SELECT $1, unnest($2::text[])`, [ownerId, newLabels]);
+  if (goneKeys.length > 0) await sql.run(`DELETE FROM ${t.annotations} WHERE ${t.fk} = $1 AND key = ANY($2::text[])`, [ownerId, goneKeys]);
+  if (changedPairs.length > 0) {
+    await sql.run(
+      `INSERT INTO ${t.annotations} (${t.fk}, key, value) SELECT $1, u.key, u.value FROM unnest($2::text[], $3::text[]) AS u (key, value)
+       ON CONFLICT (${t.fk}, key) DO UPDATE SET value = excluded.value`,
+      [ownerId, changedPairs.map(([k]) => k), changedPairs.map(([, v]) => v)],
+    );
   }
-  for (const label of wantedLabels) {
-    if (!currentLabels.has(label)) {
-      await sql.run(`INSERT INTO ${t.labels} (${t.fk}, label) VALUES ($1, $2)`, [ownerId, label]);
-      changed = true;
-    }
-  }
-  const current = new Map((await listAnnotations(sql, kind, ownerId)).map((a) => [a.key, a.value]));
-  for (const key of current.keys()) {
-    if (!(key in annotations)) changed = (await removeAnnotation(sql, kind, ownerId, key)) || changed;
-  }
-  for (const [key, value] of Object.entries(annotations)) {
-    if (current.get(key) !== value) {
-      await sql.run(
-        `INSERT INTO ${t.annotations} (${t.fk}, key, value) VALUES ($1, $2, $3) ON CONFLICT (${t.fk}, key) DO UPDATE SET value = excluded.value`,
-        [ownerId, key, value],
-      );
-      changed = true;
-    }
-  }
-  return changed;
+  return goneLabels.length + newLabels.length + goneKeys.length + changedPairs.length > 0;
 }

@@ -31,16 +31,6 @@ export async function listSyncLeases(sql: Sql): Promise<SyncLease[]> {
   return sql.rows<SyncLease>('SELECT generator_id, holder, acquired_at, expires_at FROM sync_leases ORDER BY generator_id');
 }
 
-/** Inside applyCommit's transaction: does holder have an unexpired lease right now, by the database's clock? */
-export async function holdsSyncLease(sql: Sql, generatorId: string, holder: string): Promise<boolean> {
-  // FOR SHARE: a takeover (an UPDATE of this row) waits until the commit holding it is done.
-  const row = await sql.one('SELECT 1 FROM sync_leases WHERE generator_id = $1 AND holder = $2 AND expires_at > clock_timestamp() FOR SHARE', [
-    uuidParam(generatorId),
-    holder,
-  ]);
-  return row !== undefined;
-}
-
 export async function announceReplica(sql: Sql, id: string, ttlMs: number): Promise<number> {
   await sql.run(
     `INSERT INTO replicas (id, started_at, expires_at) VALUES ($1, clock_timestamp(), clock_timestamp() + $2 * interval '1 millisecond')
