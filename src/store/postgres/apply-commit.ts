@@ -165,7 +165,7 @@ async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): 
   const rows = await sql.rows<{ label: boolean | null; key: string | null; value: string | null }>(
     `SELECT TRUE AS label, label AS key, NULL AS value FROM stack_labels WHERE stack_id = $1
      UNION ALL SELECT FALSE, key, value FROM stack_annotations WHERE stack_id = $1
-     UNION ALL SELECT NULL, NULL, NULL FROM stack_rollouts WHERE stack_id = $1`,
+     UNION ALL SELECT NULL, NULL, NULL FROM stack_rollouts WHERE stack_id = $1 -- label NULL: the stack has a rollout row`,
     [stack.id],
   );
   const hasRollout = rows.some((r) => r.label === null);
@@ -177,8 +177,7 @@ async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): 
     );
     changed = true;
   }
-  const current = tagsOf(rows.filter((r) => r.label !== null) as { label: boolean; key: string; value: string | null }[]);
-  if (await replaceTags(sql, 'stack', stack.id, upsert.labels, upsert.annotations, current)) {
+  if (await replaceTags(sql, 'stack', stack.id, upsert.labels, upsert.annotations, tagsOf(rows))) {
     // Tag rows have no timestamps of their own: touch the stack (the trigger writes updated_at).
     await sql.run('UPDATE stacks SET updated_at = updated_at WHERE id = $1', [stack.id]);
     changed = true;

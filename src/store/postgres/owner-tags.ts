@@ -117,13 +117,13 @@ export async function readTags(sql: Sql, kind: OwnerKind, ownerId: string): Prom
   return tagsOf(rows);
 }
 
-/** Rows of (label, key, value) — a label when `label`, else an annotation — as CurrentTags. */
-export function tagsOf(rows: readonly { label: boolean; key: string; value: string | null }[]): CurrentTags {
+/** Rows of (label, key, value) — a label when `label` is true, an annotation when false; other rows (null) skipped — as CurrentTags. */
+export function tagsOf(rows: readonly { label: boolean | null; key: string | null; value: string | null }[]): CurrentTags {
   const labels = new Set<string>();
   const annotations = new Map<string, string>();
   for (const r of rows) {
-    if (r.label) labels.add(r.key);
-    else annotations.set(r.key, r.value ?? '');
+    if (r.label === true) labels.add(r.key!);
+    else if (r.label === false) annotations.set(r.key!, r.value ?? '');
   }
   return { labels, annotations };
 }
