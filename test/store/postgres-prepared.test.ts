@@ -29,7 +29,7 @@ describe('prepared statements (postgres)', () => {
     expect((await kept()).filter((n) => n === add.name)).toHaveLength(1);
   });
 
-  it("the store's event reports run prepared: the write with its checks and the rollout lock", async () => {
+  it("the store's event reports run prepared: the batch's statement, its checks and rollout check included", async () => {
     const { store } = await openEngineStore('postgres');
     onCleanup(() => store.close());
     const { objectId } = await withStack(store);

@@ -107,6 +107,31 @@ describe('replicas on one PostgreSQL database', () => {
     expect(seenByB).toEqual([{ kind: 'agent', agentId: agent.id }]);
   });
 
+  it('a group commit announces the agents whose events it wrote, and only them', async () => {
+    const { store: a, target } = await openEngineStore('postgres');
+    const { store: b } = await openEngineStore('postgres', target);
+    const { objectId } = await withStack(a);
+    const held = await a.createAgent({ name: 'held', cluster_name: 'eu', pak_hash: 'h1' });
+    const other = await a.createAgent({ name: 'other', cluster_name: 'eu', pak_hash: 'h2' });
+    const stackId = (await a.getObject(objectId))!.stack_id;
+    await a.addTarget(held.id, stackId);
+    await sleep(200); // the writes above announced, everywhere
+    const seenByA: StoreChange[] = [];
+    const seenByB: StoreChange[] = [];
+    a.onChange((c) => seenByA.push(c));
+    b.onChange((c) => seenByB.push(c));
+    // At once, so they share one batch: the agent that does not hold the stack is refused.
+    const report = (agentId: string) =>
+      a.createEvent({ agent_id: agentId, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: null, require_association: true });
+    const [ok, refused] = await Promise.allSettled([report(held.id), report(other.id)]);
+    expect(ok!.status).toBe('fulfilled');
+    expect(refused!.status).toBe('rejected');
+    await sleep(300);
+    expect(seenByA).toEqual([{ kind: 'agent', agentId: held.id }]);
+    expect(seenByB).toEqual([{ kind: 'agent', agentId: held.id }]);
+    expect((await b.listEvents({ agentId: other.id })).length).toBe(0);
+  });
+
   it('a refused write announces nothing to anyone', async () => {
     const { store: a, target } = await openEngineStore('postgres');
     const { store: b } = await openEngineStore('postgres', target);

@@ -22,19 +22,36 @@ const INSERT_ONE = prepared(`WITH a AS (SELECT id FROM agents WHERE id = $1 AND 
  SELECT EXISTS (SELECT 1 FROM a) AS agent_found, EXISTS (SELECT 1 FROM o) AS object_found, EXISTS (SELECT 1 FROM ok) AS held, ins.*
  FROM (SELECT 1) one LEFT JOIN ins ON true`);
 const LOCK_ROLLOUTS = prepared('SELECT target_object_id FROM stack_rollouts WHERE target_object_id = ANY($1::uuid[]) ORDER BY target_object_id FOR UPDATE');
-const INSERT_MANY = prepared(`WITH input AS (
+/** The batch's input, checks and insert as CTEs ($1…$7: ids, agents, objects, types, statuses, messages, require_association), for INSERT_MANY and INSERT_ALONE. */
+const BATCH = `input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY
          AS t (id, agent_id, object_id, event_type, status, message, checked, n)),
      a AS (SELECT id FROM agents WHERE id IN (SELECT agent_id FROM input) AND deleted_at IS NULL ORDER BY id FOR SHARE),
      o AS (SELECT id, stack_id FROM deployment_objects WHERE id IN (SELECT object_id FROM input)),
      v AS (SELECT input.*, input.agent_id IN (SELECT id FROM a) AS agent_found, o.id IS NOT NULL AS object_found,
              o.id IS NOT NULL AND (NOT input.checked OR ${holdsStackSql('input.agent_id', 'o.stack_id')}) AS held
-           FROM input LEFT JOIN o ON o.id = input.object_id),
-     ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
+           FROM input LEFT JOIN o ON o.id = input.object_id)`;
+const INSERTED = (condition: string) => `ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
              SELECT v.id, v.agent_id, v.object_id, v.event_type, v.status, v.message FROM v
-             WHERE v.agent_found AND v.held ORDER BY v.n
-             RETURNING ${EVENT_COLUMNS})
+             WHERE v.agent_found AND v.held${condition} ORDER BY v.n
+             RETURNING ${EVENT_COLUMNS})`;
+const INSERT_MANY = prepared(`WITH ${BATCH},
+     ${INSERTED('')}
      SELECT v.id AS input_id, v.agent_found, v.object_found, v.held, ins.*
+     FROM v LEFT JOIN ins ON ins.id = v.id ORDER BY v.n`);
+/*
+ * The batch as one statement on its own, committing by itself: unless a rollout targets one of
+ * its objects (then nothing is written, `rollout` is true), the checks, the insert, and the
+ * announcement of each agent that had an event written ($8 the agents, $9 their payloads, $10
+ * the channel: pg_notify, sent when the statement commits).
+ */
+const INSERT_ALONE = prepared(`WITH r AS (SELECT 1 FROM stack_rollouts WHERE target_object_id = ANY($3::uuid[]) LIMIT 1),
+     ${BATCH},
+     ${INSERTED(' AND NOT EXISTS (SELECT 1 FROM r)')},
+     announced AS (SELECT pg_notify($10, p.payload) FROM unnest($8::uuid[], $9::text[]) AS p (agent_id, payload)
+                   WHERE p.agent_id IN (SELECT agent_id FROM ins))
+     SELECT v.id AS input_id, v.agent_found, v.object_found, v.held, EXISTS (SELECT 1 FROM r) AS rollout,
+            (SELECT count(*) FROM announced) AS announced, ins.*
      FROM v LEFT JOIN ins ON ins.id = v.id ORDER BY v.n`);
 
 /** An event as written, with what it changed of its stack's rollout (not enumerable). */
@@ -91,19 +108,48 @@ export async function createEvents(sql: Sql, inputs: readonly EventInput[]): Pro
     }
     return outcomes;
   }
-  // Ids made here (v4, as the column's default) tell each input its row; the insert follows the input's order, so seq does.
-  const ids = inputs.map(() => randomUUID());
-  const rows = await sql.rows<AgentEvent & { input_id: string; agent_found: boolean; object_found: boolean; held: boolean }>(INSERT_MANY,
-    [
-      ids,
-      inputs.map((i) => uuidParam(i.agent_id)),
-      inputs.map((i) => uuidParam(i.deployment_object_id)),
-      inputs.map((i) => i.event_type),
-      inputs.map((i) => i.status),
-      inputs.map((i) => i.message),
-      inputs.map((i) => i.require_association === true),
-    ],
-  );
+  return outcomesOf(inputs, await sql.rows<BatchRow>(INSERT_MANY, batchParams(inputs)));
+}
+
+/**
+ * The batch without a transaction of its own (on the pool: one statement, one round trip, which
+ * commits by itself), announcing each agent that had an event written with `announcement(agentId)`
+ * on `channel`. Null, with nothing written or announced, when a rollout targets one of the
+ * objects: then the batch goes through createEvents, in a transaction, event by event.
+ */
+export async function createEventsAlone(
+  sql: Sql,
+  inputs: readonly EventInput[],
+  channel: string,
+  announcement: (agentId: string) => string,
+): Promise<EventOutcome[] | null> {
+  // As the database writes them (lower case), so the announcement names the agent as other replicas know it.
+  const agents = [...new Set(inputs.map((i) => uuidParam(i.agent_id)?.toLowerCase()).filter((id) => id !== undefined))];
+  const rows = await sql.rows<BatchRow & { rollout: boolean; announced: number }>(INSERT_ALONE, [
+    ...batchParams(inputs),
+    agents,
+    agents.map(announcement),
+    channel,
+  ]);
+  return rows[0]?.rollout ? null : outcomesOf(inputs, rows.map(({ rollout: _r, announced: _n, ...row }) => row));
+}
+
+type BatchRow = AgentEvent & { input_id: string; agent_found: boolean; object_found: boolean; held: boolean };
+
+/** $1…$7 of INSERT_MANY and INSERT_ALONE. Ids made here (v4, as the column's default) tell each input its row; the insert follows the input's order, so seq does. */
+function batchParams(inputs: readonly EventInput[]): unknown[] {
+  return [
+    inputs.map(() => randomUUID()),
+    inputs.map((i) => uuidParam(i.agent_id)),
+    inputs.map((i) => uuidParam(i.deployment_object_id)),
+    inputs.map((i) => i.event_type),
+    inputs.map((i) => i.status),
+    inputs.map((i) => i.message),
+    inputs.map((i) => i.require_association === true),
+  ];
+}
+
+function outcomesOf(inputs: readonly EventInput[], rows: readonly BatchRow[]): EventOutcome[] {
   return rows.map((row, n): EventOutcome => {
     const input = inputs[n]!;
     if (!row.agent_found) return { error: new NotFoundError(`agent ${input.agent_id} not found`) };

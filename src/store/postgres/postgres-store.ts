@@ -383,13 +383,24 @@ export class PostgresStore implements Store {
     return [...written.flatMap((e) => releaseChanges(e.rolloutChanged)), ...[...agents].map((agentId): StoreChange => ({ kind: 'agent', agentId }))];
   }
 
-  /** Group commit of events (event-batch.ts): one transaction, and one notification statement, for all of them. */
+  /**
+   * Group commit of events (event-batch.ts): without a rollout on their objects, one statement that
+   * commits by itself, its announcements in it — no BEGIN and COMMIT round trips (each a socket
+   * write and a wake-up of the API's event loop; ~200 batches a second at 1,000 reports); with one,
+   * one transaction, event by event.
+   */
   readonly #events = new PgEventBatch(
-    (inputs) =>
-      this.#write(
+    async (inputs) => {
+      const alone = await events.createEventsAlone(this.db, inputs, CHANGE_CHANNEL, (agentId) => changePayload(this.#origin, { kind: 'agent', agentId }));
+      if (alone) {
+        for (const change of PostgresStore.#eventChanges(alone.flatMap((o) => ('event' in o ? [o.event] : [])))) this.#hub.emit(change);
+        return alone;
+      }
+      return this.#write(
         (sql) => events.createEvents(sql, inputs),
         (outcomes) => PostgresStore.#eventChanges(outcomes.flatMap((o) => ('event' in o ? [o.event] : []))),
-      ),
+      );
+    },
     (input) => this.#write((sql) => events.createEvent(sql, input), (event) => PostgresStore.#eventChanges([event])),
   );
 
