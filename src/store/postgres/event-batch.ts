@@ -5,7 +5,9 @@
  * answered report is as durable as before. One event alone in its transaction cost five round
  * trips to the server (BEGIN, the insert, the rollout's row, the change notification, COMMIT) and
  * a commit; at 1,000 reports a second those round trips were the API thread's work and the
- * daemon fell behind. A batch costs the same five, however many events it holds.
+ * daemon fell behind. A batch costs one, however many events it holds: without a rollout on its
+ * objects it is a single statement that commits by itself (the store's writeAll); with one, the
+ * transaction as before.
  *
  * An event whose agent or object does not exist fails alone (NotFoundError), as does one on an
  * object of a stack its agent does not hold (NotAssociatedError), as it would in a transaction of
