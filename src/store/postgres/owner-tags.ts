@@ -106,17 +106,6 @@ export interface CurrentTags {
   annotations: ReadonlyMap<string, string>;
 }
 
-/** Both of an owner's tag kinds in one read. */
-export async function readTags(sql: Sql, kind: OwnerKind, ownerId: string): Promise<CurrentTags> {
-  const t = TABLES[kind];
-  const rows = await sql.rows<{ label: boolean; key: string; value: string | null }>(
-    `SELECT TRUE AS label, label AS key, NULL AS value FROM ${t.labels} WHERE ${t.fk} = $1
-     UNION ALL SELECT FALSE, key, value FROM ${t.annotations} WHERE ${t.fk} = $1`,
-    [uuidParam(ownerId)],
-  );
-  return tagsOf(rows);
-}
-
 /** Rows of (label, key, value) — a label when `label` is true, an annotation when false; other rows (null) skipped — as CurrentTags. */
 export function tagsOf(rows: readonly { label: boolean | null; key: string | null; value: string | null }[]): CurrentTags {
   const labels = new Set<string>();
@@ -130,9 +119,10 @@ export function tagsOf(rows: readonly { label: boolean | null; key: string | nul
 
 /**
  * Make an owner's labels and annotations exactly these, touching only the rows that differ (row
- * ids of unchanged labels survive). Returns whether anything changed. Call inside a transaction,
- * the owner's row locked (so `current`, when the caller read it already, stays true). At most one
- * statement per kind of change, whatever the number of tags: each is a round trip of the sync.
+ * ids of unchanged labels survive), given the `current` ones (read by the caller with whatever
+ * else it reads: tagsOf). Returns whether anything changed. Call inside a transaction, the owner's
+ * row locked, so `current` stays true. At most one statement per kind of change, whatever the
+ * number of tags: each is a round trip of the sync.
  */
 export async function replaceTags(
   sql: Sql,
@@ -140,10 +130,9 @@ export async function replaceTags(
   ownerId: string,
   labels: readonly string[],
   annotations: Readonly<Record<string, string>>,
-  current?: CurrentTags,
+  now: CurrentTags,
 ): Promise<boolean> {
   const t = TABLES[kind];
-  const now = current ?? (await readTags(sql, kind, ownerId));
   const wanted = new Set(labels);
   const goneLabels = [...now.labels].filter((l) => !wanted.has(l));
   const newLabels = [...wanted].filter((l) => !now.labels.has(l));

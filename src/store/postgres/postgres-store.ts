@@ -65,7 +65,6 @@ const notifyAll = (payloads: readonly string[]) => `SELECT pg_notify(${literal(C
  * write that did not happen. This store's own listeners hear it right after COMMIT, directly
  * (their echo through LISTEN is recognised by origin and skipped).
  */
-
 export class PostgresStore implements Store {
   readonly engine = 'postgres' as const;
   readonly #hub = new ChangeHub();
