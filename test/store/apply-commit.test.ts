@@ -83,6 +83,23 @@ describe.each(ENGINES)('applyCommit (%s)', (engine) => {
     expect(await store.listObjects(id)).toHaveLength(1);
   });
 
+  it('many tags changed at once: added, removed, kept (its row too) and re-valued, in one commit', async () => {
+    const { store, apply } = await syncedStore(engine);
+    const first = await apply('c1', {
+      upserts: [upsert('web', 'a: 1\n', { labels: ['keep', 'drop-1', 'drop-2'], annotations: { same: '1', changed: 'old', gone: 'x' } })],
+    });
+    const id = first.created[0]!.stack_id;
+    const keptRow = (await store.listLabels('stack', id)).find((l) => l.label === 'keep')!.id;
+    const changed = upsert('web', undefined, { id, labels: ['keep', 'new-1', 'new-2'], annotations: { same: '1', changed: 'new', constructor: 'c', added: "it's" } });
+    const second = await apply('c2', { upserts: [changed] });
+    expect(second.updated).toEqual([{ stack_id: id, name: 'web' }]);
+    expect((await store.listLabels('stack', id)).map((l) => l.label)).toEqual(['keep', 'new-1', 'new-2']);
+    expect((await store.listLabels('stack', id)).find((l) => l.label === 'keep')!.id).toBe(keptRow);
+    expect(Object.fromEntries((await store.listAnnotations('stack', id)).map((a) => [a.key, a.value]))).toEqual({ same: '1', changed: 'new', constructor: 'c', added: "it's" });
+    // The same tags again: nothing to write, nothing reported.
+    expect((await apply('c3', { upserts: [changed] })).updated).toEqual([]);
+  });
+
   it('an upsert identical to the stored stack changes nothing', async () => {
     const { store, apply } = await syncedStore(engine);
     const first = await apply('c1', { upserts: [upsert('web', 'a: 1\n', { labels: ['prod'] })] });

@@ -4,7 +4,7 @@ import type { CommitInfo, SyncState } from '../records.js';
 import { ConflictError, CursorMovedError, LeaseLostError, NotFoundError, type CommitPlan, type CommitResult, type StackUpsert } from '../store.js';
 import { guarded } from './errors.js';
 import { SYNC_STATE_COLUMNS } from './generators-and-sync.js';
-import { replaceTags, tagsOf } from './owner-tags.js';
+import { replaceTags, type CurrentTags } from './owner-tags.js';
 import { uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfCommit } from './rollouts.js';
 
@@ -22,9 +22,9 @@ import { rolloutOfCommit } from './rollouts.js';
  *
  * Every statement is a round trip between the daemon and the server, and on a loaded machine each
  * costs a wake-up on both sides: statements that need no answer in between go together (state
- * and lease; a stack's tags and whether it has a rollout; an object and its provenance; the cursor
- * and the generator's activity), and the change announcement goes with the COMMIT (PgDb.tx). A
- * commit changing one stack is 7 round trips, was 13 (BENCHMARKS F12, ninth pass).
+ * and lease; a stack's lock, its tags and whether it has a rollout; an object and its provenance;
+ * the cursor and the generator's activity), and the change announcement goes with the COMMIT
+ * (PgDb.tx). A commit changing one stack is 6 round trips, was 13 (BENCHMARKS F12, ninth pass).
  */
 export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitResult> {
   const state = await lockSyncState(sql, plan.generatorId, plan.leaseHolder ?? null);
@@ -159,16 +159,29 @@ async function createStack(sql: Sql, generatorId: string, upsert: StackUpsert): 
   return { stackId: row.id, changed: !upsert.content, hasRollout: false };
 }
 
-async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): Promise<{ stackId: string; changed: boolean; hasRollout: boolean }> {
-  const stack = await requireOwnStack(sql, generatorId, upsert.id!);
-  // Read after the stack's row is locked: a label change through the API (which locks it FOR SHARE) has committed by now.
-  const rows = await sql.rows<{ label: boolean | null; key: string | null; value: string | null }>(
-    `SELECT TRUE AS label, label AS key, NULL AS value FROM stack_labels WHERE stack_id = $1
-     UNION ALL SELECT FALSE, key, value FROM stack_annotations WHERE stack_id = $1
-     UNION ALL SELECT NULL, NULL, NULL FROM stack_rollouts WHERE stack_id = $1 -- label NULL: the stack has a rollout row`,
-    [stack.id],
+/**
+ * The stack's row locked, with its tags and whether it has a rollout row, in one statement. Its
+ * tags are read in the same snapshot as the lock is taken: only the sync of the stack's generator
+ * writes them (the API answers 409 git_managed), and this transaction holds that generator's sync
+ * state locked, so no other writer of them can be in flight.
+ */
+async function lockOwnStackWithTags(sql: Sql, generatorId: string, stackId: string): Promise<OwnStack & { tags: CurrentTags; has_rollout: boolean }> {
+  const row = await sql.one<OwnStack & { labels: string[]; annotations: Record<string, string>; has_rollout: boolean }>(
+    `SELECT s.id, s.name, s.path, s.description, s.deleted_at, s.generator_id,
+            coalesce((SELECT array_agg(l.label) FROM stack_labels l WHERE l.stack_id = s.id), '{}') AS labels,
+            coalesce((SELECT json_object_agg(a.key, a.value) FROM stack_annotations a WHERE a.stack_id = s.id), '{}'::json) AS annotations,
+            EXISTS (SELECT 1 FROM stack_rollouts r WHERE r.stack_id = s.id) AS has_rollout
+     FROM stacks s WHERE s.id = $1 FOR UPDATE OF s`,
+    [uuidParam(stackId)],
   );
-  const hasRollout = rows.some((r) => r.label === null);
+  if (!row || row.generator_id !== generatorId) throw new NotFoundError(`stack ${stackId} not found for generator ${generatorId}`);
+  const { labels, annotations, ...stack } = row;
+  return { ...stack, tags: { labels: new Set(labels), annotations: new Map(Object.entries(annotations)) } };
+}
+
+async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): Promise<{ stackId: string; changed: boolean; hasRollout: boolean }> {
+  const stack = await lockOwnStackWithTags(sql, generatorId, upsert.id!);
+  const hasRollout = stack.has_rollout;
   if (stack.deleted_at !== null) throw new ConflictError(`stack ${stack.id} ('${stack.name}') is deleted; a reappearing stack is a new row`);
   let changed = false;
   if (stack.name !== upsert.name || stack.path !== upsert.path || stack.description !== upsert.description) {
@@ -177,7 +190,7 @@ async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): 
     );
     changed = true;
   }
-  if (await replaceTags(sql, 'stack', stack.id, upsert.labels, upsert.annotations, tagsOf(rows))) {
+  if (await replaceTags(sql, 'stack', stack.id, upsert.labels, upsert.annotations, stack.tags)) {
     // Tag rows have no timestamps of their own: touch the stack (the trigger writes updated_at).
     await sql.run('UPDATE stacks SET updated_at = updated_at WHERE id = $1', [stack.id]);
     changed = true;

@@ -106,21 +106,10 @@ export interface CurrentTags {
   annotations: ReadonlyMap<string, string>;
 }
 
-/** Rows of (label, key, value) — a label when `label` is true, an annotation when false; other rows (null) skipped — as CurrentTags. */
-export function tagsOf(rows: readonly { label: boolean | null; key: string | null; value: string | null }[]): CurrentTags {
-  const labels = new Set<string>();
-  const annotations = new Map<string, string>();
-  for (const r of rows) {
-    if (r.label === true) labels.add(r.key!);
-    else if (r.label === false) annotations.set(r.key!, r.value ?? '');
-  }
-  return { labels, annotations };
-}
-
 /**
  * Make an owner's labels and annotations exactly these, touching only the rows that differ (row
  * ids of unchanged labels survive), given the `current` ones (read by the caller with whatever
- * else it reads: tagsOf). Returns whether anything changed. Call inside a transaction, the owner's
+ * else it reads). Returns whether anything changed. Call inside a transaction, the owner's
  * row locked, so `current` stays true. At most one statement per kind of change, whatever the
  * number of tags: each is a round trip of the sync.
  */
@@ -130,14 +119,14 @@ export async function replaceTags(
   ownerId: string,
   labels: readonly string[],
   annotations: Readonly<Record<string, string>>,
-  now: CurrentTags,
+  current: CurrentTags,
 ): Promise<boolean> {
   const t = TABLES[kind];
   const wanted = new Set(labels);
-  const goneLabels = [...now.labels].filter((l) => !wanted.has(l));
-  const newLabels = [...wanted].filter((l) => !now.labels.has(l));
-  const goneKeys = [...now.annotations.keys()].filter((k) => !Object.hasOwn(annotations, k));
-  const changedPairs = Object.entries(annotations).filter(([k, v]) => now.annotations.get(k) !== v);
+  const goneLabels = [...current.labels].filter((l) => !wanted.has(l));
+  const newLabels = [...wanted].filter((l) => !current.labels.has(l));
+  const goneKeys = [...current.annotations.keys()].filter((k) => !Object.hasOwn(annotations, k));
+  const changedPairs = Object.entries(annotations).filter(([k, v]) => current.annotations.get(k) !== v);
   if (goneLabels.length > 0) await sql.run(`DELETE FROM ${t.labels} WHERE ${t.fk} = $1 AND label = ANY($2::text[])`, [ownerId, goneLabels]);
   if (newLabels.length > 0) await sql.run(`INSERT INTO ${t.labels} (${t.fk}, label) SELECT $1, unnest($2::text[])`, [ownerId, newLabels]);
   if (goneKeys.length > 0) await sql.run(`DELETE FROM ${t.annotations} WHERE ${t.fk} = $1 AND key = ANY($2::text[])`, [ownerId, goneKeys]);
