@@ -145,7 +145,12 @@ describe.each(ENGINES)('applyCommit (%s)', (engine) => {
   it('is atomic: a failure mid-transaction leaves the cursor and every row untouched', async () => {
     const { store, generatorId, apply, raw } = await syncedStore(engine);
     const id = (await apply('c1', { upserts: [upsert('web', 'a: 1\n')] })).created[0]!.stack_id;
-    const counts = () => Promise.all(['stacks', 'deployment_objects', 'object_provenance', 'stack_labels', 'sync_errors'].map((t) => raw.count(t)));
+    // One after another: on PostgreSQL raw is one client, which runs one query at a time (pg deprecates queueing them).
+    const counts = async () => {
+      const n: number[] = [];
+      for (const t of ['stacks', 'deployment_objects', 'object_provenance', 'stack_labels', 'sync_errors']) n.push(await raw.count(t));
+      return n;
+    };
     const before = await counts();
     const broken: CommitPlan = {
       generatorId,
