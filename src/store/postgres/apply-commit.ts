@@ -39,7 +39,7 @@ export async function applyCommit(sql: Sql, plan: CommitPlan): Promise<CommitRes
   const batches = deferredBatches(plan);
 
   for (const stackId of plan.deletes) {
-    const stack = await requireOwnStack(sql, plan.generatorId, stackId);
+    const stack = await lockOwnStack(sql, plan.generatorId, stackId);
     if (stack.deleted_at !== null) continue; // already deleted: nothing to do, no second marker
     // The trigger soft-deletes the stack's objects and appends the deletion marker.
     await sql.run('UPDATE stacks SET deleted_at = now() WHERE id = $1', [stackId]);
@@ -136,14 +136,6 @@ interface OwnStack {
   generator_id: string;
 }
 
-async function requireOwnStack(sql: Sql, generatorId: string, stackId: string): Promise<OwnStack> {
-  const stack = await sql.one<OwnStack>('SELECT id, name, path, description, deleted_at, generator_id FROM stacks WHERE id = $1 FOR UPDATE', [
-    uuidParam(stackId),
-  ]);
-  if (!stack || stack.generator_id !== generatorId) throw new NotFoundError(`stack ${stackId} not found for generator ${generatorId}`);
-  return stack;
-}
-
 /** `hasRollout`: whether the stack has a stack_rollouts row (never, for a new one). */
 async function createStack(sql: Sql, generatorId: string, upsert: StackUpsert): Promise<{ stackId: string; changed: boolean; hasRollout: boolean }> {
   const row = await guarded(`live stack named '${upsert.name}'`, async () =>
@@ -160,12 +152,13 @@ async function createStack(sql: Sql, generatorId: string, upsert: StackUpsert): 
 }
 
 /**
- * The stack's row locked, with its tags and whether it has a rollout row, in one statement. Its
+ * One of the generator's stacks, its row locked (a delete or an update of it), with its tags and
+ * whether it has a rollout row, in one statement (a delete reads them and has no use for them). Its
  * tags are read in the same snapshot as the lock is taken: only the sync of the stack's generator
  * writes them (the API answers 409 git_managed), and this transaction holds that generator's sync
  * state locked, so no other writer of them can be in flight.
  */
-async function lockOwnStackWithTags(sql: Sql, generatorId: string, stackId: string): Promise<OwnStack & { tags: CurrentTags; has_rollout: boolean }> {
+async function lockOwnStack(sql: Sql, generatorId: string, stackId: string): Promise<OwnStack & { tags: CurrentTags; has_rollout: boolean }> {
   const row = await sql.one<OwnStack & { labels: string[]; annotations: Record<string, string>; has_rollout: boolean }>(
     `SELECT s.id, s.name, s.path, s.description, s.deleted_at, s.generator_id,
             coalesce((SELECT array_agg(l.label) FROM stack_labels l WHERE l.stack_id = s.id), '{}') AS labels,
@@ -180,7 +173,7 @@ async function lockOwnStackWithTags(sql: Sql, generatorId: string, stackId: stri
 }
 
 async function updateStack(sql: Sql, generatorId: string, upsert: StackUpsert): Promise<{ stackId: string; changed: boolean; hasRollout: boolean }> {
-  const stack = await lockOwnStackWithTags(sql, generatorId, upsert.id!);
+  const stack = await lockOwnStack(sql, generatorId, upsert.id!);
   const hasRollout = stack.has_rollout;
   if (stack.deleted_at !== null) throw new ConflictError(`stack ${stack.id} ('${stack.name}') is deleted; a reappearing stack is a new row`);
   let changed = false;

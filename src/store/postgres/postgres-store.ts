@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import * as repositories from './repositories.js';
 import { PgEventBatch } from './event-batch.js';
-import type { WrittenEvent } from './events.js';
+import type { EventOutcome, WrittenEvent } from './events.js';
 import type { Agent, AgentEvent, DeploymentHealth, AgentTarget, DeploymentObject, Generator, Stack, SyncError, SyncState } from '../records.js';
 import type {
   NameHolder,
@@ -381,6 +381,11 @@ export class PostgresStore implements Store {
     const agents = new Set(written.map((e) => e.agent_id));
     return [...written.flatMap((e) => releaseChanges(e.rolloutChanged)), ...[...agents].map((agentId): StoreChange => ({ kind: 'agent', agentId }))];
   }
+  /** What a batch's outcomes announce: those of the events it wrote. */
+  static #outcomeChanges(outcomes: readonly EventOutcome[]): StoreChange[] {
+    return PostgresStore.#eventChanges(outcomes.flatMap((o) => ('event' in o ? [o.event] : [])));
+  }
+
 
   /**
    * Group commit of events (event-batch.ts): without a rollout on their objects, one statement that
@@ -392,12 +397,12 @@ export class PostgresStore implements Store {
     async (inputs) => {
       const alone = await events.createEventsAlone(this.db, inputs, CHANGE_CHANNEL, (agentId) => changePayload(this.#origin, { kind: 'agent', agentId }));
       if (alone) {
-        for (const change of PostgresStore.#eventChanges(alone.flatMap((o) => ('event' in o ? [o.event] : [])))) this.#hub.emit(change);
+        for (const change of PostgresStore.#outcomeChanges(alone)) this.#hub.emit(change);
         return alone;
       }
       return this.#write(
         (sql) => events.createEvents(sql, inputs),
-        (outcomes) => PostgresStore.#eventChanges(outcomes.flatMap((o) => ('event' in o ? [o.event] : []))),
+        (outcomes) => PostgresStore.#outcomeChanges(outcomes),
       );
     },
     (input) => this.#write((sql) => events.createEvent(sql, input), (event) => PostgresStore.#eventChanges([event])),
