@@ -10,16 +10,25 @@ import { isPostgresUrl } from './db-target.js';
 import type { WebhookStore } from './webhook-store.js';
 
 /**
- * The delivery process's PostgreSQL sessions: named in pg_stat_activity, and committing without
- * waiting for the WAL to reach the disk (`synchronous_commit = off`; the WAL writer flushes it
- * within 3 × wal_writer_delay), so claims and outcomes, a hundred commits a second at 1,000
- * deliveries a second, do not each ask for a flush the API's commits then queue behind. A crash may
- * forget the last of them (well under a second); each stays all or nothing, so a forgotten claim is
- * a delivery due again and a forgotten outcome one sent again — at-least-once, as a lost lease
- * already is (receivers deduplicate by delivery id). A queued event's collection stays whole: its
- * deliveries and its leaving the queue commit together or not at all.
+ * The delivery process's PostgreSQL sessions: named in pg_stat_activity, and
+ *
+ * - committing without waiting for the WAL to reach the disk (`synchronous_commit = off`; the WAL
+ *   writer flushes it within 3 × wal_writer_delay), so claims and outcomes, a hundred commits a
+ *   second at 1,000 deliveries a second, do not each ask for a flush the API's commits then queue
+ *   behind. A crash may forget the last of them (well under a second); each stays all or nothing,
+ *   so a forgotten claim is a delivery due again and a forgotten outcome one sent again —
+ *   at-least-once, as a lost lease already is (receivers deduplicate by delivery id). A queued
+ *   event's collection stays whole: its deliveries and its leaving the queue commit together or not
+ *   at all.
+ * - never reading a table whole where an index leads to the rows (`enable_seqscan = off`). Every
+ *   statement of theirs finds its rows by key or through an index, and their plans are made once
+ *   per session (prepared statements, PL/pgSQL): a plan made while a table was young (a new
+ *   database, a few hundred rows, not yet analyzed) read it whole, and kept reading it whole as it
+ *   grew by a thousand rows a second — collecting a batch of events scanned every agent event ever
+ *   written (BENCHMARKS F12, tenth pass). A table no index serves (the agents, for the presence
+ *   watch) is still read whole.
  */
-export const WEBHOOK_SESSION = { applicationName: 'brokkr-sync-webhooks', options: '-c synchronous_commit=off' } as const;
+export const WEBHOOK_SESSION = { applicationName: 'brokkr-sync-webhooks', options: '-c synchronous_commit=off -c enable_seqscan=off' } as const;
 
 export interface WebhookQueue {
   hooks: WebhookStore;

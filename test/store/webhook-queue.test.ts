@@ -12,6 +12,7 @@ import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DELIVERY_WAL_AUTOCHECKPOINT, openWebhookQueue, WEBHOOK_SESSION } from '../../src/store/open-webhook-queue.js';
 import { PgDb } from '../../src/store/postgres/pg-db.js';
+import { PostgresWebhooks } from '../../src/store/postgres/webhooks.js';
 import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import type { Store } from '../../src/store/store.js';
@@ -269,13 +270,58 @@ describe("the delivery process's PostgreSQL sessions", () => {
     const names = (await admin.query<{ name: string }>('SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database()')).rows.map((r) => r.name);
     expect(names).toEqual(expect.arrayContaining([WEBHOOK_SESSION.applicationName, 'brokkr-sync']));
     // The settings a session of that pool starts with (PgDb.open, as openWebhookQueue calls it), and the store's.
-    const settings = "SELECT current_setting('synchronous_commit') AS sync, current_setting('application_name') AS name";
+    const settings = "SELECT current_setting('synchronous_commit') AS sync, current_setting('enable_seqscan') AS seqscan, current_setting('application_name') AS name";
     const pool = PgDb.open(target, 1, WEBHOOK_SESSION);
     onCleanup(() => pool.close());
-    expect(await pool.one(settings)).toEqual({ sync: 'off', name: WEBHOOK_SESSION.applicationName });
+    expect(await pool.one(settings)).toEqual({ sync: 'off', seqscan: 'off', name: WEBHOOK_SESSION.applicationName });
     const plain = PgDb.open(target, 1);
     onCleanup(() => plain.close());
-    expect(await plain.one(settings)).toEqual({ sync: 'on', name: 'brokkr-sync' });
+    expect(await plain.one(settings)).toEqual({ sync: 'on', seqscan: 'on', name: 'brokkr-sync' });
+  });
+
+  it('claim and record a batch by reading its rows, not every row the tables have: plans made while the tables were young stay right as they grow', async () => {
+    const { store, target } = await openEngineStore('postgres');
+    await webhooksOf(store).createSubscription(sub('all'));
+    const { report, agent, objectId } = await reporting(store);
+    // One session (pool of one), as the delivery process's: its plans are made once, in the first cycles below.
+    const db = PgDb.open(target, 1, WEBHOOK_SESSION);
+    onCleanup(() => db.close());
+    const hooks = new PostgresWebhooks(db);
+    const cycle = async () => {
+      const claimed = await hooks.claimDeliveries('replica-1', 64, 60_000);
+      await hooks.finishDeliveries('replica-1', claimed.map((d) => ({ id: d.id, outcome: { status: 'success' as const, status_code: 200, response_excerpt: null } })));
+      return claimed.length;
+    };
+    // Young tables: a few rows each, and the prepared outcome statement past its first custom plans.
+    for (let i = 0; i < 8; i++) {
+      await report();
+      expect(await cycle()).toBe(1);
+    }
+    // They grow: 3,000 more events and deliveries.
+    const admin = new pg.Client({ connectionString: target });
+    await admin.connect();
+    onCleanup(() => admin.end());
+    await admin.query(
+      `INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status) SELECT $1, $2, 'DEPLOY', 'SUCCESS' FROM generate_series(1, 3000)`,
+      [agent.id, objectId],
+    );
+    while ((await cycle()) > 0);
+    // The session's reads of the two tables, as the statistics collector has them once the session flushed its own.
+    const reads = async () => {
+      await db.one('SELECT pg_stat_force_next_flush()');
+      await db.one('SELECT 1'); // flushed when this session next goes idle
+      const rows = await admin.query<{ relname: string; seq: string; idx: string }>(
+        `SELECT relname, coalesce(seq_tup_read, 0)::text AS seq, coalesce(idx_tup_fetch, 0)::text AS idx FROM pg_stat_user_tables WHERE relname IN ('agent_events', 'webhook_deliveries')`,
+      );
+      return Object.fromEntries(rows.rows.map((r) => [r.relname, Number(r.seq) + Number(r.idx)]));
+    };
+    for (let i = 0; i < 10; i++) await report();
+    const before = await reads();
+    expect(await cycle()).toBe(10);
+    const after = await reads();
+    // Ten events and ten deliveries: each read by key a few times (claiming, the claim's join, recording), not 3,000.
+    expect(after.agent_events - before.agent_events).toBeLessThanOrEqual(30);
+    expect(after.webhook_deliveries - before.webhook_deliveries).toBeLessThanOrEqual(30);
   });
 });
 
