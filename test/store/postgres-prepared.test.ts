@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PgDb, prepared } from '../../src/store/postgres/pg-db.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { createEventsAlone } from '../../src/store/postgres/events.js';
 import { openEngineStore, withStack } from './store-fixture.js';
 
 describe('prepared statements (postgres)', () => {
@@ -44,5 +45,45 @@ describe('prepared statements (postgres)', () => {
     const kept = (await db.rows<{ statement: string }>('SELECT statement FROM pg_prepared_statements')).map((r) => r.statement);
     expect(kept.some((s) => s.includes('INSERT INTO agent_events'))).toBe(true);
     expect(kept.some((s) => s.includes('FROM stack_rollouts WHERE target_object_id = ANY'))).toBe(true);
+  });
+
+  it("a batch of reports checks each one's association by its keys, not by reading and hashing the fleet's labels (a database without statistics yet)", async () => {
+    const { store, target } = await openEngineStore('postgres');
+    onCleanup(() => store.close());
+    const { objectId, stackId } = await withStack(store);
+    const agent = await store.createAgent({ name: 'edge', cluster_name: 'eu', pak_hash: 'hash-edge' });
+    const db = PgDb.open(target, 1); // one session, whose reads are counted below; no ANALYZE has run (autovacuum's comes later)
+    onCleanup(() => db.close());
+    // The agent holds the stack by a label (the association the check looks for last but one).
+    await db.run("INSERT INTO stack_labels (stack_id, label) VALUES ($1, 'edge')", [stackId]);
+    await db.run("INSERT INTO agent_labels (agent_id, label) VALUES ($1, 'edge')", [agent.id]);
+    const batch = (n: number) =>
+      createEventsAlone(
+        db,
+        Array.from({ length: n }, (_, i) => ({ agent_id: agent.id, deployment_object_id: objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `${i}`, require_association: true })),
+        'brokkr_test',
+        () => '{}',
+      );
+    // A fleet: 1,000 more agents, each with a label, and 1,000 more labelled stacks.
+    await db.run(`INSERT INTO agents (name, cluster_name, pak_hash) SELECT 'a' || i, 'eu', 'h' || i FROM generate_series(1, 1000) i`);
+    await db.run(`INSERT INTO agent_labels (agent_id, label) SELECT id, 'team-' || name FROM agents WHERE name LIKE 'a%'`);
+    await db.run(`INSERT INTO stacks (name, generator_id) SELECT 's' || i, generator_id FROM generate_series(1, 1000) i, (SELECT generator_id FROM stacks WHERE id = $1) g`, [stackId]);
+    await db.run(`INSERT INTO stack_labels (stack_id, label) SELECT id, 'team-a' || substr(name, 2) FROM stacks WHERE name ~ '^s[0-9]+$'`);
+    // The session's plans, made for this fleet.
+    for (let i = 0; i < 8; i++) expect((await batch(4))!.every((o) => 'event' in o)).toBe(true);
+    const reads = async () => {
+      await db.one('SELECT pg_stat_force_next_flush()');
+      await db.one('SELECT 1'); // flushed when the session next goes idle
+      const rows = await db.rows<{ relname: string; n: string }>(
+        `SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::text AS n FROM pg_stat_user_tables
+         WHERE relname IN ('agent_labels', 'stack_labels')`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
+    };
+    const before = await reads();
+    expect((await batch(4))!.every((o) => 'event' in o)).toBe(true);
+    const after = await reads();
+    // Four reports of one agent on one stack: a label each side per report (1,001 each, read and hashed, before).
+    for (const table of ['agent_labels', 'stack_labels']) expect(after[table]! - before[table]!, table).toBeLessThanOrEqual(8);
   });
 });
