@@ -98,6 +98,13 @@ export function countsByStatus(rows: readonly { status: DeliveryStatus; n: numbe
   return out;
 }
 
+/**
+ * Text as a column can hold it on both engines: a receiver's answer may carry NUL characters, which
+ * PostgreSQL's text refuses (and with them the whole batch of outcomes); each becomes U+FFFD, as
+ * bytes that are not UTF-8 already do.
+ */
+const storable = (text: string | null): string | null => (text === null ? null : text.replaceAll('\0', '\uFFFD'));
+
 /** An outcome as the columns it sets. */
 export function flattenOutcome(o: DeliveryOutcome): {
   status: DeliveryOutcome['status'];
@@ -108,9 +115,9 @@ export function flattenOutcome(o: DeliveryOutcome): {
 } {
   return {
     status: o.status,
-    error: o.status === 'success' ? null : o.error,
+    error: o.status === 'success' ? null : storable(o.error),
     status_code: o.status_code,
-    response_excerpt: o.response_excerpt,
+    response_excerpt: storable(o.response_excerpt),
     next_retry_at: o.status === 'failed' ? o.next_retry_at : null,
   };
 }

@@ -201,6 +201,27 @@ describe.each(ENGINES)('webhooks store (%s)', (engine) => {
     expect(await hooks.countDeliveries()).toMatchObject({ success: 7, acquired: 3, pending: 0 });
   });
 
+  it("outcomes keep the receiver's answer whatever its characters; a NUL, which PostgreSQL's text cannot hold, is stored as U+FFFD and does not fail the batch", async () => {
+    const { store } = await openEngineStore(engine);
+    const hooks = webhooksOf(store);
+    await hooks.createSubscription(sub({ name: 'all' }));
+    const w = await world(store);
+    for (let i = 0; i < 3; i++) await store.createEvent({ agent_id: w.agent.id, deployment_object_id: w.objectId, event_type: 'DEPLOY', status: 'SUCCESS', message: `${i}` });
+    const [a, b, c] = await hooks.claimDeliveries('a', 10, 60_000);
+    const odd = 'say "hi", {x} \\ \\n\n\ttab é €';
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect(
+      await hooks.finishDeliveries('a', [
+        { id: a!.id, outcome: { status: 'success', status_code: 200, response_excerpt: odd } },
+        { id: b!.id, outcome: { status: 'failed', error: `HTTP 500 ${odd}`, status_code: 500, response_excerpt: 'bin\u0000ary\u0000', next_retry_at: later } },
+        { id: c!.id, outcome: { status: 'dead', error: 'NUL\u0000 in an error', status_code: 410, response_excerpt: null } },
+      ]),
+    ).toBe(3);
+    expect(await hooks.getDelivery(a!.id)).toMatchObject({ status: 'success', response_excerpt: odd });
+    expect(await hooks.getDelivery(b!.id)).toMatchObject({ status: 'failed', last_error: `HTTP 500 ${odd}`, response_excerpt: 'bin\uFFFDary\uFFFD' });
+    expect(await hooks.getDelivery(c!.id)).toMatchObject({ status: 'dead', last_error: 'NUL\uFFFD in an error', response_excerpt: null });
+  });
+
   it('an agent without heartbeats for offline-after is reported offline once (two replicas watching), and online when it comes back', async () => {
     const { store, target, raw } = await openEngineStore(engine);
     const hooks = webhooksOf(store);
