@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentEvent } from '../records.js';
 import { NotAssociatedError, NotFoundError, type EventInput, type EventQuery } from '../store.js';
-import { holdsStackSql } from '../holds-stack-sql.js';
+import { holdsStackByKeysSql, holdsStackSql } from '../holds-stack-sql.js';
 import { EVENT_COLUMNS } from '../sqlite/rows.js';
 import { prepared, uuidParam, type Sql } from './pg-db.js';
 import { rolloutOfEvent } from './rollouts.js';
@@ -22,20 +22,6 @@ const INSERT_ONE = prepared(`WITH a AS (SELECT id FROM agents WHERE id = $1 AND 
  SELECT EXISTS (SELECT 1 FROM a) AS agent_found, EXISTS (SELECT 1 FROM o) AS object_found, EXISTS (SELECT 1 FROM ok) AS held, ins.*
  FROM (SELECT 1) one LEFT JOIN ins ON true`);
 const LOCK_ROLLOUTS = prepared('SELECT target_object_id FROM stack_rollouts WHERE target_object_id = ANY($1::uuid[]) ORDER BY target_object_id FOR UPDATE');
-/**
- * Whether agent `agent` holds stack `stack`: holds-stack-sql.ts's predicate as one scalar subquery, each
- * association looked up by the pair's keys, the first found ending it. For a batch of reports PostgreSQL
- * may plan the predicate's EXISTS clauses, which it cannot pull up from under OR, as hashed subplans: it
- * did while the tables had no statistics yet (a new database, before autovacuum's first ANALYZE), reading
- * and hashing every row of agent_labels and stack_labels at each batch, a cost that grows with the fleet
- * (~1 ms a batch with 200 agents and 1,000 labelled stacks; BENCHMARKS F12, tenth pass). A scalar
- * subquery is never hashed: it runs for each report, by index.
- */
-const holdsByKeys = (agent: string, stack: string) => `((SELECT true FROM agent_targets t WHERE t.agent_id = ${agent} AND t.stack_id = ${stack}
-        UNION ALL SELECT true FROM stack_labels sl JOIN agent_labels al ON al.agent_id = ${agent} AND al.label = sl.label WHERE sl.stack_id = ${stack}
-        UNION ALL SELECT true FROM stack_annotations sa JOIN agent_annotations aa ON aa.agent_id = ${agent} AND aa.key = sa.key AND aa.value = sa.value
-                  WHERE sa.stack_id = ${stack}
-        LIMIT 1) IS NOT NULL)`;
 /** The batch's input, checks and insert as CTEs ($1…$7: ids, agents, objects, types, statuses, messages, require_association), for INSERT_MANY and INSERT_ALONE. */
 const BATCH = `input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[]) WITH ORDINALITY
@@ -43,7 +29,7 @@ const BATCH = `input AS (
      a AS (SELECT id FROM agents WHERE id IN (SELECT agent_id FROM input) AND deleted_at IS NULL ORDER BY id FOR SHARE),
      o AS (SELECT id, stack_id FROM deployment_objects WHERE id IN (SELECT object_id FROM input)),
      v AS (SELECT input.*, input.agent_id IN (SELECT id FROM a) AS agent_found, o.id IS NOT NULL AS object_found,
-             o.id IS NOT NULL AND (NOT input.checked OR ${holdsByKeys('input.agent_id', 'o.stack_id')}) AS held
+             o.id IS NOT NULL AND (NOT input.checked OR ${holdsStackByKeysSql('input.agent_id', 'o.stack_id')}) AS held
            FROM input LEFT JOIN o ON o.id = input.object_id)`;
 const INSERTED = (condition: string) => `ins AS (INSERT INTO agent_events (id, agent_id, deployment_object_id, event_type, status, message)
              SELECT v.id, v.agent_id, v.object_id, v.event_type, v.status, v.message FROM v

@@ -386,7 +386,6 @@ export class PostgresStore implements Store {
     return PostgresStore.#eventChanges(outcomes.flatMap((o) => ('event' in o ? [o.event] : [])));
   }
 
-
   /**
    * Group commit of events (event-batch.ts): without a rollout on their objects, one statement that
    * commits by itself, its announcements in it — no BEGIN and COMMIT round trips (each a socket
