@@ -8,7 +8,7 @@ import { PgDb, prepared } from '../../src/store/postgres/pg-db.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createEventsAlone } from '../../src/store/postgres/events.js';
-import { openEngineStore, withStack } from './store-fixture.js';
+import { openEngineStore, rowsRead, withStack } from './store-fixture.js';
 
 describe('prepared statements (postgres)', () => {
   it('are named by their text, kept by the connection after the first call, and answer like the text', async () => {
@@ -71,15 +71,7 @@ describe('prepared statements (postgres)', () => {
     await db.run(`INSERT INTO stack_labels (stack_id, label) SELECT id, 'team-a' || substr(name, 2) FROM stacks WHERE name ~ '^s[0-9]+$'`);
     // The session's plans, made for this fleet.
     for (let i = 0; i < 8; i++) expect((await batch(4))!.every((o) => 'event' in o)).toBe(true);
-    const reads = async () => {
-      await db.one('SELECT pg_stat_force_next_flush()');
-      await db.one('SELECT 1'); // flushed when the session next goes idle
-      const rows = await db.rows<{ relname: string; n: string }>(
-        `SELECT relname, (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::text AS n FROM pg_stat_user_tables
-         WHERE relname IN ('agent_labels', 'stack_labels')`,
-      );
-      return Object.fromEntries(rows.map((r) => [r.relname, Number(r.n)]));
-    };
+    const reads = () => rowsRead(db, ['agent_labels', 'stack_labels']);
     const before = await reads();
     expect((await batch(4))!.every((o) => 'event' in o)).toBe(true);
     const after = await reads();

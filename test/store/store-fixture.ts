@@ -211,3 +211,18 @@ export async function withStack(store: Store): Promise<{ stackId: string; genera
   });
   return { stackId: r.created[0]!.stack_id, generatorId: g.id, objectId: r.created[0]!.object_id };
 }
+
+/**
+ * Rows of each of `tables` read so far (sequential scans and index fetches, pg_stat_user_tables),
+ * all of `session`'s reads included: it flushes its statistics first (a PostgreSQL session reports
+ * them when it next goes idle after pg_stat_force_next_flush). For tests that count what a
+ * statement reads.
+ */
+export async function rowsRead(session: { one(text: string): Promise<unknown> }, tables: readonly string[]): Promise<Record<string, number>> {
+  await session.one('SELECT pg_stat_force_next_flush()');
+  const rows = (await session.one(
+    `SELECT coalesce(json_object_agg(relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), '{}') AS n
+     FROM pg_stat_user_tables WHERE relname = ANY('{${tables.join(',')}}'::text[])`,
+  )) as { n: Record<string, number> };
+  return rows.n;
+}

@@ -17,7 +17,7 @@ import { webhooksOf } from '../../src/store/webhooks-of.js';
 import { onCleanup } from '../webhooks/daemon-world.js';
 import type { Store } from '../../src/store/store.js';
 import type { NewWebhookSubscription } from '../../src/store/webhook-store.js';
-import { ENGINES, openEngineStore, openTestStore, plainConnection, withStack } from './store-fixture.js';
+import { ENGINES, openEngineStore, openTestStore, plainConnection, rowsRead, withStack } from './store-fixture.js';
 
 const PAGE = 4096;
 
@@ -306,15 +306,7 @@ describe("the delivery process's PostgreSQL sessions", () => {
       [agent.id, objectId],
     );
     while ((await cycle()) > 0);
-    // The session's reads of the two tables, as the statistics collector has them once the session flushed its own.
-    const reads = async () => {
-      await db.one('SELECT pg_stat_force_next_flush()');
-      await db.one('SELECT 1'); // flushed when this session next goes idle
-      const rows = await admin.query<{ relname: string; seq: string; idx: string }>(
-        `SELECT relname, coalesce(seq_tup_read, 0)::text AS seq, coalesce(idx_tup_fetch, 0)::text AS idx FROM pg_stat_user_tables WHERE relname IN ('agent_events', 'webhook_deliveries')`,
-      );
-      return Object.fromEntries(rows.rows.map((r) => [r.relname, Number(r.seq) + Number(r.idx)]));
-    };
+    const reads = () => rowsRead(db, ['agent_events', 'webhook_deliveries']);
     for (let i = 0; i < 10; i++) await report();
     const before = await reads();
     expect(await cycle()).toBe(10);
